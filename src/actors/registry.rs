@@ -1,0 +1,83 @@
+//! `SessionRegistry`: the map from session id to session address.
+//!
+//! Sessions register themselves when they start and unregister when they stop; the HTTP layer
+//! looks sessions up to route POSTed messages, and `/health` asks for the live count. One line
+//! is logged per session opened or closed, with the live count.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::{SessionId, session::Session};
+
+/// Session → registry: this session is live and takes messages at `addr`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Register {
+    pub id: SessionId,
+    pub addr: Addr<Session>,
+}
+
+/// Session → registry: this session has stopped.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Unregister {
+    pub id: SessionId,
+}
+
+/// HTTP layer → registry: where is this session, if it is live?
+#[derive(Debug, Message)]
+#[rtype(result = "Option<Addr<Session>>")]
+pub struct Lookup {
+    pub id: SessionId,
+}
+
+/// HTTP layer → registry: how many sessions are live?
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct CountSessions;
+
+/// The live sessions of this server.
+#[derive(Debug, Default)]
+pub struct SessionRegistry {
+    sessions: HashMap<SessionId, Addr<Session>>,
+}
+
+impl Actor for SessionRegistry {
+    type Context = Context<Self>;
+}
+
+impl Handler<Register> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Register, _ctx: &mut Self::Context) {
+        self.sessions.insert(msg.id, msg.addr);
+        log::info!("session {} opened ({} live)", msg.id, self.sessions.len());
+    }
+}
+
+impl Handler<Unregister> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unregister, _ctx: &mut Self::Context) {
+        if self.sessions.remove(&msg.id).is_some() {
+            log::info!("session {} closed ({} live)", msg.id, self.sessions.len());
+        }
+    }
+}
+
+impl Handler<Lookup> for SessionRegistry {
+    type Result = Option<Addr<Session>>;
+
+    fn handle(&mut self, msg: Lookup, _ctx: &mut Self::Context) -> Self::Result {
+        self.sessions.get(&msg.id).cloned()
+    }
+}
+
+impl Handler<CountSessions> for SessionRegistry {
+    type Result = usize;
+
+    fn handle(&mut self, _msg: CountSessions, _ctx: &mut Self::Context) -> usize {
+        self.sessions.len()
+    }
+}

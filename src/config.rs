@@ -1,0 +1,259 @@
+//! Settings: compiled-in defaults (`config/default.toml`), an optional file, then the
+//! environment, layered with the `config` crate.
+//!
+//! `main` calls [`Settings::load`] once at startup; tests build [`Settings`] from a map with
+//! [`Settings::from_env`]. The GitHub token is wrapped in [`Secret`], whose `Debug` and
+//! `Display` never show it, so it cannot reach a log line or an error message by accident.
+
+use std::{collections::HashMap, fmt, time::Duration};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The documented defaults, compiled in so that the binary needs no files to start.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+/// Prefix of the long environment variable names: `GITHUB_ISSUE_MCP__SSE__KEEP_ALIVE_MS`.
+const ENV_PREFIX: &str = "GITHUB_ISSUE_MCP";
+/// Names a TOML file layered over the defaults.
+const CONFIG_FILE_VAR: &str = "GITHUB_ISSUE_MCP_CONFIG";
+
+/// Why the settings could not be loaded. Each message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("invalid configuration: {key} {problem}")]
+    OutOfRange { key: &'static str, problem: String },
+    #[error(
+        "GITHUB_TOKEN is not set. Create a token at https://github.com/settings/personal-access-tokens \
+         (fine-grained, with \"Issues: Read and write\" on the repositories your agents manage; or a \
+         classic token with the repo scope) and start the server with GITHUB_TOKEN=<token> in its environment"
+    )]
+    MissingToken,
+}
+
+/// A secret string. Shown only masked, never whole, by `Debug` and `Display`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it (the GitHub Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// At most the first 4 and the last 4 characters; short secrets are hidden whole.
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        if chars.len() < 16 {
+            return "****".to_string();
+        }
+        let head: String = chars[..4].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}…{tail}")
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.masked())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SseSettings {
+    pub keep_alive_ms: u64,
+    pub outbound_capacity: usize,
+}
+
+impl SseSettings {
+    pub fn keep_alive(&self) -> Duration {
+        Duration::from_millis(self.keep_alive_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HttpSettings {
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct McpSettings {
+    pub page_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GitHubSettings {
+    pub api_url: String,
+    pub token: Option<Secret>,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub sse: SseSettings,
+    pub http: HttpSettings,
+    pub mcp: McpSettings,
+    pub github: GitHubSettings,
+}
+
+impl Settings {
+    /// Loads the settings from the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        Self::from_env(&std::env::vars().collect())
+    }
+
+    /// Loads the settings with `env` standing in for the process environment.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(
+                Environment::with_prefix(ENV_PREFIX)
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env.clone())),
+            );
+        if let Some(path) = env.get(CONFIG_FILE_VAR) {
+            builder = builder.add_source(File::new(path, FileFormat::Toml));
+        }
+        // The tutorial's names, kept working and given the last word.
+        for (var, key) in [
+            ("HOST", "server.host"),
+            ("PORT", "server.port"),
+            ("GITHUB_API_URL", "github.api_url"),
+            ("GITHUB_TOKEN", "github.token"),
+        ] {
+            builder = builder.set_override_option(key, env.get(var).cloned())?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let out_of_range = |key, problem: &str| {
+            Err(ConfigError::OutOfRange {
+                key,
+                problem: problem.to_string(),
+            })
+        };
+        if self.sse.keep_alive_ms == 0 {
+            return out_of_range("sse.keep_alive_ms", "must be at least 1");
+        }
+        if self.sse.outbound_capacity == 0 {
+            return out_of_range("sse.outbound_capacity", "must be at least 1");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return out_of_range("http.max_body_bytes", "must be at least 1024");
+        }
+        if !(1..=1000).contains(&self.mcp.page_size) {
+            return out_of_range("mcp.page_size", "must be between 1 and 1000");
+        }
+        let url = &self.github.api_url;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return out_of_range(
+                "github.api_url (GITHUB_API_URL)",
+                &format!("must be an http:// or https:// URL, got {url:?}"),
+            );
+        }
+        match &self.github.token {
+            Some(token) if !token.expose().trim().is_empty() => Ok(()),
+            _ => Err(ConfigError::MissingToken),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_come_from_the_documented_file() {
+        let settings =
+            Settings::from_env(&env(&[("GITHUB_TOKEN", "ghp_abcdefghijklmnop1234")])).unwrap();
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 3001);
+        assert_eq!(settings.sse.keep_alive(), Duration::from_secs(15));
+        assert_eq!(settings.http.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(settings.github.api_url, "https://api.github.com");
+    }
+
+    #[test]
+    fn tutorial_names_and_long_names_override_the_defaults() {
+        let settings = Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "t0ken-t0ken-t0ken-t0ken"),
+            ("PORT", "8080"),
+            ("HOST", "0.0.0.0"),
+            ("GITHUB_API_URL", "http://127.0.0.1:9/api/v3"),
+            ("GITHUB_ISSUE_MCP__SSE__KEEP_ALIVE_MS", "250"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.server.host, "0.0.0.0");
+        assert_eq!(settings.github.api_url, "http://127.0.0.1:9/api/v3");
+        assert_eq!(settings.sse.keep_alive_ms, 250);
+    }
+
+    #[test]
+    fn a_missing_token_says_how_to_create_one() {
+        let err = Settings::from_env(&env(&[])).unwrap_err();
+        assert!(matches!(err, ConfigError::MissingToken));
+        assert!(err.to_string().contains("github.com/settings"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let err =
+            Settings::from_env(&env(&[("GITHUB_TOKEN", "x"), ("PORT", "eighty")])).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        let err = Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "x"),
+            ("GITHUB_API_URL", "ftp://x"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("github.api_url"), "{err}");
+        let err = Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "x"),
+            ("GITHUB_ISSUE_MCP__MCP__PAGE_SIZE", "0"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("mcp.page_size"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_whole() {
+        let token = Secret::new("ghp_1234567890abcdefWXYZ");
+        assert_eq!(token.masked(), "ghp_…WXYZ");
+        assert_eq!(format!("{token:?}"), "Secret(ghp_…WXYZ)");
+        assert_eq!(Secret::new("short-secret").to_string(), "****");
+        let settings =
+            Settings::from_env(&env(&[("GITHUB_TOKEN", "ghp_1234567890abcdefWXYZ")])).unwrap();
+        assert!(!format!("{settings:?}").contains("1234567890abcdef"));
+    }
+}

@@ -1,0 +1,121 @@
+//! The HTTP surface: routes, shared state, and the transport errors clients see.
+//!
+//! - `GET /sse` opens a legacy HTTP+SSE session ([`sse`]);
+//! - `POST /messages?sessionId=` carries one JSON-RPC message to it ([`messages`]);
+//! - `GET /health` is the liveness check ([`health`]).
+//!
+//! Handlers hold no state of their own: they translate HTTP into messages to the actors.
+
+use std::{sync::Arc, time::Instant};
+
+use actix::Addr;
+use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
+use serde_json::json;
+
+use crate::{
+    actors::registry::SessionRegistry,
+    config::Settings,
+    mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
+};
+
+pub mod health;
+pub mod messages;
+pub mod sse;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub registry: Addr<SessionRegistry>,
+    pub dispatcher: Dispatcher,
+    pub settings: Arc<Settings>,
+    pub started_at: Instant,
+}
+
+/// Registers every route on an actix `App`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/sse")
+            .route(web::get().to(sse::open))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+    )
+    .service(
+        web::resource("/messages")
+            .route(web::post().to(messages::post))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed { allow: "POST" })
+            })),
+    )
+    .service(
+        web::resource("/health")
+            .route(web::get().to(health::health))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+    )
+    .default_service(web::to(|| refuse(ApiError::NotFound)));
+}
+
+/// A handler that only ever answers with `err`.
+async fn refuse(err: ApiError) -> Result<HttpResponse, ApiError> {
+    Err(err)
+}
+
+/// A transport-level failure: an HTTP status with a JSON body that says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(
+        "missing sessionId query parameter: open GET /sse first and POST to the endpoint it announces"
+    )]
+    MissingSessionId,
+    #[error("invalid sessionId {0:?}: use the endpoint announced by GET /sse unchanged")]
+    InvalidSessionId(String),
+    #[error("session {0} not found or closed: open a new session with GET /sse")]
+    UnknownSession(String),
+    #[error("unsupported Content-Type {0:?}: send application/json")]
+    UnsupportedMediaType(String),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
+    /// The body is not JSON, or not a JSON-RPC message: the JSON-RPC error says which.
+    #[error("{}", .0.message)]
+    InvalidMessage(ErrorObject),
+    #[error("method not allowed here; allowed: {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("not found: this server serves GET /sse, POST /messages and GET /health")]
+    NotFound,
+    #[error("the server could not open a session now; try again")]
+    Unavailable,
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MissingSessionId
+            | ApiError::InvalidSessionId(_)
+            | ApiError::BodyRead(_)
+            | ApiError::InvalidMessage(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnknownSession(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::MethodNotAllowed { allow } = self {
+            response.insert_header(("Allow", *allow));
+        }
+        // A JSON-RPC error body, so that clients which parse it find code and message; `id` is
+        // null because the request's id is unknown or was never read.
+        let error = match self {
+            ApiError::InvalidMessage(error) => error.clone(),
+            other => ErrorObject::invalid_request(other.to_string()),
+        };
+        response.json(json!({"jsonrpc": "2.0", "id": null, "error": error}))
+    }
+}

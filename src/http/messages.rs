@@ -1,0 +1,113 @@
+//! `POST /messages?sessionId=<id>`: one JSON-RPC message for a legacy SSE session.
+//!
+//! Checks run cheapest first: the session id, the content type, the session's existence, the
+//! body's size, then its JSON and JSON-RPC shape. Any failure is an HTTP error and nothing reaches
+//! the session's stream. Otherwise the message is handed to the session and the answer is
+//! `202 Accepted`; the JSON-RPC response, if any, goes out on the session's event stream.
+
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+use crate::{
+    actors::{SessionId, registry::Lookup, session::Deliver},
+    mcp::jsonrpc::{ErrorObject, Message},
+};
+
+#[derive(Debug, Deserialize)]
+pub struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: Option<String>,
+}
+
+pub async fn post(
+    request: HttpRequest,
+    query: web::Query<SessionQuery>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let raw_id = query
+        .into_inner()
+        .session_id
+        .ok_or(ApiError::MissingSessionId)?;
+    let id: SessionId = raw_id
+        .parse()
+        .map_err(|_| ApiError::InvalidSessionId(raw_id.clone()))?;
+    require_json(&request)?;
+    let session = state
+        .registry
+        .send(Lookup { id })
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .ok_or_else(|| ApiError::UnknownSession(raw_id.clone()))?;
+
+    let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;
+    let message = parse_message(&body)?;
+    session
+        .send(Deliver { message })
+        .await
+        .map_err(|_| ApiError::UnknownSession(raw_id))?;
+    Ok(HttpResponse::Accepted()
+        .content_type("text/plain")
+        .body("Accepted"))
+}
+
+/// Accepts `application/json`, with or without parameters such as `charset`.
+pub fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|value| value.to_str().unwrap_or("<not text>"))
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(content_type.to_string()))
+    }
+}
+
+/// Reads the whole body, refusing it as soon as it is known to exceed `limit`.
+pub async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
+    while let Some(chunk) = std::future::poll_fn(|cx| {
+        futures_core::Stream::poll_next(std::pin::Pin::new(&mut payload), cx)
+    })
+    .await
+    {
+        let chunk = chunk.map_err(|err| ApiError::BodyRead(err.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses one JSON-RPC message. Batches are not part of the legacy transport.
+pub fn parse_message(body: &[u8]) -> Result<Message, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|err| {
+        ApiError::InvalidMessage(ErrorObject::parse_error(format!(
+            "parse error: body is not valid JSON ({err})"
+        )))
+    })?;
+    if value.is_array() {
+        return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+            "JSON-RPC batches are not supported on the SSE transport: POST one message at a time",
+        )));
+    }
+    Message::from_value(value).map_err(ApiError::InvalidMessage)
+}

@@ -1,0 +1,72 @@
+//! `GET /sse`: opens a legacy HTTP+SSE session.
+//!
+//! The handler makes the session id, starts a `Session` actor with the sending half of a bounded
+//! channel, waits until the session is registered, and answers with an event stream over the
+//! receiving half. The first event is `endpoint`, whose data is the relative URI to POST to; every
+//! later event is `message`, with one compact JSON-RPC message. When the client goes away, actix
+//! drops the stream, and with it the receiver, which ends the session.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use actix::Actor;
+use actix_web::{Responder, web};
+use actix_web_lab::sse::{self, Sse};
+use futures_core::Stream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ApiError, AppState};
+use crate::{
+    actors::{SessionId, session::Session},
+    mcp::jsonrpc::Message,
+};
+
+pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError> {
+    let id = SessionId::new();
+    let (outbound, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
+    let (registered, on_registered) = oneshot::channel();
+    Session::new(
+        id,
+        state.registry.clone(),
+        state.dispatcher.clone(),
+        outbound,
+        registered,
+    )
+    .start();
+    on_registered.await.map_err(|_| ApiError::Unavailable)?;
+
+    let events = SessionEvents {
+        endpoint: Some(format!("/messages?sessionId={id}")),
+        receiver,
+    };
+    Ok(Sse::from_stream(events)
+        .with_keep_alive(state.settings.sse.keep_alive())
+        .customize()
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no")))
+}
+
+/// The event stream of one session: the `endpoint` event, then its messages.
+struct SessionEvents {
+    endpoint: Option<String>,
+    receiver: mpsc::Receiver<Message>,
+}
+
+impl Stream for SessionEvents {
+    type Item = Result<sse::Event, serde_json::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(endpoint) = self.endpoint.take() {
+            return Poll::Ready(Some(Ok(sse::Data::new(endpoint).event("endpoint").into())));
+        }
+        self.receiver.poll_recv(cx).map(|message| {
+            message.map(|message| {
+                // Compact JSON has no raw newlines, so each message is a single `data:` line.
+                serde_json::to_string(&message)
+                    .map(|json| sse::Data::new(json).event("message").into())
+            })
+        })
+    }
+}

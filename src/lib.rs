@@ -1,0 +1,95 @@
+//! `github-issue-mcp`: a remote MCP server, built on actix actors, that lets AI agents manage
+//! GitHub issues. Many clients connect to one process over HTTP; each gets its own session actor.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from the compiled-in defaults, an optional file and the environment.
+//! - [`http`]: the routes. The legacy HTTP+SSE transport (`GET /sse`, `POST /messages`) and
+//!   `GET /health`. Handlers only translate HTTP into actor messages.
+//! - [`actors`]: `SessionRegistry` (session id → session) and `Session` (one per client session,
+//!   owning its outbound queue, MCP state and requests in flight).
+//! - [`mcp`]: the protocol without any transport: JSON-RPC types, protocol payloads and the
+//!   method dispatcher every session uses.
+//! - [`tools`], [`resources`], [`prompts`]: the registries behind `tools/*`, `resources/*` and
+//!   `prompts/*`. The GitHub issue features fill them (issue 3); they are empty until then.
+//!
+//! [`run`] starts the whole server on a listener the caller bound, which is how `main` and the
+//! integration tests start it.
+
+use std::{io, net::TcpListener, sync::Arc, time::Instant};
+
+use actix::Actor;
+use actix_web::{App, HttpServer, dev::Server, web};
+
+pub mod actors;
+pub mod config;
+pub mod http;
+pub mod mcp;
+pub mod prompts;
+pub mod resources;
+pub mod tools;
+
+use crate::{
+    actors::registry::SessionRegistry,
+    config::Settings,
+    http::AppState,
+    mcp::dispatcher::{Dispatcher, Features},
+};
+
+/// How long shutdown waits for open connections. SSE streams never finish by themselves, so
+/// without a bound a stop would wait actix's default 30 s for them.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
+
+/// Starts the server on `listener` with the built-in features.
+///
+/// Must be called from within an actix system (`#[actix_web::main]`, `actix_rt::System`): the
+/// registry actor is started on it. The returned [`Server`] runs when awaited or spawned.
+pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
+    run_with(listener, settings, Features::default())
+}
+
+/// Starts the server with the given tools, resources and prompts.
+pub fn run_with(
+    listener: TcpListener,
+    settings: Settings,
+    features: Features,
+) -> io::Result<Server> {
+    let address = listener.local_addr()?;
+    let settings = Arc::new(settings);
+    let state = AppState {
+        registry: SessionRegistry::default().start(),
+        dispatcher: Dispatcher::new(features, settings.mcp.page_size),
+        settings: settings.clone(),
+        started_at: Instant::now(),
+    };
+
+    log::info!(
+        "{} {} listening on http://{address}: GET /sse + POST /messages (MCP HTTP+SSE), GET /health",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+    );
+    log::info!(
+        "GitHub API {} with token {}",
+        settings.github.api_url,
+        settings
+            .github
+            .token
+            .as_ref()
+            .map_or_else(|| "(none)".to_string(), |token| token.masked()),
+    );
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(http::configure)
+    })
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    // A client that closes its side of the connection has gone: drop its response at once. By
+    // default actix keeps a half-closed connection's response streaming, so an idle SSE session
+    // would only notice its client left at the next keep-alive write that fails.
+    .h1_allow_half_closed(false);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}

@@ -1,0 +1,39 @@
+//! The `github-issue-mcp` binary: logging, settings, bind, then [`github_issue_mcp::run`].
+
+use std::{net::TcpListener, process::ExitCode};
+
+use github_issue_mcp::config::Settings;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(err) => {
+            log::error!("{err}");
+            return ExitCode::from(2);
+        }
+    };
+    let (host, port) = (settings.server.host.clone(), settings.server.port);
+    let listener = match TcpListener::bind((host.as_str(), port)) {
+        Ok(listener) => listener,
+        Err(err) => {
+            log::error!("cannot listen on {host}:{port} (server.host / server.port): {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match github_issue_mcp::run(listener, settings) {
+        Ok(server) => match server.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                log::error!("server failed: {err}");
+                ExitCode::from(1)
+            }
+        },
+        Err(err) => {
+            log::error!("cannot start the server: {err}");
+            ExitCode::from(1)
+        }
+    }
+}

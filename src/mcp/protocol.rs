@@ -1,0 +1,226 @@
+//! MCP payload types that the dispatcher needs: protocol revisions, log levels, the initialize
+//! exchange, and cursor pagination for the `*/list` methods.
+//!
+//! The negotiated [`ProtocolVersion`] drives feature gating: fields that only later revisions
+//! define (`title`, `structuredContent`, `outputSchema`, audio, resource links) are sent only to
+//! sessions whose version has them, through the `has_*` methods here.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::jsonrpc::ErrorObject;
+
+/// The MCP revisions this server speaks, oldest first, so that `Ord` follows the calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProtocolVersion {
+    V2024_11_05,
+    V2025_03_26,
+    V2025_06_18,
+    V2025_11_25,
+}
+
+impl ProtocolVersion {
+    /// Every supported revision, newest first (the order clients see in error data).
+    pub const SUPPORTED: [ProtocolVersion; 4] = [
+        ProtocolVersion::V2025_11_25,
+        ProtocolVersion::V2025_06_18,
+        ProtocolVersion::V2025_03_26,
+        ProtocolVersion::V2024_11_05,
+    ];
+
+    /// The answer to a client that asks for a revision we do not know.
+    pub const LATEST: ProtocolVersion = ProtocolVersion::V2025_11_25;
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolVersion::V2024_11_05 => "2024-11-05",
+            ProtocolVersion::V2025_03_26 => "2025-03-26",
+            ProtocolVersion::V2025_06_18 => "2025-06-18",
+            ProtocolVersion::V2025_11_25 => "2025-11-25",
+        }
+    }
+
+    /// Version negotiation: echo a supported request, otherwise answer our latest.
+    pub fn negotiate(requested: &str) -> ProtocolVersion {
+        requested.parse().unwrap_or(Self::LATEST)
+    }
+
+    /// `title` on tools, resources, prompts and `Implementation` (2025-06-18+).
+    pub fn has_titles(self) -> bool {
+        self >= ProtocolVersion::V2025_06_18
+    }
+
+    /// `structuredContent`, `outputSchema` and `resource_link` content (2025-06-18+).
+    pub fn has_structured_content(self) -> bool {
+        self >= ProtocolVersion::V2025_06_18
+    }
+
+    /// Audio content, tool annotations, the `completions` capability (2025-03-26+).
+    pub fn has_annotations(self) -> bool {
+        self >= ProtocolVersion::V2025_03_26
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProtocolVersion {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::SUPPORTED
+            .into_iter()
+            .find(|version| version.as_str() == text)
+            .ok_or(())
+    }
+}
+
+/// RFC 5424 severities, least severe first, as `logging/setLevel` and `notifications/message`
+/// name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub const ALL: &'static str = "debug, info, notice, warning, error, critical, alert, emergency";
+}
+
+/// The params of `initialize` that the server reads. Unknown members are kept out of the way.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InitializeParams {
+    pub protocol_version: String,
+    #[serde(default)]
+    pub capabilities: Map<String, Value>,
+    pub client_info: ClientInfo,
+}
+
+/// The client's `Implementation` object.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClientInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// Reads a method's params into `T`, or gives the -32602 error that names what is wrong.
+pub fn parse_params<T: serde::de::DeserializeOwned>(
+    method: &str,
+    params: Option<Value>,
+) -> Result<T, ErrorObject> {
+    let params = params.unwrap_or_else(|| Value::Object(Map::new()));
+    serde_json::from_value(params)
+        .map_err(|err| ErrorObject::invalid_params(format!("invalid params for {method}: {err}")))
+}
+
+/// The params every `*/list` method takes.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub cursor: Option<String>,
+}
+
+/// One page of a list, cut from the full list at an opaque cursor.
+///
+/// Cursors are `"o<offset>"`: a client must treat them as opaque, and anything that is not one
+/// we issued (or that points past the end) is rejected with -32602 rather than read as page one.
+pub fn paginate<T: Clone>(
+    items: &[T],
+    cursor: Option<&str>,
+    page_size: usize,
+) -> Result<(Vec<T>, Option<String>), ErrorObject> {
+    let start = match cursor {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix('o')
+            .and_then(|offset| offset.parse::<usize>().ok())
+            .filter(|&offset| offset > 0 && offset < items.len())
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(format!(
+                    "invalid cursor {cursor:?}: pass the nextCursor of a previous page, or none"
+                ))
+            })?,
+    };
+    let end = (start + page_size.max(1)).min(items.len());
+    let next = (end < items.len()).then(|| format!("o{end}"));
+    Ok((items[start..end].to_vec(), next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mcp::jsonrpc::ErrorCode;
+
+    #[test]
+    fn supported_versions_are_echoed_and_others_get_the_latest() {
+        for (asked, answered) in [
+            ("2024-11-05", "2024-11-05"),
+            ("2025-03-26", "2025-03-26"),
+            ("2025-06-18", "2025-06-18"),
+            ("2025-11-25", "2025-11-25"),
+            ("2024-10-07", "2025-11-25"),
+            ("2026-07-28", "2025-11-25"),
+            ("", "2025-11-25"),
+        ] {
+            assert_eq!(
+                ProtocolVersion::negotiate(asked).as_str(),
+                answered,
+                "{asked}"
+            );
+        }
+    }
+
+    #[test]
+    fn feature_gates_follow_the_revisions() {
+        use ProtocolVersion::*;
+        assert!(!V2024_11_05.has_annotations() && V2025_03_26.has_annotations());
+        assert!(!V2025_03_26.has_titles() && V2025_06_18.has_titles());
+        assert!(!V2025_03_26.has_structured_content() && V2025_11_25.has_structured_content());
+    }
+
+    #[test]
+    fn log_levels_are_ordered_by_severity() {
+        let parsed: LogLevel = serde_json::from_str("\"warning\"").unwrap();
+        assert!(parsed > LogLevel::Info && parsed < LogLevel::Error);
+        assert!(serde_json::from_str::<LogLevel>("\"verbose\"").is_err());
+    }
+
+    #[test]
+    fn pagination_walks_every_item_once() {
+        let items: Vec<u32> = (0..7).collect();
+        let (first, next) = paginate(&items, None, 3).unwrap();
+        assert_eq!(first, vec![0, 1, 2]);
+        let (second, next) = paginate(&items, next.as_deref(), 3).unwrap();
+        assert_eq!(second, vec![3, 4, 5]);
+        let (third, next) = paginate(&items, next.as_deref(), 3).unwrap();
+        assert_eq!((third, next), (vec![6], None));
+    }
+
+    #[test]
+    fn an_empty_list_is_one_empty_page() {
+        let (page, next) = paginate::<u32>(&[], None, 3).unwrap();
+        assert!(page.is_empty() && next.is_none());
+    }
+
+    #[test]
+    fn foreign_or_stale_cursors_are_invalid_params() {
+        let items: Vec<u32> = (0..4).collect();
+        for cursor in ["", "abc", "o", "o0", "o4", "o99", "3", "o-1"] {
+            let err = paginate(&items, Some(cursor), 2).unwrap_err();
+            assert_eq!(err.code, ErrorCode::INVALID_PARAMS, "{cursor}");
+            assert!(err.message.contains("cursor"));
+        }
+    }
+}

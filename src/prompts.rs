@@ -1,0 +1,118 @@
+//! The prompt registry: what `prompts/list` shows and where `prompts/get` goes.
+//!
+//! The registry checks required arguments before a prompt sees them, so every prompt gets the
+//! same -32602 answer for a missing one. The issue-workflow prompts are added by the GitHub
+//! feature work (issue 3); until then the registry is empty.
+
+use std::{collections::HashMap, sync::Arc};
+
+use serde_json::{Map, Value, json};
+
+use crate::mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion};
+
+/// One argument a prompt takes. Prompt argument values are always strings.
+#[derive(Debug, Clone)]
+pub struct PromptArgument {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+}
+
+/// What `prompts/list` shows of a prompt.
+#[derive(Debug, Clone)]
+pub struct PromptDefinition {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub arguments: Vec<PromptArgument>,
+}
+
+impl PromptDefinition {
+    fn to_json(&self, version: ProtocolVersion) -> Value {
+        let arguments: Vec<Value> = self
+            .arguments
+            .iter()
+            .map(|arg| json!({"name": arg.name, "description": arg.description, "required": arg.required}))
+            .collect();
+        let mut prompt = json!({
+            "name": self.name,
+            "description": self.description,
+            "arguments": arguments,
+        });
+        if version.has_titles() {
+            prompt["title"] = json!(self.title);
+        }
+        prompt
+    }
+}
+
+/// One prompt: its definition and how it renders its messages.
+pub trait Prompt: Send + Sync {
+    fn definition(&self) -> &PromptDefinition;
+    /// Returns the `prompts/get` result (`description` and `messages`).
+    fn render(
+        &self,
+        arguments: &HashMap<String, String>,
+    ) -> Result<Map<String, Value>, ErrorObject>;
+}
+
+/// The prompts this server offers. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct PromptRegistry {
+    prompts: Arc<Vec<Arc<dyn Prompt>>>,
+}
+
+impl std::fmt::Debug for PromptRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.prompts.iter().map(|prompt| &prompt.definition().name))
+            .finish()
+    }
+}
+
+impl PromptRegistry {
+    pub fn with(self, prompt: impl Prompt + 'static) -> Self {
+        let mut prompts: Vec<_> = self.prompts.iter().cloned().collect();
+        prompts.push(Arc::new(prompt));
+        PromptRegistry {
+            prompts: Arc::new(prompts),
+        }
+    }
+
+    pub fn definitions(&self, version: ProtocolVersion) -> Vec<Value> {
+        self.prompts
+            .iter()
+            .map(|prompt| prompt.definition().to_json(version))
+            .collect()
+    }
+
+    pub fn get(
+        &self,
+        name: &str,
+        arguments: &HashMap<String, String>,
+    ) -> Result<Map<String, Value>, ErrorObject> {
+        let prompt = self
+            .prompts
+            .iter()
+            .find(|prompt| prompt.definition().name == name)
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(format!(
+                    "unknown prompt {name:?}; prompts/list gives the available ones"
+                ))
+            })?;
+        let missing: Vec<&str> = prompt
+            .definition()
+            .arguments
+            .iter()
+            .filter(|arg| arg.required && !arguments.contains_key(&arg.name))
+            .map(|arg| arg.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ErrorObject::invalid_params(format!(
+                "prompt {name:?} is missing required arguments: {}",
+                missing.join(", ")
+            )));
+        }
+        prompt.render(arguments)
+    }
+}

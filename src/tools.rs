@@ -1,0 +1,166 @@
+//! The tool registry: what `tools/list` shows and where `tools/call` goes.
+//!
+//! The dispatcher asks the registry for definitions and hands it calls; each tool is a
+//! definition plus an async handler. The GitHub issue tools are registered here by the
+//! GitHub feature work (issue 3); until then the registry is empty, and embedders and tests can
+//! register their own tools through [`ToolRegistry::with`].
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use serde_json::{Map, Value, json};
+
+use crate::mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion};
+
+/// A future that runs on the calling session's actor thread.
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// What a model sees of a tool. Fields that only later revisions define are dropped for
+/// sessions on older ones (see [`ToolDefinition::to_json`]).
+#[derive(Debug, Clone)]
+pub struct ToolDefinition {
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// JSON Schema for the arguments; its root must be `"type": "object"`.
+    pub input_schema: Value,
+    pub output_schema: Option<Value>,
+    /// `readOnlyHint`, `destructiveHint`, `idempotentHint`, `openWorldHint`.
+    pub annotations: Option<Value>,
+}
+
+impl ToolDefinition {
+    pub fn to_json(&self, version: ProtocolVersion) -> Value {
+        let mut tool = json!({
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+        });
+        if version.has_titles() {
+            tool["title"] = json!(self.title);
+        }
+        if let (true, Some(schema)) = (version.has_structured_content(), &self.output_schema) {
+            tool["outputSchema"] = schema.clone();
+        }
+        if let (true, Some(annotations)) = (version.has_annotations(), &self.annotations) {
+            tool["annotations"] = annotations.clone();
+        }
+        tool
+    }
+}
+
+/// What a tool call produced. `is_error` marks failures the model can act on (a bad argument
+/// value, a GitHub error); protocol faults are JSON-RPC errors instead.
+#[derive(Debug, Clone, Default)]
+pub struct CallToolResult {
+    pub content: Vec<Value>,
+    pub structured_content: Option<Value>,
+    pub is_error: bool,
+}
+
+impl CallToolResult {
+    pub fn text(text: impl Into<String>) -> Self {
+        CallToolResult {
+            content: vec![json!({"type": "text", "text": text.into()})],
+            ..Default::default()
+        }
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        CallToolResult {
+            is_error: true,
+            ..Self::text(text)
+        }
+    }
+
+    pub fn into_result(self, version: ProtocolVersion) -> Map<String, Value> {
+        let mut result = Map::new();
+        result.insert("content".into(), Value::Array(self.content));
+        if let (true, Some(structured)) =
+            (version.has_structured_content(), self.structured_content)
+        {
+            result.insert("structuredContent".into(), structured);
+        }
+        if self.is_error {
+            result.insert("isError".into(), Value::Bool(true));
+        }
+        result
+    }
+}
+
+/// What a handler knows about the call it serves.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    pub version: ProtocolVersion,
+}
+
+/// One tool: its definition and its handler.
+pub trait Tool: Send + Sync {
+    fn definition(&self) -> &ToolDefinition;
+    fn call(
+        &self,
+        arguments: Map<String, Value>,
+        context: CallContext,
+    ) -> LocalFuture<Result<CallToolResult, ErrorObject>>;
+}
+
+/// The tools this server offers, in the order `tools/list` shows them. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: Arc<Vec<Arc<dyn Tool>>>,
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.tools.iter().map(|tool| &tool.definition().name))
+            .finish()
+    }
+}
+
+impl ToolRegistry {
+    /// Adds a tool; a second tool of the same name replaces the first.
+    pub fn with(self, tool: impl Tool + 'static) -> Self {
+        let mut tools: Vec<_> = self.tools.iter().cloned().collect();
+        tools.retain(|known| known.definition().name != tool.definition().name);
+        tools.push(Arc::new(tool));
+        ToolRegistry {
+            tools: Arc::new(tools),
+        }
+    }
+
+    pub fn definitions(&self, version: ProtocolVersion) -> Vec<Value> {
+        self.tools
+            .iter()
+            .map(|tool| tool.definition().to_json(version))
+            .collect()
+    }
+
+    /// Starts a call. An unknown name is a protocol error (-32602), as the spec says.
+    pub fn call(
+        &self,
+        name: &str,
+        arguments: Map<String, Value>,
+        context: CallContext,
+    ) -> Result<LocalFuture<Result<CallToolResult, ErrorObject>>, ErrorObject> {
+        let tool = self
+            .tools
+            .iter()
+            .find(|tool| tool.definition().name == name)
+            .ok_or_else(|| {
+                let known: Vec<_> = self
+                    .tools
+                    .iter()
+                    .map(|t| t.definition().name.as_str())
+                    .collect();
+                ErrorObject::invalid_params(format!(
+                    "unknown tool {name:?}; tools/list gives the available ones ({})",
+                    if known.is_empty() {
+                        "none yet".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?;
+        Ok(tool.call(arguments, context))
+    }
+}

@@ -1,0 +1,237 @@
+//! Shared test harness: starts the real server on 127.0.0.1:0 and speaks raw HTTP/SSE to it.
+//!
+//! [`TestServer`] runs the server in its own thread and actix system, as `main` does, so tests
+//! use plain tokio and reqwest and see exactly what a remote client sees. [`SseClient`] opens
+//! `GET /sse`, reads the `endpoint` event, POSTs to it and reads `message` events in order.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
+
+use actix_web::dev::ServerHandle;
+use futures_util::StreamExt;
+use github_issue_mcp::{config::Settings, mcp::dispatcher::Features};
+use serde_json::{Value, json};
+use tokio::time::timeout;
+
+/// How long a test waits for an event before it fails. Generous: CI machines are shared.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Settings for tests: a throwaway token, two workers, and `overrides` on top.
+pub fn settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("GITHUB_TOKEN".into(), "ghp_testtokentesttokentest".into()),
+        ("GITHUB_API_URL".into(), "http://127.0.0.1:9".into()),
+        ("GITHUB_ISSUE_MCP__SERVER__WORKERS".into(), "2".into()),
+    ]);
+    for (key, value) in overrides {
+        env.insert(key.to_string(), value.to_string());
+    }
+    Settings::from_env(&env).expect("test settings are valid")
+}
+
+/// The real server, on a free loopback port, stopped when dropped.
+pub struct TestServer {
+    pub base: String,
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::start_with(settings(&[]), Features::default())
+    }
+
+    pub fn start_with(settings: Settings, features: Features) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = github_issue_mcp::run_with(listener, settings, features)
+                    .expect("server starts");
+                tx.send(server.handle()).unwrap();
+                server.await
+            })
+        });
+        let handle = rx.recv_timeout(WAIT).expect("server started");
+        TestServer { base, handle }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn health(&self) -> Value {
+        reqwest::get(self.url("/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `/health` until `activeConnections` is `count`, failing after [`WAIT`].
+    pub async fn wait_for_sessions(&self, count: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let live = self.health().await["activeConnections"].as_u64().unwrap();
+            if live == count {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{live} sessions live, expected {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // The stop command is sent at once; nobody needs to await its completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// One event read off an SSE stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SseEvent {
+    Comment(String),
+    Event { event: String, data: String },
+}
+
+/// Reads SSE events from a response body.
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        SseReader {
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event or comment, or `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return Some(parse_block(block.trim_end_matches('\n')));
+            }
+            let chunk = timeout(WAIT, self.body.next())
+                .await
+                .expect("an SSE event in time")?;
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk.expect("stream reads")).unwrap());
+        }
+    }
+}
+
+fn parse_block(block: &str) -> SseEvent {
+    if let Some(comment) = block.strip_prefix(':') {
+        return SseEvent::Comment(comment.trim().to_string());
+    }
+    let (mut event, mut data) = ("message".to_string(), Vec::new());
+    for line in block.lines() {
+        if let Some(name) = line.strip_prefix("event:") {
+            event = name.trim().to_string();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push(value.strip_prefix(' ').unwrap_or(value).to_string());
+        }
+    }
+    SseEvent::Event {
+        event,
+        data: data.join("\n"),
+    }
+}
+
+/// A legacy HTTP+SSE MCP client, as the Inspector or the TypeScript SDK would be.
+pub struct SseClient {
+    pub http: reqwest::Client,
+    pub endpoint: String,
+    pub reader: SseReader,
+}
+
+impl SseClient {
+    pub async fn connect(server: &TestServer) -> SseClient {
+        let http = reqwest::Client::new();
+        let response = http
+            .get(server.url("/sse"))
+            .header("Accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let mut reader = SseReader::new(response);
+        let endpoint = match reader.next().await.expect("an endpoint event") {
+            SseEvent::Event { event, data } if event == "endpoint" => data,
+            other => panic!("first event must be endpoint, got {other:?}"),
+        };
+        SseClient {
+            http,
+            endpoint: server.url(&endpoint),
+            reader,
+        }
+    }
+
+    /// POSTs raw bytes to the session's endpoint with the given content type.
+    pub async fn post_raw(
+        &self,
+        body: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(&self.endpoint)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs one JSON-RPC message and checks the 202.
+    pub async fn post(&self, message: Value) {
+        let response = self.post_raw(message.to_string(), "application/json").await;
+        assert_eq!(response.status(), 202, "{message}");
+    }
+
+    /// The next `message` event's JSON, skipping keep-alive comments.
+    pub async fn next_message(&mut self) -> Value {
+        loop {
+            match self.reader.next().await.expect("the stream is open") {
+                SseEvent::Comment(_) => continue,
+                SseEvent::Event { event, data } => {
+                    assert_eq!(event, "message");
+                    assert!(!data.contains('\n'), "one compact JSON message per event");
+                    return serde_json::from_str(&data).unwrap();
+                }
+            }
+        }
+    }
+
+    /// Sends a request and returns the next message, which must be its response.
+    pub async fn request(&mut self, id: Value, method: &str, params: Value) -> Value {
+        self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let response = self.next_message().await;
+        assert_eq!(response["id"], id, "response to {method}: {response}");
+        response
+    }
+
+    /// Runs the initialize handshake and returns the initialize result.
+    pub async fn initialize(&mut self, version: &str) -> Value {
+        let params = json!({
+            "protocolVersion": version,
+            "capabilities": {},
+            "clientInfo": {"name": "test-client", "version": "1.0.0"},
+        });
+        let response = self.request(json!(0), "initialize", params).await;
+        self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        response["result"].clone()
+    }
+}
