@@ -122,8 +122,16 @@ pub fn parse_params<T: serde::de::DeserializeOwned>(
     params: Option<Value>,
 ) -> Result<T, ErrorObject> {
     let params = params.unwrap_or_else(|| Value::Object(Map::new()));
-    serde_json::from_value(params)
-        .map_err(|err| ErrorObject::invalid_params(format!("invalid params for {method}: {err}")))
+    // The path names the argument at fault ("cursor: invalid type ..."); serde alone does not.
+    serde_path_to_error::deserialize(params).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." {
+            ErrorObject::invalid_params(format!("invalid params for {method}: {inner}"))
+        } else {
+            ErrorObject::invalid_params(format!("invalid params for {method}: {path}: {inner}"))
+        }
+    })
 }
 
 /// The params every `*/list` method takes.
@@ -195,6 +203,25 @@ mod tests {
         let parsed: LogLevel = serde_json::from_str("\"warning\"").unwrap();
         assert!(parsed > LogLevel::Info && parsed < LogLevel::Error);
         assert!(serde_json::from_str::<LogLevel>("\"verbose\"").is_err());
+    }
+
+    #[test]
+    fn params_errors_name_the_argument_at_fault() {
+        let err = parse_params::<ListParams>("tools/list", Some(serde_json::json!({"cursor": 5})))
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::INVALID_PARAMS);
+        assert!(
+            err.message
+                .starts_with("invalid params for tools/list: cursor: invalid type"),
+            "{}",
+            err.message
+        );
+        let err = parse_params::<InitializeParams>("initialize", None).unwrap_err();
+        assert!(
+            err.message.contains("missing field `protocolVersion`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
