@@ -87,7 +87,11 @@ pub fn run_with(
     // A client that closes its side of the connection has gone: drop its response at once. By
     // default actix keeps a half-closed connection's response streaming, so an idle SSE session
     // would only notice its client left at the next keep-alive write that fails.
-    .h1_allow_half_closed(false);
+    .h1_allow_half_closed(false)
+    // Every message is a small write on a long-lived stream, answered by the client's next
+    // request: Nagle's algorithm would hold each one back until the previous write is
+    // acknowledged (about 40 ms with delayed ACKs).
+    .tcp_nodelay(true);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
