@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of github-issue-mcp; the README's test command and what .ci/run calls.
+#
+# 1. Installs the real MCP clients the integration tests drive (MCP Inspector CLI, the official
+#    TypeScript SDK, Node 22 itself) from tests/clients/package-lock.json, when missing or stale.
+# 2. cargo test: unit tests and the integration tests, which start the real server on
+#    127.0.0.1:0 and speak HTTP/SSE to it (raw, and through the real clients).
+# 3. A seconds-long run of the churn benchmark, to check that it still works. It prints numbers
+#    and has no thresholds: the full run is `cargo run --release --example churn`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+clients=tests/clients
+if [ ! -x "$clients/node_modules/.bin/node" ] ||
+    [ "$clients/package-lock.json" -nt "$clients/node_modules/.package-lock.json" ]; then
+    echo "== installing the real MCP clients (npm ci in $clients)"
+    npm ci --prefix "$clients" --no-audit --no-fund
+fi
+
+echo "== cargo test"
+cargo test --all-targets
+
+echo "== churn benchmark, smoke run"
+cargo run --quiet --example churn -- --cycles 500 --concurrency 8
