@@ -104,6 +104,32 @@ pub struct McpSettings {
 pub struct GitHubSettings {
     pub api_url: String,
     pub token: Option<Secret>,
+    pub max_in_flight_per_token: usize,
+    pub mutation_interval_ms: u64,
+    pub rate_limit_wait_ms: u64,
+    pub secondary_backoff_s: u64,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub get_retries: u32,
+    pub retry_base_ms: u64,
+    pub cache_max_entries: usize,
+    pub cache_max_bytes: usize,
+}
+
+#[cfg(test)]
+impl GitHubSettings {
+    /// The documented defaults, for unit tests that need settings without a full load.
+    pub fn test_defaults() -> Self {
+        Settings::from_env(&HashMap::from([("GITHUB_TOKEN".into(), "t".into())]))
+            .expect("defaults are valid")
+            .github
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ToolSettings {
+    pub body_max_chars: usize,
+    pub comments_max: usize,
 }
 
 /// Every setting of the server.
@@ -114,6 +140,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub mcp: McpSettings,
     pub github: GitHubSettings,
+    pub tools: ToolSettings,
 }
 
 impl Settings {
@@ -167,6 +194,24 @@ impl Settings {
         }
         if !(1..=1000).contains(&self.mcp.page_size) {
             return out_of_range("mcp.page_size", "must be between 1 and 1000");
+        }
+        if self.github.max_in_flight_per_token == 0 {
+            return out_of_range("github.max_in_flight_per_token", "must be at least 1");
+        }
+        if self.github.connect_timeout_ms == 0 || self.github.request_timeout_ms == 0 {
+            return out_of_range(
+                "github.connect_timeout_ms and github.request_timeout_ms",
+                "must be at least 1",
+            );
+        }
+        if self.github.get_retries > 10 {
+            return out_of_range("github.get_retries", "must be at most 10");
+        }
+        if self.tools.body_max_chars < 100 {
+            return out_of_range("tools.body_max_chars", "must be at least 100");
+        }
+        if self.tools.comments_max == 0 {
+            return out_of_range("tools.comments_max", "must be at least 1");
         }
         let url = &self.github.api_url;
         if !(url.starts_with("https://") || url.starts_with("http://")) {

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::{
     actors::registry::SessionRegistry,
     config::Settings,
+    github::request::Credential,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
 };
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     pub settings: Arc<Settings>,
     pub started_at: Instant,
+    /// The GitHub identity new sessions get: the server's token (per-user tokens come later).
+    pub credential: Option<Credential>,
 }
 
 /// Registers every route on an actix `App`.

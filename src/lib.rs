@@ -23,15 +23,18 @@ use actix_web::{App, HttpServer, dev::Server, web};
 
 pub mod actors;
 pub mod config;
+pub mod github;
 pub mod http;
 pub mod mcp;
 pub mod prompts;
 pub mod resources;
+pub mod time;
 pub mod tools;
 
 use crate::{
-    actors::registry::SessionRegistry,
+    actors::{gateway::GitHubGateway, registry::SessionRegistry},
     config::Settings,
+    github::{api::GitHub, request::Credential},
     http::AppState,
     mcp::dispatcher::{Dispatcher, Features},
 };
@@ -40,12 +43,20 @@ use crate::{
 /// without a bound a stop would wait actix's default 30 s for them.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
 
-/// Starts the server on `listener` with the built-in features.
+/// Starts the server on `listener` with the GitHub issue features.
 ///
 /// Must be called from within an actix system (`#[actix_web::main]`, `actix_rt::System`): the
-/// registry actor is started on it. The returned [`Server`] runs when awaited or spawned.
+/// actors are started on it. The returned [`Server`] runs when awaited or spawned.
 pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
-    run_with(listener, settings, Features::default())
+    let gateway = GitHubGateway::new(&settings.github)
+        .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
+        .start();
+    let github = GitHub::new(gateway, &settings.github.api_url);
+    let features = Features {
+        tools: tools::github_tools(github.clone(), settings.tools.clone()),
+        ..Features::default()
+    };
+    run_with(listener, settings, features)
 }
 
 /// Starts the server with the given tools, resources and prompts.
@@ -61,6 +72,7 @@ pub fn run_with(
         dispatcher: Dispatcher::new(features, settings.mcp.page_size),
         settings: settings.clone(),
         started_at: Instant::now(),
+        credential: settings.github.token.clone().map(Credential::new),
     };
 
     log::info!(

@@ -2,8 +2,10 @@
 //!
 //! - [`jsonrpc`]: the JSON-RPC 2.0 envelope, parsed strictly;
 //! - [`protocol`]: MCP revisions, log levels, initialize and pagination payloads;
+//! - [`context`]: what a handler knows about its request (credential, progress, memory);
 //! - [`dispatcher`]: method routing, used by every `Session` actor whatever its transport.
 
+pub mod context;
 pub mod dispatcher;
 pub mod jsonrpc;
 pub mod protocol;

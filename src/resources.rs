@@ -14,7 +14,7 @@ use crate::{
         jsonrpc::{ErrorCode, ErrorObject},
         protocol::ProtocolVersion,
     },
-    tools::LocalFuture,
+    tools::{CallContext, LocalFuture},
 };
 
 /// A concrete resource (`resources/list`) or a template (`resources/templates/list`).
@@ -48,7 +48,11 @@ pub trait ResourceSource: Send + Sync {
     fn resources(&self) -> Vec<ResourceEntry>;
     fn templates(&self) -> Vec<ResourceEntry>;
     /// `None` when this source does not own the URI; otherwise the `contents` array, or an error.
-    fn read(&self, uri: &str) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>>;
+    fn read(
+        &self,
+        uri: &str,
+        context: &CallContext,
+    ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>>;
 }
 
 /// Every resource source this server has. Cheap to clone.
@@ -91,10 +95,11 @@ impl ResourceRegistry {
     pub fn read(
         &self,
         uri: &str,
+        context: CallContext,
     ) -> Result<LocalFuture<Result<Vec<Value>, ErrorObject>>, ErrorObject> {
         self.sources
             .iter()
-            .find_map(|source| source.read(uri))
+            .find_map(|source| source.read(uri, &context))
             .ok_or_else(|| not_found(uri))
     }
 }

@@ -1,15 +1,27 @@
 //! The tool registry: what `tools/list` shows and where `tools/call` goes.
 //!
 //! The dispatcher asks the registry for definitions and hands it calls; each tool is a
-//! definition plus an async handler. The GitHub issue tools are registered here by the
-//! GitHub feature work (issue 3); until then the registry is empty, and embedders and tests can
-//! register their own tools through [`ToolRegistry::with`].
+//! definition plus an async handler. [`github_tools`] builds the registry of the GitHub issue
+//! tools: [`read`] (list, page, get, search, comments) and [`write`] (create, update, label,
+//! comment), on the shared machinery in [`kit`], [`args`] and [`render`]. Tests register their
+//! own tools through [`ToolRegistry::with`].
+
+pub mod args;
+pub mod kit;
+pub mod read;
+pub mod render;
+pub mod write;
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
 use serde_json::{Map, Value, json};
 
-use crate::mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion};
+pub use crate::mcp::context::CallContext;
+use crate::{
+    config::ToolSettings,
+    github::api::GitHub,
+    mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion},
+};
 
 /// A future that runs on the calling session's actor thread.
 pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
@@ -87,12 +99,6 @@ impl CallToolResult {
     }
 }
 
-/// What a handler knows about the call it serves.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub version: ProtocolVersion,
-}
-
 /// One tool: its definition and its handler.
 pub trait Tool: Send + Sync {
     fn definition(&self) -> &ToolDefinition;
@@ -163,4 +169,43 @@ impl ToolRegistry {
             })?;
         Ok(tool.call(arguments, context))
     }
+}
+
+/// The GitHub issue tools, in the order `tools/list` shows them.
+pub fn github_tools(github: GitHub, settings: ToolSettings) -> ToolRegistry {
+    let settings = Arc::new(settings);
+    let tools: [(ToolDefinition, kit::Handler); 9] = [
+        (read::list_issues_definition(), read::list_issues),
+        (read::get_issue_definition(), read::get_issue),
+        (write::create_issue_definition(), write::create_issue),
+        (write::update_issue_definition(), write::update_issue),
+        (read::search_issues_definition(), read::search_issues),
+        (
+            read::list_issues_paginated_definition(),
+            read::list_issues_paginated,
+        ),
+        (
+            write::batch_label_issues_definition(),
+            write::batch_label_issues,
+        ),
+        (
+            write::add_issue_comment_definition(),
+            write::add_issue_comment,
+        ),
+        (
+            read::list_issue_comments_definition(),
+            read::list_issue_comments,
+        ),
+    ];
+    tools.into_iter().fold(
+        ToolRegistry::default(),
+        |registry, (definition, handler)| {
+            registry.with(kit::GitHubTool::new(
+                definition,
+                handler,
+                github.clone(),
+                settings.clone(),
+            ))
+        },
+    )
 }

@@ -18,10 +18,14 @@ use super::{
     SessionId,
     registry::{Register, SessionRegistry, Unregister},
 };
-use crate::mcp::{
-    dispatcher::{Dispatcher, McpState, NotificationEffect, Outcome},
-    jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
-    protocol::LogLevel,
+use crate::{
+    github::request::Credential,
+    mcp::{
+        context::Notifier,
+        dispatcher::{Dispatcher, McpState, NotificationEffect, Outcome},
+        jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
+        protocol::LogLevel,
+    },
 };
 
 /// The `logger` name on `notifications/message` from this server.
@@ -59,14 +63,20 @@ impl Session {
         dispatcher: Dispatcher,
         outbound: mpsc::Sender<Message>,
         on_registered: oneshot::Sender<()>,
+        credential: Option<Credential>,
     ) -> Self {
+        let state = McpState {
+            credential,
+            notifier: Some(Notifier::new(outbound.clone())),
+            ..McpState::default()
+        };
         Session {
             id,
             registry,
             dispatcher,
             outbound,
             on_registered: Some(on_registered),
-            state: McpState::default(),
+            state,
             in_flight: HashMap::new(),
         }
     }

@@ -33,6 +33,7 @@ pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError
         state.dispatcher.clone(),
         outbound,
         registered,
+        state.credential.clone(),
     )
     .start();
     on_registered.await.map_err(|_| ApiError::Unavailable)?;

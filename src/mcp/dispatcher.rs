@@ -11,15 +11,17 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
+    context::{CallContext, Notifier, Progress, SessionMemory},
     jsonrpc::{ErrorObject, Notification, Request, RequestId},
     protocol::{
         ClientInfo, InitializeParams, ListParams, LogLevel, ProtocolVersion, paginate, parse_params,
     },
 };
 use crate::{
+    github::request::Credential,
     prompts::PromptRegistry,
     resources::ResourceRegistry,
-    tools::{CallContext, LocalFuture, ToolRegistry},
+    tools::{LocalFuture, ToolRegistry},
 };
 
 /// The name clients and `/health` see.
@@ -54,6 +56,12 @@ pub struct McpState {
     pub initialized: bool,
     /// `notifications/message` below this level are not sent.
     pub log_level: LogLevel,
+    /// The GitHub identity this session's calls use.
+    pub credential: Option<Credential>,
+    /// The session's outbound queue, for notifications sent while a request is in flight.
+    pub notifier: Option<Notifier>,
+    /// Repositories this session has named, for completions.
+    pub memory: SessionMemory,
 }
 
 impl Default for McpState {
@@ -64,6 +72,25 @@ impl Default for McpState {
             client_capabilities: Map::new(),
             initialized: false,
             log_level: LogLevel::Warning,
+            credential: None,
+            notifier: None,
+            memory: SessionMemory::default(),
+        }
+    }
+}
+
+impl McpState {
+    /// The context for one request of this session. `meta` is the request's `_meta`.
+    fn context(&self, version: ProtocolVersion, meta: Option<&RequestMeta>) -> CallContext {
+        let progress = match (meta.and_then(|m| m.progress_token.clone()), &self.notifier) {
+            (Some(token), Some(notifier)) => Some(Progress::new(token, notifier.clone(), version)),
+            _ => None,
+        };
+        CallContext {
+            version,
+            credential: self.credential.clone(),
+            progress,
+            memory: self.memory.clone(),
         }
     }
 }
@@ -101,11 +128,20 @@ pub struct Dispatcher {
     page_size: usize,
 }
 
+/// A request's `_meta`: the progress token, echoed with its JSON type.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestMeta {
+    progress_token: Option<Value>,
+}
+
 #[derive(Deserialize)]
 struct CallToolParams {
     name: String,
     #[serde(default)]
     arguments: Map<String, Value>,
+    #[serde(rename = "_meta")]
+    meta: Option<RequestMeta>,
 }
 
 #[derive(Deserialize)]
@@ -185,8 +221,8 @@ impl Dispatcher {
             ),
             "prompts/get" => parse_params::<GetPromptParams>(&method, params)
                 .and_then(|p| self.features.prompts.get(&p.name, &p.arguments)),
-            "tools/call" => return self.call_tool(version, params),
-            "resources/read" => return self.read_resource(params),
+            "tools/call" => return self.call_tool(state, version, params),
+            "resources/read" => return self.read_resource(state, version, params),
             _ => Err(ErrorObject::method_not_found(&method)),
         };
         Outcome::Ready(result)
@@ -232,11 +268,15 @@ impl Dispatcher {
         Ok(result)
     }
 
-    fn call_tool(&self, version: ProtocolVersion, params: Option<Value>) -> Outcome {
+    fn call_tool(
+        &self,
+        state: &McpState,
+        version: ProtocolVersion,
+        params: Option<Value>,
+    ) -> Outcome {
         let started = parse_params::<CallToolParams>("tools/call", params).and_then(|p| {
-            self.features
-                .tools
-                .call(&p.name, p.arguments, CallContext { version })
+            let context = state.context(version, p.meta.as_ref());
+            self.features.tools.call(&p.name, p.arguments, context)
         });
         match started {
             Ok(call) => Outcome::Pending(Box::pin(
@@ -246,9 +286,17 @@ impl Dispatcher {
         }
     }
 
-    fn read_resource(&self, params: Option<Value>) -> Outcome {
-        let started = parse_params::<ReadResourceParams>("resources/read", params)
-            .and_then(|p| self.features.resources.read(&p.uri));
+    fn read_resource(
+        &self,
+        state: &McpState,
+        version: ProtocolVersion,
+        params: Option<Value>,
+    ) -> Outcome {
+        let started = parse_params::<ReadResourceParams>("resources/read", params).and_then(|p| {
+            self.features
+                .resources
+                .read(&p.uri, state.context(version, None))
+        });
         match started {
             Ok(read) => Outcome::Pending(Box::pin(async move {
                 let contents = read.await?;

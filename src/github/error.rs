@@ -1,0 +1,239 @@
+//! Why a GitHub call failed, in terms a model can act on.
+//!
+//! The gateway turns HTTP statuses, rate-limit headers and transport failures into a
+//! [`GitHubError`]; tools and resources turn it into a sentence with [`GitHubError::explain`],
+//! naming what they were doing ("issue #5 in octo/repo"). These are tool results with
+//! `isError: true`, not protocol errors: the model can correct itself or wait.
+
+use std::{
+    fmt,
+    time::{Duration, SystemTime},
+};
+
+use crate::time::clock_utc;
+
+/// Which primary rate limit a request counts against (GitHub's `x-ratelimit-resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateResource {
+    Core,
+    Search,
+}
+
+impl fmt::Display for RateResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RateResource::Core => "core",
+            RateResource::Search => "search",
+        })
+    }
+}
+
+/// One entry of a 422 answer's `errors` array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub field: Option<String>,
+    pub code: Option<String>,
+    pub value: Option<String>,
+    pub message: Option<String>,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "`{field}`")?,
+            None => f.write_str("request")?,
+        }
+        match (&self.code, &self.message) {
+            (_, Some(message)) => write!(f, ": {message}")?,
+            (Some(code), None) => write!(f, " is {}", code.replace('_', " "))?,
+            (None, None) => f.write_str(" was refused")?,
+        }
+        if let Some(value) = &self.value {
+            write!(f, " (value {value:?})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed GitHub call. Cheap to clone: coalesced callers each get a copy.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GitHubError {
+    #[error("GitHub rejected the token (401: {message})")]
+    Unauthorized { message: String },
+    #[error("GitHub refused access (403: {message})")]
+    Forbidden { message: String },
+    #[error("not found (404)")]
+    NotFound,
+    #[error("gone (410: {message})")]
+    Gone { message: String },
+    #[error("validation failed (422: {message})")]
+    Validation {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("primary rate limit for {resource} exhausted")]
+    RateLimited {
+        resource: RateResource,
+        resets_at: SystemTime,
+    },
+    #[error("secondary rate limit; retry in {retry_in:?}")]
+    SecondaryRateLimited { retry_in: Duration },
+    #[error("GitHub server error ({status})")]
+    Server { status: u16 },
+    #[error("unexpected GitHub answer ({status}: {message})")]
+    Unexpected { status: u16, message: String },
+    /// The request may not have reached GitHub, or its answer was lost on the way back.
+    #[error("could not reach GitHub: {reason}")]
+    Network { reason: String, mutation: bool },
+    #[error("GitHub's answer could not be read: {reason}")]
+    Decode { reason: String },
+    /// A URL that is not under the configured API base: never sent, so the token stays home.
+    #[error("refused to follow {url}: not under the GitHub API base")]
+    ForeignUrl { url: String },
+}
+
+impl GitHubError {
+    /// A sentence for the model. `what` names the object of the call, e.g. "issue #5 in
+    /// octo/repo" or "repository octo/repo".
+    pub fn explain(&self, what: &str) -> String {
+        match self {
+            GitHubError::Unauthorized { .. } => "GitHub rejected the token (expired or revoked?). \
+                The server's operator must provide a valid token; retrying will not help."
+                .to_string(),
+            GitHubError::Forbidden { message } => format!(
+                "GitHub refused access to {what}: the token lacks permission ({message}). \
+                 It needs \"Issues: Read and write\" on that repository; retrying will not help."
+            ),
+            GitHubError::NotFound => format!(
+                "{} not found, or the token cannot see it. Check the spelling of owner and repo \
+                 as they appear in the repository URL.",
+                capitalize(what)
+            ),
+            GitHubError::Gone { message } => {
+                format!("{} is gone (410): {message}.", capitalize(what))
+            }
+            GitHubError::Validation { message, errors } => {
+                let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                if details.is_empty() {
+                    format!("GitHub refused the request for {what}: {message}.")
+                } else {
+                    format!(
+                        "GitHub refused the request for {what}: {message}: {}. Fix the arguments and try again.",
+                        details.join("; ")
+                    )
+                }
+            }
+            GitHubError::RateLimited {
+                resource,
+                resets_at,
+            } => {
+                let wait = resets_at
+                    .duration_since(SystemTime::now())
+                    .unwrap_or_default()
+                    .as_secs();
+                format!(
+                    "GitHub rate limit for {resource} exhausted; resets at {} UTC, in {wait} s. \
+                     Nothing was sent; try again after that.",
+                    clock_utc(*resets_at)
+                )
+            }
+            GitHubError::SecondaryRateLimited { retry_in } => format!(
+                "GitHub's secondary rate limit was hit (too many requests in a short time). This \
+                 server sends nothing more for this token for {} s; retry after that.",
+                retry_in.as_secs().max(1)
+            ),
+            GitHubError::Server { status } => format!(
+                "GitHub is having trouble (HTTP {status}) while working on {what}; retry later."
+            ),
+            GitHubError::Unexpected { status, message } => {
+                format!("GitHub answered HTTP {status} for {what}: {message}.")
+            }
+            GitHubError::Network {
+                reason,
+                mutation: false,
+            } => format!("Could not reach GitHub for {what} ({reason}); retry later."),
+            GitHubError::Network {
+                reason,
+                mutation: true,
+            } => format!(
+                "The change to {what} may or may not have been made: the connection to GitHub \
+                 failed before its answer arrived ({reason}). Check the current state (for example \
+                 with get_issue or list_issues) before trying again, to avoid doing it twice."
+            ),
+            GitHubError::Decode { reason } => {
+                format!("GitHub's answer for {what} could not be read ({reason}).")
+            }
+            GitHubError::ForeignUrl { url } => format!(
+                "Refused to follow {url} for {what}: it is not under the configured GitHub API URL."
+            ),
+        }
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_the_object() {
+        assert_eq!(
+            GitHubError::NotFound.explain("issue #7 in octo/hello"),
+            "Issue #7 in octo/hello not found, or the token cannot see it. Check the spelling of \
+             owner and repo as they appear in the repository URL."
+        );
+    }
+
+    #[test]
+    fn validation_lists_the_field_errors() {
+        let err = GitHubError::Validation {
+            message: "Validation Failed".into(),
+            errors: vec![FieldError {
+                field: Some("assignees".into()),
+                code: Some("invalid".into()),
+                value: Some("nobody".into()),
+                message: None,
+            }],
+        };
+        let text = err.explain("a new issue in octo/hello");
+        assert!(
+            text.contains("`assignees` is invalid (value \"nobody\")"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rate_limit_says_when_it_resets() {
+        let resets_at = SystemTime::now() + Duration::from_secs(312);
+        let text = GitHubError::RateLimited {
+            resource: RateResource::Search,
+            resets_at,
+        }
+        .explain("a search");
+        assert!(
+            text.starts_with("GitHub rate limit for search exhausted; resets at "),
+            "{text}"
+        );
+        assert!(
+            text.contains(" UTC, in 311 s") || text.contains(" UTC, in 312 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_lost_mutation_says_to_check_before_retrying() {
+        let text = GitHubError::Network {
+            reason: "connection reset".into(),
+            mutation: true,
+        }
+        .explain("a new issue in octo/hello");
+        assert!(text.contains("may or may not have been made"), "{text}");
+    }
+}

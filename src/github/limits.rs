@@ -1,0 +1,233 @@
+//! Rate-limit bookkeeping for one credential: the primary budgets GitHub reports in its
+//! `x-ratelimit-*` headers, the back-off after a secondary rate limit, and the spacing of
+//! mutations.
+//!
+//! The gateway asks [`Limits::admit`] before each call: it says how long to wait first, or
+//! refuses at once with the error to give the caller, so that nothing is sent that GitHub would
+//! reject. Pure state with the clock passed in, so the rules are unit-tested without sleeping.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant, SystemTime},
+};
+
+use super::error::{GitHubError, RateResource};
+
+/// The rules, from the `github.*` settings.
+#[derive(Debug, Clone)]
+pub struct LimitPolicy {
+    /// Least time between two mutations on one credential (GitHub asks for about 1 s).
+    pub mutation_interval: Duration,
+    /// With the budget spent, wait for the reset if it is at most this far away; refuse
+    /// otherwise.
+    pub max_reset_wait: Duration,
+    /// Back-off after a secondary limit that came without `retry-after`; doubles on repeats.
+    pub secondary_backoff: Duration,
+}
+
+/// The longest back-off after repeated secondary limits.
+const MAX_SECONDARY_BACKOFF: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    remaining: u64,
+    resets_at: SystemTime,
+}
+
+#[derive(Debug, Default)]
+pub struct Limits {
+    budgets: HashMap<RateResource, Budget>,
+    backoff_until: Option<Instant>,
+    /// Secondary limits in a row, for the growing back-off.
+    strikes: u32,
+    next_mutation: Option<Instant>,
+}
+
+impl Limits {
+    /// How long to wait before sending, or why not to send at all. A mutation takes its slot
+    /// in the spacing here, so concurrent mutations queue up one interval apart.
+    pub fn admit(
+        &mut self,
+        resource: RateResource,
+        mutation: bool,
+        now: Instant,
+        wall: SystemTime,
+        policy: &LimitPolicy,
+    ) -> Result<Duration, GitHubError> {
+        if let Some(until) = self.backoff_until.filter(|until| *until > now) {
+            return Err(GitHubError::SecondaryRateLimited {
+                retry_in: until - now,
+            });
+        }
+        let mut delay = Duration::ZERO;
+        if let Some(budget) = self.budgets.get(&resource)
+            && budget.remaining == 0
+            && let Ok(until_reset) = budget.resets_at.duration_since(wall)
+        {
+            if until_reset > policy.max_reset_wait {
+                return Err(GitHubError::RateLimited {
+                    resource,
+                    resets_at: budget.resets_at,
+                });
+            }
+            // GitHub's reset is in whole seconds: a moment more makes sure it has happened.
+            delay = until_reset + Duration::from_millis(250);
+        }
+        if mutation {
+            let slot = self.next_mutation.map_or(now, |next| next.max(now));
+            self.next_mutation = Some(slot + policy.mutation_interval);
+            delay = delay.max(slot - now);
+        }
+        Ok(delay)
+    }
+
+    /// Records `x-ratelimit-remaining` and `x-ratelimit-reset` (epoch seconds).
+    pub fn record_budget(&mut self, resource: RateResource, remaining: u64, reset_epoch: u64) {
+        self.budgets.insert(
+            resource,
+            Budget {
+                remaining,
+                resets_at: SystemTime::UNIX_EPOCH + Duration::from_secs(reset_epoch),
+            },
+        );
+    }
+
+    /// What is left of a budget, as last reported.
+    pub fn remaining(&self, resource: RateResource) -> Option<u64> {
+        self.budgets.get(&resource).map(|budget| budget.remaining)
+    }
+
+    /// A secondary limit: no calls for `retry_after`, or a growing back-off without it.
+    /// Returns how long calls are held back.
+    pub fn record_secondary(
+        &mut self,
+        retry_after: Option<Duration>,
+        now: Instant,
+        policy: &LimitPolicy,
+    ) -> Duration {
+        let growing = policy.secondary_backoff * 2u32.saturating_pow(self.strikes.min(8));
+        let wait = retry_after
+            .unwrap_or(growing)
+            .min(MAX_SECONDARY_BACKOFF.max(retry_after.unwrap_or_default()));
+        self.strikes += 1;
+        self.backoff_until = Some(now + wait);
+        wait
+    }
+
+    /// A call went through: secondary-limit strikes start over.
+    pub fn record_success(&mut self) {
+        self.strikes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> LimitPolicy {
+        LimitPolicy {
+            mutation_interval: Duration::from_millis(1000),
+            max_reset_wait: Duration::from_secs(5),
+            secondary_backoff: Duration::from_secs(60),
+        }
+    }
+
+    fn epoch(wall: SystemTime) -> u64 {
+        wall.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[test]
+    fn spent_budget_refuses_until_a_distant_reset() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        limits.record_budget(RateResource::Search, 0, epoch(wall) + 300);
+        let err = limits
+            .admit(RateResource::Search, false, now, wall, &policy())
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            GitHubError::RateLimited {
+                resource: RateResource::Search,
+                ..
+            }
+        ));
+        // The other resource is unaffected.
+        assert_eq!(
+            limits.admit(RateResource::Core, false, now, wall, &policy()),
+            Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn spent_budget_waits_for_a_near_reset_and_ignores_a_past_one() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        limits.record_budget(RateResource::Core, 0, epoch(wall) + 3);
+        let delay = limits
+            .admit(RateResource::Core, false, now, wall, &policy())
+            .unwrap();
+        assert!(
+            delay > Duration::from_secs(2) && delay <= Duration::from_secs(4),
+            "{delay:?}"
+        );
+        limits.record_budget(RateResource::Core, 0, epoch(wall) - 1);
+        assert_eq!(
+            limits.admit(RateResource::Core, false, now, wall, &policy()),
+            Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn mutations_are_spaced_one_interval_apart() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        let delays: Vec<Duration> = (0..3)
+            .map(|_| {
+                limits
+                    .admit(RateResource::Core, true, now, wall, &policy())
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            delays,
+            [0, 1000, 2000].map(Duration::from_millis),
+            "three mutations at once"
+        );
+        // Reads are not spaced.
+        assert_eq!(
+            limits.admit(RateResource::Core, false, now, wall, &policy()),
+            Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn secondary_limit_backs_off_and_grows_without_retry_after() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        assert_eq!(
+            limits.record_secondary(Some(Duration::from_secs(30)), now, &policy()),
+            Duration::from_secs(30)
+        );
+        let err = limits
+            .admit(RateResource::Core, false, now, wall, &policy())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            GitHubError::SecondaryRateLimited {
+                retry_in: Duration::from_secs(30)
+            }
+        );
+        assert_eq!(
+            limits.record_secondary(None, now, &policy()),
+            Duration::from_secs(120),
+            "second strike without retry-after doubles the 60 s minimum"
+        );
+        limits.record_success();
+        assert_eq!(
+            limits.record_secondary(None, now, &policy()),
+            Duration::from_secs(60)
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The parts of GitHub's issue, comment and search objects that this server shows.
+//!
+//! Lenient by design: fields GitHub may omit or null are optional or defaulted, and unknown
+//! fields are ignored, so a new GitHub field never breaks a tool.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct User {
+    pub login: String,
+}
+
+/// In issue objects GitHub gives labels as objects; its schema also allows bare strings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Label {
+    Full { name: String },
+    Name(String),
+}
+
+impl Label {
+    pub fn name(&self) -> &str {
+        match self {
+            Label::Full { name } | Label::Name(name) => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Issue {
+    pub number: u64,
+    pub title: String,
+    pub state: String,
+    #[serde(default)]
+    pub state_reason: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub assignees: Vec<User>,
+    #[serde(default)]
+    pub comments: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub closed_at: Option<String>,
+    pub html_url: String,
+    /// `https://api.github.com/repos/{owner}/{repo}`: search results name their repository here.
+    #[serde(default)]
+    pub repository_url: Option<String>,
+    /// Present only on pull requests, which GitHub's issue lists mix in.
+    #[serde(default)]
+    pub pull_request: Option<serde_json::Value>,
+}
+
+impl Issue {
+    pub fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some()
+    }
+
+    /// `owner/repo`, from `repository_url`.
+    pub fn repository(&self) -> Option<String> {
+        let url = self.repository_url.as_deref()?;
+        let mut parts = url.rsplit('/');
+        let repo = parts.next()?;
+        let owner = parts.next()?;
+        Some(format!("{owner}/{repo}"))
+    }
+
+    pub fn label_names(&self) -> Vec<String> {
+        self.labels
+            .iter()
+            .map(|label| label.name().to_string())
+            .collect()
+    }
+
+    pub fn assignee_logins(&self) -> Vec<String> {
+        self.assignees
+            .iter()
+            .map(|user| user.login.clone())
+            .collect()
+    }
+
+    pub fn author(&self) -> &str {
+        self.user.as_ref().map_or("(unknown)", |user| &user.login)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Comment {
+    pub id: u64,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub user: Option<User>,
+    pub created_at: String,
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+impl Comment {
+    pub fn author(&self) -> &str {
+        self.user.as_ref().map_or("(unknown)", |user| &user.login)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchResults {
+    pub total_count: u64,
+    #[serde(default)]
+    pub incomplete_results: bool,
+    pub items: Vec<Issue>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_search_item_and_its_repository() {
+        let item = serde_json::json!({
+            "number": 1, "title": "t", "state": "open", "comments": 2,
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-02T00:00:00Z",
+            "html_url": "https://github.com/o/r/issues/1",
+            "repository_url": "https://api.github.com/repos/octo-org/hello",
+            "labels": [{"id": 1, "name": "bug", "color": "f00"}, "plain"],
+            "user": null, "body": null, "score": 1.0
+        });
+        let issue: Issue = serde_json::from_value(item).unwrap();
+        assert_eq!(issue.repository().as_deref(), Some("octo-org/hello"));
+        assert_eq!(issue.label_names(), ["bug", "plain"]);
+        assert_eq!(issue.author(), "(unknown)");
+        assert!(!issue.is_pull_request());
+    }
+}

@@ -1,0 +1,205 @@
+//! What goes to the gateway and what comes back: [`Credential`], [`ApiRequest`],
+//! [`ApiResponse`], and the `Link` header's pagination URLs.
+//!
+//! Requests carry absolute URLs: pagination follows GitHub's `Link` URLs exactly as given (they
+//! may point at `/repositories/{id}/issues` rather than the path we asked for). The gateway
+//! refuses any URL outside the configured API base, so a token is never sent elsewhere.
+
+use std::{
+    fmt,
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
+};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use super::error::{GitHubError, RateResource};
+use crate::config::Secret;
+
+/// The identity a call is made with: a GitHub token. The gateway keys its per-token state
+/// (budgets, spacing, caches) by [`Credential::key`], a hash, never by the token itself.
+#[derive(Clone)]
+pub struct Credential {
+    token: Secret,
+    key: u64,
+}
+
+impl Credential {
+    pub fn new(token: Secret) -> Self {
+        let mut hasher = DefaultHasher::new();
+        token.expose().hash(&mut hasher);
+        Credential {
+            key: hasher.finish(),
+            token,
+        }
+    }
+
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    pub(crate) fn token(&self) -> &Secret {
+        &self.token
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({})", self.token.masked())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// Whether the call changes something on GitHub: spaced out, never retried blindly, and
+    /// invalidating cached reads of its repository.
+    pub fn is_mutation(self) -> bool {
+        self != Method::Get
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// One GitHub REST call.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// Absolute URL, under the configured API base.
+    pub url: String,
+    pub body: Option<serde_json::Value>,
+    pub resource: RateResource,
+    /// `owner/repo` (lowercase) that the call reads or changes: cached reads are tagged with
+    /// it, and a mutation drops that repository's cached reads.
+    pub repo: Option<String>,
+}
+
+/// A successful answer. Shared (`Arc`) between coalesced callers and the cache.
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Bytes,
+    pub links: Links,
+    /// Served from the cache after GitHub answered 304 Not Modified.
+    pub revalidated: bool,
+}
+
+impl ApiResponse {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
+        serde_json::from_slice(&self.body).map_err(|err| GitHubError::Decode {
+            reason: err.to_string(),
+        })
+    }
+}
+
+pub type ApiResult = Result<Arc<ApiResponse>, GitHubError>;
+
+/// The pagination URLs of a `Link` header.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Links {
+    pub next: Option<String>,
+    pub prev: Option<String>,
+    pub first: Option<String>,
+    pub last: Option<String>,
+}
+
+impl Links {
+    /// Parses `<url>; rel="next", <url>; rel="last"`. Unknown rels and malformed parts are
+    /// skipped: a bad header costs pagination, never the answer.
+    pub fn parse(header: &str) -> Links {
+        let mut links = Links::default();
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let Some(url) = pieces
+                .next()
+                .map(str::trim)
+                .and_then(|url| url.strip_prefix('<')?.strip_suffix('>'))
+            else {
+                continue;
+            };
+            for param in pieces {
+                let Some(rel) = param.trim().strip_prefix("rel=") else {
+                    continue;
+                };
+                for rel in rel.trim_matches('"').split_whitespace() {
+                    let slot = match rel {
+                        "next" => &mut links.next,
+                        "prev" => &mut links.prev,
+                        "first" => &mut links.first,
+                        "last" => &mut links.last,
+                        _ => continue,
+                    };
+                    *slot = Some(url.to_string());
+                }
+            }
+        }
+        links
+    }
+
+    /// The `page` query parameter of the `last` link: how many pages there are, when GitHub
+    /// says (it omits `last` on the last page).
+    pub fn last_page(&self) -> Option<u64> {
+        page_of(self.last.as_deref()?)
+    }
+}
+
+/// The `page=` query parameter of a URL.
+pub fn page_of(url: &str) -> Option<u64> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+        .and_then(|page| page.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_githubs_link_header() {
+        // From the recorded paginate-issues fixture: after page 1, GitHub points at
+        // /repositories/{id}/issues.
+        let header = "<https://api.github.com/repositories/1000/issues?per_page=3&page=1>; rel=\"prev\", \
+            <https://api.github.com/repositories/1000/issues?per_page=3&page=3>; rel=\"next\", \
+            <https://api.github.com/repositories/1000/issues?per_page=3&page=5>; rel=\"last\", \
+            <https://api.github.com/repositories/1000/issues?per_page=3&page=1>; rel=\"first\"";
+        let links = Links::parse(header);
+        assert_eq!(
+            links.next.as_deref(),
+            Some("https://api.github.com/repositories/1000/issues?per_page=3&page=3")
+        );
+        assert_eq!(links.last_page(), Some(5));
+        assert_eq!(page_of(links.prev.as_deref().unwrap()), Some(1));
+    }
+
+    #[test]
+    fn malformed_links_are_skipped() {
+        let links = Links::parse("garbage, <https://x/?page=2>; rel=\"next\", <nope; rel=last");
+        assert_eq!(links.next.as_deref(), Some("https://x/?page=2"));
+        assert_eq!(links.last, None);
+    }
+
+    #[test]
+    fn credential_debug_is_masked() {
+        let credential = Credential::new(Secret::new("ghp_abcdefghijklmnopqrstuvwxyz"));
+        let shown = format!("{credential:?}");
+        assert!(!shown.contains("ghijklmnop"), "{shown}");
+    }
+}

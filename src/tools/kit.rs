@@ -1,0 +1,198 @@
+//! The machinery every GitHub tool shares: [`GitHubTool`] (a definition plus a handler
+//! function), the [`Env`] a handler works with, [`Failure`] (a wrong argument or a GitHub
+//! error, both shown to the model as `isError: true` results), and schema helpers.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition,
+    args::{ArgError, Args},
+};
+use crate::{
+    config::ToolSettings,
+    github::{
+        api::{GitHub, RepoRef},
+        error::GitHubError,
+        request::Credential,
+    },
+    mcp::jsonrpc::ErrorObject,
+};
+
+/// Why a call did not succeed, in words for the model.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Argument(#[from] ArgError),
+    #[error("{}", .error.explain(.what))]
+    GitHub { error: GitHubError, what: String },
+}
+
+/// Attaches what a GitHub call was about to its error: `.about(|| format!("issue #{n} in {repo}"))`.
+pub trait About<T> {
+    fn about(self, what: impl FnOnce() -> String) -> Result<T, Failure>;
+}
+
+impl<T> About<T> for Result<T, GitHubError> {
+    fn about(self, what: impl FnOnce() -> String) -> Result<T, Failure> {
+        self.map_err(|error| Failure::GitHub {
+            error,
+            what: what(),
+        })
+    }
+}
+
+/// What a handler works with.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub github: GitHub,
+    pub credential: Credential,
+    pub context: CallContext,
+    pub settings: Arc<ToolSettings>,
+}
+
+impl Env {
+    /// Reads `owner` and `repo`, and remembers them for completions.
+    pub fn repo(&self, args: &Args) -> Result<RepoRef, Failure> {
+        let repo = args.repo()?;
+        self.context.memory.remember(&repo);
+        Ok(repo)
+    }
+}
+
+pub type Outcome = Result<CallToolResult, Failure>;
+pub type Handler = fn(Env, Args) -> LocalFuture<Outcome>;
+
+/// A tool backed by GitHub.
+pub struct GitHubTool {
+    definition: ToolDefinition,
+    handler: Handler,
+    github: GitHub,
+    settings: Arc<ToolSettings>,
+}
+
+impl std::fmt::Debug for GitHubTool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GitHubTool({})", self.definition.name)
+    }
+}
+
+impl GitHubTool {
+    pub fn new(
+        definition: ToolDefinition,
+        handler: Handler,
+        github: GitHub,
+        settings: Arc<ToolSettings>,
+    ) -> Self {
+        GitHubTool {
+            definition,
+            handler,
+            github,
+            settings,
+        }
+    }
+}
+
+impl Tool for GitHubTool {
+    fn definition(&self) -> &ToolDefinition {
+        &self.definition
+    }
+
+    fn call(
+        &self,
+        arguments: Map<String, Value>,
+        context: CallContext,
+    ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
+        let args = Args::new(arguments, &self.definition.input_schema);
+        let started = match (args, context.credential.clone()) {
+            (Err(err), _) => Err(CallToolResult::error(err.0)),
+            (Ok(_), None) => Err(CallToolResult::error(
+                "This session has no GitHub credential, so GitHub tools cannot run.",
+            )),
+            (Ok(args), Some(credential)) => Ok((self.handler)(
+                Env {
+                    github: self.github.clone(),
+                    credential,
+                    context,
+                    settings: self.settings.clone(),
+                },
+                args,
+            )),
+        };
+        Box::pin(async move {
+            match started {
+                Err(refusal) => Ok(refusal),
+                Ok(work) => Ok(work
+                    .await
+                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()))),
+            }
+        })
+    }
+}
+
+/// A result with Markdown text and the same data as structured content.
+pub fn output(text: String, structured: Value) -> CallToolResult {
+    CallToolResult {
+        structured_content: Some(structured),
+        ..CallToolResult::text(text)
+    }
+}
+
+/// An input schema: an object with these properties, these required, nothing else.
+pub fn input(properties: Value, required: &[&str]) -> Value {
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
+}
+
+/// `owner` and `repo` property schemas, plus `more`.
+pub fn repo_properties(more: Value) -> Value {
+    let mut properties = json!({
+        "owner": {"type": "string", "minLength": 1, "maxLength": 39,
+                  "description": "Repository owner (user or organization), as in github.com/<owner>/<repo>"},
+        "repo": {"type": "string", "minLength": 1, "maxLength": 100,
+                 "description": "Repository name, as in github.com/<owner>/<repo>"},
+    });
+    if let (Some(base), Value::Object(extra)) = (properties.as_object_mut(), more) {
+        base.extend(extra);
+    }
+    properties
+}
+
+/// The `issue_number` property schema.
+pub fn issue_number_property() -> Value {
+    json!({"type": "integer", "minimum": 1, "description": "The issue number, as in .../issues/<number>"})
+}
+
+/// The behaviour hints. Every tool here talks to GitHub, an open world.
+pub fn hints(read_only: bool, destructive: bool, idempotent: bool) -> Value {
+    json!({
+        "readOnlyHint": read_only,
+        "destructiveHint": destructive,
+        "idempotentHint": idempotent,
+        "openWorldHint": true,
+    })
+}
+
+/// A definition with every field filled in.
+pub fn define(
+    name: &str,
+    title: &str,
+    description: &str,
+    input_schema: Value,
+    output_schema: Value,
+    annotations: Value,
+) -> ToolDefinition {
+    ToolDefinition {
+        name: name.into(),
+        title: title.into(),
+        description: description.into(),
+        input_schema,
+        output_schema: Some(output_schema),
+        annotations: Some(annotations),
+    }
+}
