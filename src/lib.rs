@@ -22,6 +22,7 @@ use actix::Actor;
 use actix_web::{App, HttpServer, dev::Server, web};
 
 pub mod actors;
+pub mod completions;
 pub mod config;
 pub mod github;
 pub mod http;
@@ -33,10 +34,12 @@ pub mod tools;
 
 use crate::{
     actors::{gateway::GitHubGateway, registry::SessionRegistry},
+    completions::{Completions, GitHubCompleter},
     config::Settings,
     github::{api::GitHub, request::Credential},
     http::AppState,
     mcp::dispatcher::{Dispatcher, Features},
+    resources::{ResourceRegistry, issues::IssueResources},
 };
 
 /// How long shutdown waits for open connections. SSE streams never finish by themselves, so
@@ -54,7 +57,10 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
     let github = GitHub::new(gateway, &settings.github.api_url);
     let features = Features {
         tools: tools::github_tools(github.clone(), settings.tools.clone()),
-        ..Features::default()
+        resources: ResourceRegistry::default()
+            .with(IssueResources::new(github.clone(), settings.tools.clone())),
+        prompts: prompts::issues::issue_prompts(),
+        completions: Completions::new(GitHubCompleter::new(github)),
     };
     run_with(listener, settings, features)
 }

@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 
 use crate::mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion};
 
+pub mod issues;
+
 /// One argument a prompt takes. Prompt argument values are always strings.
 #[derive(Debug, Clone)]
 pub struct PromptArgument {
@@ -84,6 +86,14 @@ impl PromptRegistry {
             .iter()
             .map(|prompt| prompt.definition().to_json(version))
             .collect()
+    }
+
+    /// Whether prompt `name` exists and takes `argument`.
+    pub fn has_argument(&self, name: &str, argument: &str) -> bool {
+        self.prompts.iter().any(|prompt| {
+            let definition = prompt.definition();
+            definition.name == name && definition.arguments.iter().any(|a| a.name == argument)
+        })
     }
 
     pub fn get(

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+pub mod issues;
+
 use serde_json::{Value, json};
 
 use crate::{
@@ -90,6 +92,15 @@ impl ResourceRegistry {
             .flat_map(|source| source.templates())
             .map(|entry| entry.to_json("uriTemplate", version))
             .collect()
+    }
+
+    /// Whether `template` is one of the templates and has the variable `{variable}`.
+    pub fn has_variable(&self, template: &str, variable: &str) -> bool {
+        let placeholder = format!("{{{variable}}}");
+        self.sources
+            .iter()
+            .flat_map(|source| source.templates())
+            .any(|entry| entry.uri == template && entry.uri.contains(&placeholder))
     }
 
     pub fn read(

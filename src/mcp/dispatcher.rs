@@ -18,6 +18,7 @@ use super::{
     },
 };
 use crate::{
+    completions::{CompletionRequest, Completions},
     github::request::Credential,
     prompts::PromptRegistry,
     resources::ResourceRegistry,
@@ -42,6 +43,7 @@ pub struct Features {
     pub tools: ToolRegistry,
     pub resources: ResourceRegistry,
     pub prompts: PromptRegistry,
+    pub completions: Completions,
 }
 
 /// The MCP state of one session, owned by its `Session` actor.
@@ -95,10 +97,13 @@ impl McpState {
     }
 }
 
+/// A request's result, still being worked out.
+pub type PendingReply = LocalFuture<Result<Map<String, Value>, ErrorObject>>;
+
 /// The answer to a request.
 pub enum Outcome {
     Ready(Result<Map<String, Value>, ErrorObject>),
-    Pending(LocalFuture<Result<Map<String, Value>, ErrorObject>>),
+    Pending(PendingReply),
 }
 
 impl std::fmt::Debug for Outcome {
@@ -157,6 +162,36 @@ struct GetPromptParams {
 }
 
 #[derive(Deserialize)]
+struct CompleteParams {
+    #[serde(rename = "ref")]
+    reference: CompletionRef,
+    argument: CompleteArgument,
+    #[serde(default)]
+    context: Option<CompleteContext>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum CompletionRef {
+    #[serde(rename = "ref/prompt")]
+    Prompt { name: String },
+    #[serde(rename = "ref/resource")]
+    Resource { uri: String },
+}
+
+#[derive(Deserialize)]
+struct CompleteArgument {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct CompleteContext {
+    #[serde(default)]
+    arguments: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
 struct SetLevelParams {
     level: Value,
 }
@@ -180,7 +215,13 @@ impl Dispatcher {
         let Request { method, params, .. } = request;
         let version = match (state.version, method.as_str()) {
             (_, "ping") => return Outcome::Ready(Ok(Map::new())),
-            (None, "initialize") => return Outcome::Ready(initialize(state, params)),
+            (None, "initialize") => {
+                return Outcome::Ready(initialize(
+                    state,
+                    params,
+                    self.features.completions.is_enabled(),
+                ));
+            }
             (Some(_), "initialize") => {
                 return Outcome::Ready(Err(ErrorObject::invalid_request(
                     "this session is already initialized; open a new session to initialize again",
@@ -223,6 +264,7 @@ impl Dispatcher {
                 .and_then(|p| self.features.prompts.get(&p.name, &p.arguments)),
             "tools/call" => return self.call_tool(state, version, params),
             "resources/read" => return self.read_resource(state, version, params),
+            "completion/complete" => return self.complete(state, version, params),
             _ => Err(ErrorObject::method_not_found(&method)),
         };
         Outcome::Ready(result)
@@ -309,9 +351,46 @@ impl Dispatcher {
     }
 }
 
+impl Dispatcher {
+    fn complete(
+        &self,
+        state: &McpState,
+        version: ProtocolVersion,
+        params: Option<Value>,
+    ) -> Outcome {
+        let started = parse_params::<CompleteParams>("completion/complete", params).and_then(|p| {
+            let known = match &p.reference {
+                CompletionRef::Prompt { name } => self.features.prompts.has_argument(name, &p.argument.name),
+                CompletionRef::Resource { uri } => self.features.resources.has_variable(uri, &p.argument.name),
+            };
+            if !known {
+                let what = match &p.reference {
+                    CompletionRef::Prompt { name } => format!("prompt {name:?}"),
+                    CompletionRef::Resource { uri } => format!("resource template {uri:?}"),
+                };
+                return Err(ErrorObject::invalid_params(format!(
+                    "{what} has no argument {:?}; prompts/list and resources/templates/list give the names",
+                    p.argument.name
+                )));
+            }
+            let request = CompletionRequest {
+                argument: p.argument.name,
+                value: p.argument.value,
+                resolved: p.context.map(|c| c.arguments).unwrap_or_default(),
+            };
+            self.features.completions.complete(request, state.context(version, None))
+        });
+        match started {
+            Ok(work) => Outcome::Pending(work),
+            Err(err) => Outcome::Ready(Err(err)),
+        }
+    }
+}
+
 fn initialize(
     state: &mut McpState,
     params: Option<Value>,
+    completions: bool,
 ) -> Result<Map<String, Value>, ErrorObject> {
     let params: InitializeParams = parse_params("initialize", params)?;
     let version = ProtocolVersion::negotiate(&params.protocol_version);
@@ -323,11 +402,14 @@ fn initialize(
     if version.has_titles() {
         server_info["title"] = json!(SERVER_TITLE);
     }
+    // Only what is implemented: no listChanged or subscribe (yet).
+    let mut capabilities = json!({"logging": {}, "tools": {}, "resources": {}, "prompts": {}});
+    if completions {
+        capabilities["completions"] = json!({});
+    }
     let result = json!({
         "protocolVersion": version.as_str(),
-        // Only what is implemented: the list methods work (and are empty until the GitHub
-        // features land), logging honours setLevel. No listChanged, subscribe or completions.
-        "capabilities": {"logging": {}, "tools": {}, "resources": {}, "prompts": {}},
+        "capabilities": capabilities,
         "serverInfo": server_info,
         "instructions": INSTRUCTIONS,
     });
