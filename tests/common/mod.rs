@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod fake_github;
+
 use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
 
 use actix_web::dev::ServerHandle;
@@ -42,13 +44,26 @@ impl TestServer {
     }
 
     pub fn start_with(settings: Settings, features: Features) -> TestServer {
+        Self::spawn(settings, Some(features))
+    }
+
+    /// The server as `main` runs it, with the GitHub features, against the GitHub that
+    /// `settings` names (the fake one, in tests).
+    pub fn start_github(settings: Settings) -> TestServer {
+        Self::spawn(settings, None)
+    }
+
+    fn spawn(settings: Settings, features: Option<Features>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = std::sync::mpsc::channel();
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = github_issue_mcp::run_with(listener, settings, features)
-                    .expect("server starts");
+                let server = match features {
+                    Some(features) => github_issue_mcp::run_with(listener, settings, features),
+                    None => github_issue_mcp::run(listener, settings),
+                }
+                .expect("server starts");
                 tx.send(server.handle()).unwrap();
                 server.await
             })
@@ -222,6 +237,19 @@ impl SseClient {
         response
     }
 
+    /// Calls a tool and returns the `result` (failing on a JSON-RPC error).
+    pub async fn call_tool(&mut self, id: u64, name: &str, arguments: Value) -> Value {
+        let response = self
+            .request(
+                json!(id),
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
+            .await;
+        assert!(response.get("error").is_none(), "{name}: {response}");
+        response["result"].clone()
+    }
+
     /// Runs the initialize handshake and returns the initialize result.
     pub async fn initialize(&mut self, version: &str) -> Value {
         let params = json!({
@@ -234,4 +262,28 @@ impl SseClient {
             .await;
         response["result"].clone()
     }
+}
+
+/// The real server with the GitHub features, pointed at `fake`, with mutations unspaced and
+/// GET retries fast (tests that check spacing or retries set their own values in `overrides`).
+pub fn github_server(fake: &fake_github::FakeGitHub, overrides: &[(&str, &str)]) -> TestServer {
+    let mut all = vec![
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+        ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "0"),
+        ("GITHUB_ISSUE_MCP__GITHUB__RETRY_BASE_MS", "1"),
+    ];
+    all.extend_from_slice(overrides);
+    TestServer::start_github(settings(&all))
+}
+
+/// A session on `server`, initialized at `version`.
+pub async fn session(server: &TestServer, version: &str) -> SseClient {
+    let mut client = SseClient::connect(server).await;
+    client.initialize(version).await;
+    client
+}
+
+/// The text of a tool result's first content block.
+pub fn text_of(result: &Value) -> &str {
+    result["content"][0]["text"].as_str().unwrap_or_default()
 }

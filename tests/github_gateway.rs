@@ -1,0 +1,269 @@
+//! The GitHubGateway's rules, observed from the fake GitHub's side: one call at a time per
+//! token, coalescing, conditional requests, rate-limit budgets, secondary back-off, mutation
+//! spacing, and no blind retry of a POST.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    SseClient,
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, session, text_of,
+};
+use futures_util::future::join_all;
+use serde_json::json;
+
+fn repo_with_issues(count: usize) -> FakeGitHub {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for i in 0..count {
+        fake.add_issue(
+            "octo",
+            "hello",
+            IssueSeed {
+                title: format!("Issue {i}"),
+                ..IssueSeed::default()
+            },
+        );
+    }
+    fake
+}
+
+/// Sends `tools/call` on every client before reading any answer, then reads them all.
+async fn call_all(
+    clients: &mut [SseClient],
+    name: &str,
+    arguments: impl Fn(usize) -> serde_json::Value,
+) -> Vec<serde_json::Value> {
+    let posts = clients.iter().enumerate().map(|(i, client)| {
+        client.post(json!({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                           "params": {"name": name, "arguments": arguments(i)}}))
+    });
+    join_all(posts).await;
+    let mut results = Vec::new();
+    for client in clients.iter_mut() {
+        results.push(client.next_message().await["result"].clone());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_call_at_a_time_per_token() {
+    let fake = repo_with_issues(8);
+    fake.set_latency(Duration::from_millis(30));
+    let server = github_server(&fake, &[]);
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(session(&server, "2025-06-18").await);
+    }
+    let results = call_all(
+        &mut clients,
+        "get_issue",
+        |i| json!({"owner": "octo", "repo": "hello", "issue_number": i + 1}),
+    )
+    .await;
+    for result in &results {
+        assert_ne!(result["isError"], true, "{result}");
+    }
+    assert_eq!(fake.request_count(), 8);
+    assert_eq!(
+        fake.max_in_flight(),
+        1,
+        "GitHub saw concurrent requests for one token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_identical_reads_go_out_once() {
+    let fake = repo_with_issues(3);
+    // Long enough for every session's call to arrive while the first is on the wire.
+    fake.set_latency(Duration::from_millis(400));
+    let server = github_server(&fake, &[]);
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(session(&server, "2025-06-18").await);
+    }
+    let results = call_all(
+        &mut clients,
+        "get_issue",
+        |_| json!({"owner": "octo", "repo": "hello", "issue_number": 2}),
+    )
+    .await;
+    for result in &results {
+        assert_eq!(
+            result["structuredContent"]["issue"]["number"], 2,
+            "{result}"
+        );
+    }
+    assert_eq!(fake.request_count(), 1, "{:?}", fake.requests());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_read_is_answered_by_a_free_304() {
+    let fake = repo_with_issues(2);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    let args = json!({"owner": "octo", "repo": "hello", "issue_number": 1});
+    let first = client.call_tool(1, "get_issue", args.clone()).await;
+    let second = client.call_tool(2, "get_issue", args).await;
+    assert_eq!(first["structuredContent"], second["structuredContent"]);
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(!requests[0].headers.contains_key("if-none-match"));
+    assert!(
+        requests[1].headers.contains_key("if-none-match"),
+        "{:?}",
+        requests[1]
+    );
+    assert_eq!(requests[1].status, 304);
+
+    // A change on GitHub is seen: the ETag no longer matches.
+    let updated = client
+        .call_tool(
+            3,
+            "update_issue",
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1, "title": "Renamed"}),
+        )
+        .await;
+    assert_ne!(updated["isError"], true, "{updated}");
+    let third = client
+        .call_tool(
+            4,
+            "get_issue",
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1}),
+        )
+        .await;
+    assert_eq!(third["structuredContent"]["issue"]["title"], "Renamed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_goes_out_while_the_budget_is_spent() {
+    let fake = repo_with_issues(1);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    fake.set_rate_limit("search", 0, Duration::from_secs(600));
+
+    let first = client
+        .call_tool(1, "search_issues", json!({"query": "repo:octo/hello"}))
+        .await;
+    assert!(
+        text_of(&first).starts_with("GitHub rate limit for search exhausted; resets at "),
+        "{first}"
+    );
+    let sent = fake.request_count();
+    let second = client
+        .call_tool(
+            2,
+            "search_issues",
+            json!({"query": "repo:octo/hello crash"}),
+        )
+        .await;
+    assert!(
+        text_of(&second).starts_with("GitHub rate limit for search exhausted"),
+        "{second}"
+    );
+    assert_eq!(
+        fake.request_count(),
+        sent,
+        "the gateway knew the budget was spent"
+    );
+
+    // The core budget is separate.
+    let listed = client
+        .call_tool(3, "list_issues", json!({"owner": "octo", "repo": "hello"}))
+        .await;
+    assert_ne!(listed["isError"], true, "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secondary_limit_holds_calls_back_for_retry_after() {
+    let fake = repo_with_issues(1);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    fake.set_secondary_limit(Some(30), 429, 1);
+
+    let limited = client
+        .call_tool(1, "list_issues", json!({"owner": "octo", "repo": "hello"}))
+        .await;
+    assert!(
+        text_of(&limited).contains("secondary rate limit"),
+        "{limited}"
+    );
+    assert!(text_of(&limited).contains("for 30 s"), "{limited}");
+    let sent = fake.request_count();
+    let held = client
+        .call_tool(
+            2,
+            "get_issue",
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1}),
+        )
+        .await;
+    assert!(text_of(&held).contains("secondary rate limit"), "{held}");
+    assert_eq!(
+        fake.request_count(),
+        sent,
+        "nothing sent during the back-off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutations_are_spaced_out() {
+    let fake = repo_with_issues(3);
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "150")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let result = client
+        .call_tool(
+            1,
+            "batch_label_issues",
+            json!({"owner": "octo", "repo": "hello", "issue_numbers": [1, 2, 3], "labels": ["x"]}),
+        )
+        .await;
+    assert_eq!(result["structuredContent"]["succeeded"], 3, "{result}");
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    for pair in posts.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(gap >= Duration::from_millis(140), "mutations {gap:?} apart");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_whose_answer_is_lost_is_not_retried() {
+    let fake = repo_with_issues(0);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    fake.drop_connection_next("POST", 1);
+
+    let lost = client
+        .call_tool(
+            1,
+            "create_issue",
+            json!({"owner": "octo", "repo": "hello", "title": "Once"}),
+        )
+        .await;
+    assert_eq!(lost["isError"], true);
+    assert!(
+        text_of(&lost).contains("may or may not have been made"),
+        "{lost}"
+    );
+    let posts = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "a POST goes out exactly once");
+    assert!(
+        fake.issue("octo", "hello", 1).is_some(),
+        "GitHub did create it"
+    );
+    assert!(fake.issue("octo", "hello", 2).is_none(), "and only once");
+}

@@ -1,0 +1,305 @@
+//! The `issue://` resources, the prompts and completions, end to end over SSE against the fake
+//! GitHub; and the snapshot of the tool definitions.
+
+mod common;
+
+use common::{
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, session,
+};
+use serde_json::{Value, json};
+
+fn fake_with_issues() -> FakeGitHub {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            title: "First".into(),
+            body: Some("A long story".into()),
+            ..IssueSeed::default()
+        },
+    );
+    fake.add_pull_request("octo", "hello", "A pull request");
+    fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            title: "Closed one".into(),
+            state: "closed".into(),
+            ..IssueSeed::default()
+        },
+    );
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake
+}
+
+async fn read(client: &mut common::SseClient, id: u64, uri: &str) -> Value {
+    client
+        .request(json!(id), "resources/read", json!({"uri": uri}))
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn templates_are_listed_and_each_resolves() {
+    let fake = fake_with_issues();
+    for n in 0..5 {
+        fake.add_comment("octo", "hello", 1, "hubot", &format!("comment {n}"));
+    }
+    let server = github_server(&fake, &[("GITHUB_ISSUE_MCP__TOOLS__COMMENTS_MAX", "3")]);
+    let mut client = session(&server, "2025-06-18").await;
+
+    let listed = client
+        .request(json!(1), "resources/templates/list", json!({}))
+        .await;
+    let templates = listed["result"]["resourceTemplates"].as_array().unwrap();
+    let uris: Vec<&str> = templates
+        .iter()
+        .map(|t| t["uriTemplate"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "issue://{owner}/{repo}/{number}",
+            "issue://{owner}/{repo}/{number}/comments",
+            "issue://{owner}/{repo}/open"
+        ]
+    );
+    for template in templates {
+        assert_eq!(template["mimeType"], "text/markdown");
+        assert!(template["title"].is_string() && template["description"].is_string());
+    }
+
+    let issue = read(&mut client, 2, "issue://octo/hello/1").await;
+    let contents = &issue["result"]["contents"][0];
+    assert_eq!(contents["uri"], "issue://octo/hello/1");
+    assert_eq!(contents["mimeType"], "text/markdown");
+    assert!(
+        contents["text"].as_str().unwrap().contains("A long story"),
+        "{issue}"
+    );
+
+    let comments = read(&mut client, 3, "issue://octo/hello/1/comments").await;
+    let text = comments["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("comment 0") && text.contains("comment 2"),
+        "{text}"
+    );
+    assert!(!text.contains("comment 3"), "{text}");
+    assert!(
+        text.contains("Only the first 3 comments are shown"),
+        "{text}"
+    );
+
+    let open = read(&mut client, 4, "issue://octo/hello/open").await;
+    let text = open["result"]["contents"][0]["text"].as_str().unwrap();
+    assert!(text.contains("#1 First") && text.contains("#4 "), "{text}");
+    assert!(
+        !text.contains("Closed one") && !text.contains("A pull request"),
+        "{text}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.path_and_query.contains("/issues/open")),
+        "\"open\" was read as an issue number"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_and_missing_resources_get_the_specs_errors() {
+    let fake = fake_with_issues();
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+
+    let malformed = read(&mut client, 1, "issue://octo/hello/first").await;
+    assert_eq!(malformed["error"]["code"], -32602, "{malformed}");
+    assert!(
+        malformed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("issue://{owner}/{repo}/{number}")
+    );
+    let missing = read(&mut client, 2, "issue://octo/hello/99").await;
+    assert_eq!(missing["error"]["code"], -32002, "{missing}");
+    assert_eq!(missing["error"]["data"]["uri"], "issue://octo/hello/99");
+    let other = read(&mut client, 3, "file:///etc/passwd").await;
+    assert_eq!(other["error"]["code"], -32002, "{other}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prompts_render_with_real_tool_names_and_check_arguments() {
+    let fake = fake_with_issues();
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+
+    let listed = client.request(json!(1), "prompts/list", json!({})).await;
+    let names: Vec<&str> = listed["result"]["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["triage-issue", "weekly-summary", "bug-report-template"]
+    );
+
+    let triage = client
+        .request(
+            json!(2),
+            "prompts/get",
+            json!({"name": "triage-issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": "1"}}),
+        )
+        .await;
+    let message = &triage["result"]["messages"][0];
+    assert_eq!(message["role"], "user");
+    let text = message["content"]["text"].as_str().unwrap();
+    assert!(
+        text.contains("get_issue") && text.contains("issue://octo/hello/1/comments"),
+        "{text}"
+    );
+
+    let summary = client
+        .request(
+            json!(3),
+            "prompts/get",
+            json!({"name": "weekly-summary", "arguments": {"owner": "octo", "repo": "hello"}}),
+        )
+        .await;
+    assert!(
+        summary["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("issue://octo/hello/open")
+    );
+    let template = client
+        .request(
+            json!(4),
+            "prompts/get",
+            json!({"name": "bug-report-template"}),
+        )
+        .await;
+    assert!(
+        template["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("create_issue")
+    );
+
+    let missing = client
+        .request(
+            json!(5),
+            "prompts/get",
+            json!({"name": "triage-issue", "arguments": {"owner": "octo"}}),
+        )
+        .await;
+    assert_eq!(missing["error"]["code"], -32602);
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("repo, issue_number"),
+        "{missing}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_offer_used_repositories_and_open_issue_numbers() {
+    let fake = fake_with_issues();
+    fake.add_repo("octo", "world");
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+
+    for repo in ["hello", "world"] {
+        client
+            .call_tool(1, "list_issues", json!({"owner": "octo", "repo": repo}))
+            .await;
+    }
+    let complete = |id: u64, reference: Value, name: &str, value: &str, context: Value| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "completion/complete", "params": {
+            "ref": reference, "argument": {"name": name, "value": value}, "context": {"arguments": context}}})
+    };
+    let prompt = json!({"type": "ref/prompt", "name": "triage-issue"});
+
+    client
+        .post(complete(2, prompt.clone(), "owner", "oc", json!({})))
+        .await;
+    let owners = client.next_message().await;
+    assert_eq!(
+        owners["result"]["completion"]["values"],
+        json!(["octo"]),
+        "{owners}"
+    );
+
+    client
+        .post(complete(
+            3,
+            prompt.clone(),
+            "repo",
+            "",
+            json!({"owner": "octo"}),
+        ))
+        .await;
+    let repos = client.next_message().await;
+    assert_eq!(
+        repos["result"]["completion"]["values"],
+        json!(["hello", "world"])
+    );
+
+    let template = json!({"type": "ref/resource", "uri": "issue://{owner}/{repo}/{number}"});
+    client
+        .post(complete(
+            4,
+            template,
+            "number",
+            "",
+            json!({"owner": "octo", "repo": "hello"}),
+        ))
+        .await;
+    let open = client.next_message().await;
+    assert_eq!(
+        open["result"]["completion"]["values"],
+        json!(["1", "4"]),
+        "{open}"
+    );
+
+    client
+        .post(complete(5, prompt, "colour", "", json!({})))
+        .await;
+    let unknown = client.next_message().await;
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn initialize_declares_completions() {
+    let fake = fake_with_issues();
+    let server = github_server(&fake, &[]);
+    let mut client = common::SseClient::connect(&server).await;
+    let result = client.initialize("2025-06-18").await;
+    assert_eq!(result["capabilities"]["completions"], json!({}));
+    assert!(result["capabilities"]["tools"].is_object());
+}
+
+/// Tool definitions are what models see: a change must show up as a reviewed diff. Run with
+/// `UPDATE_SNAPSHOTS=1` to accept a change.
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_definitions_match_the_snapshot() {
+    let fake = FakeGitHub::start();
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-11-25").await;
+    let listed = client.request(json!(1), "tools/list", json!({})).await;
+    let actual = serde_json::to_string_pretty(&listed["result"]["tools"]).unwrap() + "\n";
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots/tools.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(path)
+        .expect("tests/snapshots/tools.json exists (UPDATE_SNAPSHOTS=1 writes it)");
+    assert!(
+        actual == expected,
+        "tool definitions changed; review the diff of tests/snapshots/tools.json after \
+         UPDATE_SNAPSHOTS=1 cargo test --test github_resources"
+    );
+}
