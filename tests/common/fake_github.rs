@@ -8,7 +8,8 @@
 //! at once). `tests/fake_github.rs` checks its shapes against GitHub's OpenAPI description and
 //! recorded answers in `tests/fixtures/github-api/`, so that it cannot drift from GitHub.
 //!
-//! The routes are in [`routes`]; this file holds the state, the seeding API and the JSON shapes.
+//! The HTTP layer is in `routes.rs`, the endpoints in `endpoints.rs`; this file holds the
+//! state, the seeding API and the JSON shapes.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -21,6 +22,7 @@ use std::{
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use serde_json::{Value, json};
 
+mod endpoints;
 mod routes;
 
 /// The token that `common::settings` gives the server.
