@@ -7,7 +7,11 @@ mod common;
 
 use std::{path::PathBuf, process::Command};
 
-use common::{TestServer, settings};
+use common::{
+    TestServer,
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, settings,
+};
 use github_issue_mcp::{
     mcp::{dispatcher::Features, jsonrpc::ErrorObject},
     tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry},
@@ -154,5 +158,59 @@ async fn fifty_sdk_clients_at_once_over_sse() {
     assert_eq!(summary["ok"], 50, "{summary}");
     assert_eq!(summary["serverInfo"]["name"], "github-issue-manager");
     assert_eq!(summary["tools"], 1, "{summary}");
+    server.wait_for_sessions(0).await;
+}
+
+/// The official SDK (inside the Inspector) validates every tool definition and checks each
+/// `structuredContent` against the tool's `outputSchema`: our GitHub tools must pass both.
+#[tokio::test(flavor = "multi_thread")]
+async fn inspector_accepts_the_github_tools_and_their_structured_output() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    let number = fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            title: "Crash on start".into(),
+            body: Some("Steps to reproduce".into()),
+            labels: vec!["bug".into()],
+            assignees: vec!["hubot".into()],
+            ..IssueSeed::default()
+        },
+    );
+    fake.add_comment("octo", "hello", number, "hubot", "Seen it too");
+    let server = github_server(&fake, &[]);
+    let url = server.url("/sse");
+
+    let listed = inspector(&url, "tools/list", &[]);
+    assert_eq!(
+        listed["tools"].as_array().map(Vec::len),
+        Some(9),
+        "{listed}"
+    );
+
+    let issue = format!("issue_number={number}");
+    let calls: [(&str, Vec<&str>); 5] = [
+        ("list_issues", vec!["owner=octo", "repo=hello"]),
+        (
+            "list_issues_paginated",
+            vec!["owner=octo", "repo=hello", "per_page=1"],
+        ),
+        ("get_issue", vec!["owner=octo", "repo=hello", &issue]),
+        (
+            "list_issue_comments",
+            vec!["owner=octo", "repo=hello", &issue],
+        ),
+        ("search_issues", vec!["query=crash repo:octo/hello"]),
+    ];
+    for (tool, arguments) in calls {
+        let mut extra = vec!["--tool-name", tool];
+        for argument in &arguments {
+            extra.extend(["--tool-arg", argument]);
+        }
+        let result = inspector(&url, "tools/call", &extra);
+        assert_ne!(result["isError"], true, "{tool}: {result}");
+        assert!(result["structuredContent"].is_object(), "{tool}: {result}");
+    }
     server.wait_for_sessions(0).await;
 }
