@@ -374,14 +374,16 @@ async fn search_issues_shows_repository_number_title_state_and_total() {
         text_of(&found).contains("- octo/hello#1 Sesame crash [open]"),
         "{found}"
     );
+    let sent = fake.requests().last().unwrap().headers.clone();
+    assert_eq!(sent["x-github-api-version"], "2022-11-28");
+    assert_eq!(sent["accept"], "application/vnd.github+json");
     assert_eq!(
-        fake.requests()
-            .last()
-            .unwrap()
-            .headers
-            .get("x-github-api-version")
-            .map(String::as_str),
-        Some("2022-11-28")
+        sent["authorization"],
+        format!("Bearer {}", common::fake_github::TEST_TOKEN)
+    );
+    assert!(
+        sent["user-agent"].starts_with("github-issue-mcp/"),
+        "{sent:?}"
     );
 
     let too_many = client
@@ -599,4 +601,74 @@ async fn github_failures_become_sentences_the_model_can_act_on() {
         .call_tool(3, "list_issues", json!({"owner": "octo", "repo": "hello"}))
         .await;
     assert_ne!(recovered["isError"], true, "a retry succeeded: {recovered}");
+}
+
+/// Every tool, one table: a bad argument, a repository that does not exist, and GitHub failing.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tool_reports_bad_arguments_missing_repositories_and_github_failures() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", seed("Present"));
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    let on = |repo: &str, extra: Value| {
+        let mut args = json!({"owner": "octo", "repo": repo});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        args
+    };
+    let tools: [(&str, Value); 9] = [
+        ("list_issues", json!({})),
+        ("get_issue", json!({"issue_number": 1})),
+        ("create_issue", json!({"title": "T"})),
+        ("update_issue", json!({"issue_number": 1, "title": "T"})),
+        ("list_issues_paginated", json!({})),
+        (
+            "batch_label_issues",
+            json!({"issue_numbers": [1], "labels": ["x"]}),
+        ),
+        ("add_issue_comment", json!({"issue_number": 1, "body": "B"})),
+        ("list_issue_comments", json!({"issue_number": 1})),
+        ("search_issues", json!({})),
+    ];
+    let mut id = 0;
+    for (tool, extra) in tools {
+        let args = |repo: &str| {
+            if tool == "search_issues" {
+                json!({"query": format!("repo:octo/{repo}")})
+            } else {
+                on(repo, extra.clone())
+            }
+        };
+        id += 1;
+        let mut bad = args("hello");
+        bad["bogus"] = json!(1);
+        let refused = client.call_tool(id, tool, bad).await;
+        assert!(
+            text_of(&refused).starts_with("unknown argument bogus; this tool takes"),
+            "{tool}: {refused}"
+        );
+
+        id += 1;
+        let works = client.call_tool(id, tool, args("hello")).await;
+        assert_ne!(works["isError"], true, "{tool}: {works}");
+
+        if tool != "search_issues" {
+            id += 1;
+            let missing = client.call_tool(id, tool, args("absent")).await;
+            assert_eq!(missing["isError"], true, "{tool}");
+            assert!(text_of(&missing).contains("not found"), "{tool}: {missing}");
+        }
+
+        id += 1;
+        fake.fail_next(502, 3);
+        let failing = client.call_tool(id, tool, args("hello")).await;
+        assert_eq!(failing["isError"], true, "{tool}");
+        assert!(
+            text_of(&failing).contains("GitHub is having trouble (HTTP 502)"),
+            "{tool}: {failing}"
+        );
+        fake.fail_next(502, 0);
+    }
 }
