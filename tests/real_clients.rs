@@ -79,6 +79,11 @@ fn clients_dir() -> PathBuf {
 /// the pinned Node 22 runs it rather than the machine's Node. Returns stdout; panics with the
 /// command's stderr if it fails.
 fn run_client(program: &str, args: &[&str]) -> String {
+    run_client_with_stderr(program, args).0
+}
+
+/// [`run_client`], also returning stderr.
+fn run_client_with_stderr(program: &str, args: &[&str]) -> (String, String) {
     let dir = clients_dir();
     let bin = dir.join("node_modules/.bin");
     let path = format!(
@@ -93,13 +98,13 @@ fn run_client(program: &str, args: &[&str]) -> String {
         .output()
         .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "{program} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        "{program} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
         output.status,
-        String::from_utf8_lossy(&output.stderr)
     );
-    stdout
+    (stdout, stderr)
 }
 
 fn parse(stdout: &str) -> Value {

@@ -144,12 +144,12 @@ pub fn list_issues_paginated_definition() -> ToolDefinition {
         list_output_schema(
             json!({
                 "page": {"type": "integer"},
-                "total_pages": {"type": ["integer", "null"]},
+                "total_pages": {"type": "integer", "description": "Absent when GitHub does not say"},
                 "per_page": {"type": "integer"},
                 "has_next": {"type": "boolean"},
                 "pull_requests_omitted": {"type": "integer"},
             }),
-            &["page", "total_pages", "per_page", "has_next"],
+            &["page", "per_page", "has_next"],
         ),
         hints(true, false, true),
     )
@@ -207,20 +207,20 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
         if has_next {
             text.push_str(&format!("\n\nMore: page {}.", query.page + 1));
         }
-        Ok(output(
-            text,
-            json!({
-                "repository": repo.to_string(),
-                "state": query.state,
-                "count": issues.len(),
-                "issues": issues.iter().map(issue_summary).collect::<Vec<_>>(),
-                "page": query.page,
-                "total_pages": total_pages,
-                "per_page": query.per_page,
-                "has_next": has_next,
-                "pull_requests_omitted": omitted,
-            }),
-        ))
+        let mut structured = json!({
+            "repository": repo.to_string(),
+            "state": query.state,
+            "count": issues.len(),
+            "issues": issues.iter().map(issue_summary).collect::<Vec<_>>(),
+            "page": query.page,
+            "per_page": query.per_page,
+            "has_next": has_next,
+            "pull_requests_omitted": omitted,
+        });
+        if let Some(total) = total_pages {
+            structured["total_pages"] = json!(total);
+        }
+        Ok(output(text, structured))
     })
 }
 
@@ -229,8 +229,10 @@ pub fn get_issue_definition() -> ToolDefinition {
     if let Some(props) = issue_schema["properties"].as_object_mut() {
         props.insert("body".into(), json!({"type": "string"}));
         props.insert("body_truncated".into(), json!({"type": "boolean"}));
-        props.insert("state_reason".into(), json!({"type": ["string", "null"]}));
-        props.insert("closed_at".into(), json!({"type": ["string", "null"]}));
+        // Present only when set: nullable union types are legal but not portable to every
+        // client's schema dialect (the Inspector's --strict check flags them).
+        props.insert("state_reason".into(), json!({"type": "string"}));
+        props.insert("closed_at".into(), json!({"type": "string"}));
         props.insert("is_pull_request".into(), json!({"type": "boolean"}));
     }
     define(
@@ -273,8 +275,12 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         let mut structured = issue_summary(&issue);
         structured["body"] = json!(body);
         structured["body_truncated"] = json!(body_truncated);
-        structured["state_reason"] = json!(issue.state_reason);
-        structured["closed_at"] = json!(issue.closed_at);
+        if let Some(reason) = &issue.state_reason {
+            structured["state_reason"] = json!(reason);
+        }
+        if let Some(closed) = &issue.closed_at {
+            structured["closed_at"] = json!(closed);
+        }
         structured["is_pull_request"] = json!(issue.is_pull_request());
         Ok(output(text, json!({ "issue": structured })))
     })
@@ -406,7 +412,7 @@ pub fn list_issue_comments_definition() -> ToolDefinition {
                         "id": {"type": "integer"},
                         "author": {"type": "string"},
                         "created_at": {"type": "string"},
-                        "url": {"type": ["string", "null"]},
+                        "url": {"type": "string"},
                         "body": {"type": "string"},
                         "body_truncated": {"type": "boolean"},
                     },
@@ -444,14 +450,17 @@ pub fn list_issue_comments(env: Env, args: Args) -> LocalFuture<Outcome> {
             .iter()
             .map(|comment| {
                 let (body, body_truncated) = clip(comment.body.as_deref().unwrap_or(""), max);
-                json!({
+                let mut entry = json!({
                     "id": comment.id,
                     "author": clean_line(comment.author()),
                     "created_at": comment.created_at,
-                    "url": comment.html_url,
                     "body": body,
                     "body_truncated": body_truncated,
-                })
+                });
+                if let Some(url) = &comment.html_url {
+                    entry["url"] = json!(url);
+                }
+                entry
             })
             .collect();
         Ok(output(

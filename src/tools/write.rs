@@ -300,7 +300,7 @@ pub fn add_issue_comment_definition() -> ToolDefinition {
                 "type": "object",
                 "properties": {
                     "id": {"type": "integer"},
-                    "url": {"type": ["string", "null"]},
+                    "url": {"type": "string"},
                     "author": {"type": "string"},
                     "created_at": {"type": "string"},
                 },
@@ -322,18 +322,21 @@ pub fn add_issue_comment(env: Env, args: Args) -> LocalFuture<Outcome> {
             .add_comment(&env.credential, &repo, number, &body)
             .await
             .about(|| format!("issue #{number} in {repo}"))?;
+        let mut structured = json!({
+            "id": comment.id,
+            "author": clean_line(comment.author()),
+            "created_at": comment.created_at,
+        });
+        if let Some(url) = &comment.html_url {
+            structured["url"] = json!(url);
+        }
         Ok(output(
             format!(
                 "Added comment {} to issue #{number} in {repo}: {}",
                 comment.id,
                 comment.html_url.as_deref().unwrap_or("")
             ),
-            json!({"comment": {
-                "id": comment.id,
-                "url": comment.html_url,
-                "author": clean_line(comment.author()),
-                "created_at": comment.created_at,
-            }}),
+            json!({ "comment": structured }),
         ))
     })
 }
