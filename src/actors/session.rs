@@ -1,14 +1,22 @@
-//! `Session`: the actor behind one client session.
+//! `Session`: the actor behind one client session, whatever its transport.
 //!
-//! The transport that opened the session gives it the sending half of a bounded channel; every
-//! message for the client (responses, notifications) goes through it, and the transport turns the
-//! receiving half into its wire format (an SSE stream for the legacy transport). The session knows
-//! nothing of that format. It registers with the [`SessionRegistry`] in `started()` and
-//! unregisters in `stopping()`. It stops when the client goes away: the transport drops the
-//! receiver, which the session notices at once through `Sender::closed`, or a send fails. Work
-//! still in flight is cancelled then, and responses for it are never sent.
+//! Messages for the client go through bounded channels whose receiving halves the transport
+//! turns into its wire format; the session knows nothing of SSE or HTTP. A legacy HTTP+SSE
+//! session has one channel, its event stream, for everything, and it lives as long as that
+//! stream: when the client goes away the transport drops the receiver, which the session notices
+//! at once through `Sender::closed`. A Streamable HTTP session outlives its connections: each
+//! POST that carries requests brings its own channel, on which those requests' notifications and
+//! responses go; an optional GET stream takes everything else; the session ends on DELETE or
+//! after `mcp.session_idle_secs` without traffic. Work still in flight when a session ends is
+//! cancelled, and no response for it is sent.
+//!
+//! The session registers with the [`SessionRegistry`] in `started()` and unregisters in
+//! `stopping()`.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use actix::prelude::*;
 use serde_json::{Value, json};
@@ -24,7 +32,7 @@ use crate::{
         context::Notifier,
         dispatcher::{Dispatcher, McpState, NotificationEffect, Outcome},
         jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
-        protocol::LogLevel,
+        protocol::{LogLevel, ProtocolVersion},
     },
 };
 
@@ -36,6 +44,39 @@ const LOGGER: &str = "github-issue-mcp";
 #[rtype(result = "()")]
 pub struct Deliver {
     pub message: Message,
+    /// Where a request's notifications and response go (a Streamable HTTP POST's own stream);
+    /// `None` sends them on the session's stream.
+    pub reply_to: Option<mpsc::Sender<Message>>,
+}
+
+/// Transport → session: a Streamable HTTP GET stream for messages not tied to a request.
+/// Refused while another one is open (a session has at most one).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), StreamBusy>")]
+pub struct OpenStream {
+    pub sender: mpsc::Sender<Message>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamBusy;
+
+/// Transport → session: the negotiated protocol version, once initialized.
+#[derive(Debug, Message)]
+#[rtype(result = "Option<ProtocolVersion>")]
+pub struct GetVersion;
+
+/// Transport → session: the client ended the session (Streamable HTTP DELETE).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct End;
+
+/// How the session lives and dies.
+#[derive(Debug, Clone, Copy)]
+pub enum Lifetime {
+    /// As long as its one stream (legacy HTTP+SSE).
+    Stream,
+    /// Until DELETE, or this long without traffic (Streamable HTTP).
+    Idle(Duration),
 }
 
 /// One client session.
@@ -44,16 +85,21 @@ pub struct Session {
     id: SessionId,
     registry: Addr<SessionRegistry>,
     dispatcher: Dispatcher,
-    /// Everything for the client goes here; bounded, so a client that stops reading cannot grow
-    /// the server's memory.
-    outbound: mpsc::Sender<Message>,
+    lifetime: Lifetime,
+    /// The session's own stream: the legacy event stream, or the Streamable HTTP GET stream
+    /// while one is open. Bounded, so a client that stops reading cannot grow the server's
+    /// memory.
+    stream: Option<mpsc::Sender<Message>>,
+    /// Streams of requests whose responses are still due, by request id.
+    reply_to: HashMap<RequestId, mpsc::Sender<Message>>,
     /// Told once the registry knows this session, so that the transport can tell the client
-    /// where to POST only when a POST can find it.
+    /// about the session only when a request can find it.
     on_registered: Option<oneshot::Sender<()>>,
     state: McpState,
     /// Requests still being worked on, by id, so that `notifications/cancelled` and the end of
     /// the session can stop them.
     in_flight: HashMap<RequestId, SpawnHandle>,
+    last_activity: Instant,
 }
 
 impl Session {
@@ -61,40 +107,63 @@ impl Session {
         id: SessionId,
         registry: Addr<SessionRegistry>,
         dispatcher: Dispatcher,
-        outbound: mpsc::Sender<Message>,
+        lifetime: Lifetime,
+        stream: Option<mpsc::Sender<Message>>,
         on_registered: oneshot::Sender<()>,
         credential: Option<Credential>,
     ) -> Self {
         let state = McpState {
             credential,
-            notifier: Some(Notifier::new(outbound.clone())),
             ..McpState::default()
         };
         Session {
             id,
             registry,
             dispatcher,
-            outbound,
+            lifetime,
+            stream,
+            reply_to: HashMap::new(),
             on_registered: Some(on_registered),
             state,
             in_flight: HashMap::new(),
+            last_activity: Instant::now(),
         }
     }
 
-    /// Queues a message for the client. A full queue means the client stopped reading; a closed
-    /// one means it left. Either way the session ends.
+    /// Queues a message on the session's stream. On the legacy transport a full queue means
+    /// the client stopped reading and a closed one that it left: either way the session ends.
+    /// A Streamable HTTP session just loses its GET stream; with none open, the message (a
+    /// notification not tied to any request) has nowhere to go and is dropped.
     fn send(&mut self, ctx: &mut Context<Self>, message: Message) {
-        match self.outbound.try_send(message) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                log::warn!(
-                    "session {}: client stopped reading its stream ({} messages waiting); disconnecting it",
-                    self.id,
-                    self.outbound.max_capacity()
-                );
-                ctx.stop();
+        let Some(stream) = &self.stream else {
+            return log::debug!("session {}: no stream open; dropped a message", self.id);
+        };
+        match stream.try_send(message) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(_)) => log::warn!(
+                "session {}: client stopped reading its stream ({} messages waiting); disconnecting it",
+                self.id,
+                stream.max_capacity()
+            ),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+        self.stream = None;
+        if matches!(self.lifetime, Lifetime::Stream) {
+            ctx.stop();
+        }
+    }
+
+    /// Sends a request's response where the request asked for it.
+    fn reply(&mut self, ctx: &mut Context<Self>, id: RequestId, message: Message) {
+        match self.reply_to.remove(&id) {
+            // A client that dropped the POST's connection loses the response: disconnecting
+            // is not cancelling, so the work was done all the same.
+            Some(stream) => {
+                if stream.try_send(message).is_err() {
+                    log::debug!("session {}: response to {id} had nowhere to go", self.id);
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => ctx.stop(),
+            None => self.send(ctx, message),
         }
     }
 
@@ -109,28 +178,46 @@ impl Session {
         }
     }
 
-    fn handle_request(&mut self, ctx: &mut Context<Self>, request: Request) {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<Self>,
+        request: Request,
+        reply_to: Option<mpsc::Sender<Message>>,
+    ) {
         let id = request.id.clone();
-        if self.in_flight.contains_key(&id) {
+        if self.in_flight.contains_key(&id) || self.reply_to.contains_key(&id) {
             let err = ErrorObject::invalid_request(format!(
                 "request id {id} is already in use by a request in flight; ids must be unique"
             ));
-            return self.send(ctx, Message::error(Some(id), err));
+            let message = Message::error(Some(id), err);
+            return match reply_to {
+                Some(stream) => drop(stream.try_send(message)),
+                None => self.send(ctx, message),
+            };
         }
         log::debug!("session {}: request {id} {}", self.id, request.method);
+        // Progress and other notifications of this request go where its response goes.
+        self.state.notifier = reply_to
+            .clone()
+            .or_else(|| self.stream.clone())
+            .map(Notifier::new);
+        if let Some(stream) = reply_to {
+            self.reply_to.insert(id.clone(), stream);
+        }
         match self.dispatcher.handle_request(&mut self.state, request) {
-            Outcome::Ready(outcome) => self.send(ctx, Message::reply(id, outcome)),
+            Outcome::Ready(outcome) => self.reply(ctx, id.clone(), Message::reply(id, outcome)),
             Outcome::Pending(work) => {
                 let key = id.clone();
                 let handle = ctx.spawn(work.into_actor(self).map(move |outcome, act, ctx| {
                     // Gone from the map means cancelled: then no response is sent.
                     if act.in_flight.remove(&id).is_some() {
-                        act.send(ctx, Message::reply(id, outcome));
+                        act.reply(ctx, id.clone(), Message::reply(id, outcome));
                     }
                 }));
                 self.in_flight.insert(key, handle);
             }
         }
+        self.state.notifier = None;
     }
 
     fn handle_notification(&mut self, ctx: &mut Context<Self>, note: Notification) {
@@ -139,6 +226,8 @@ impl Session {
             NotificationEffect::Cancel(id) => match self.in_flight.remove(&id) {
                 Some(handle) => {
                     ctx.cancel_future(handle);
+                    // No response will come: a POST stream waiting for one can end.
+                    self.reply_to.remove(&id);
                     self.log_to_client(
                         ctx,
                         LogLevel::Debug,
@@ -159,6 +248,36 @@ impl Session {
                 );
             }
         }
+    }
+
+    /// Ends a Streamable HTTP session that has been idle too long.
+    fn expire_when_idle(&mut self, ctx: &mut Context<Self>, idle: Duration) {
+        let check_every = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
+        ctx.run_interval(check_every, move |act, ctx| {
+            let busy =
+                !act.in_flight.is_empty() || act.stream.as_ref().is_some_and(|s| !s.is_closed());
+            if !busy && act.last_activity.elapsed() >= idle {
+                log::info!("session {}: idle for {idle:?}, expiring it", act.id);
+                ctx.stop();
+            }
+        });
+    }
+
+    /// Notices at once when the transport drops the receiving end of the session's stream.
+    fn watch_stream(&mut self, ctx: &mut Context<Self>, stream: mpsc::Sender<Message>) {
+        ctx.spawn(
+            async move { stream.closed().await }
+                .into_actor(self)
+                .map(|(), act, ctx| match act.lifetime {
+                    Lifetime::Stream => ctx.stop(),
+                    Lifetime::Idle(_) => {
+                        if act.stream.as_ref().is_some_and(mpsc::Sender::is_closed) {
+                            act.stream = None;
+                            act.last_activity = Instant::now();
+                        }
+                    }
+                }),
+        );
     }
 }
 
@@ -184,20 +303,18 @@ impl Actor for Session {
             })
             .wait(ctx);
 
-        // The transport drops the receiver when the client goes away; notice that at once rather
-        // than at the next send.
-        let outbound = self.outbound.clone();
-        ctx.spawn(
-            async move { outbound.closed().await }
-                .into_actor(self)
-                .map(|(), _act, ctx| ctx.stop()),
-        );
+        if let Some(stream) = self.stream.clone() {
+            self.watch_stream(ctx, stream);
+        }
+        if let Lifetime::Idle(idle) = self.lifetime {
+            self.expire_when_idle(ctx, idle);
+        }
     }
 
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
         if !self.in_flight.is_empty() {
             log::info!(
-                "session {}: client gone, cancelling {} requests in flight",
+                "session {}: ending, cancelling {} requests in flight",
                 self.id,
                 self.in_flight.len()
             );
@@ -205,6 +322,7 @@ impl Actor for Session {
         for (_, handle) in self.in_flight.drain() {
             ctx.cancel_future(handle);
         }
+        self.reply_to.clear();
         self.registry.do_send(Unregister { id: self.id });
         Running::Stop
     }
@@ -214,8 +332,9 @@ impl Handler<Deliver> for Session {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        self.last_activity = Instant::now();
         match msg.message {
-            Message::Request(request) => self.handle_request(ctx, request),
+            Message::Request(request) => self.handle_request(ctx, request, msg.reply_to),
             Message::Notification(note) => self.handle_notification(ctx, note),
             // This server sends no requests to clients yet, so no response can be awaited.
             Message::Response(response) => {
@@ -237,5 +356,36 @@ impl Handler<Deliver> for Session {
                 );
             }
         }
+    }
+}
+
+impl Handler<OpenStream> for Session {
+    type Result = Result<(), StreamBusy>;
+
+    fn handle(&mut self, msg: OpenStream, ctx: &mut Self::Context) -> Self::Result {
+        if self.stream.as_ref().is_some_and(|s| !s.is_closed()) {
+            return Err(StreamBusy);
+        }
+        self.last_activity = Instant::now();
+        self.stream = Some(msg.sender.clone());
+        self.watch_stream(ctx, msg.sender);
+        Ok(())
+    }
+}
+
+impl Handler<GetVersion> for Session {
+    type Result = Option<ProtocolVersion>;
+
+    fn handle(&mut self, _msg: GetVersion, _ctx: &mut Self::Context) -> Self::Result {
+        self.state.version
+    }
+}
+
+impl Handler<End> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _msg: End, ctx: &mut Self::Context) {
+        log::debug!("session {}: ended by the client", self.id);
+        ctx.stop();
     }
 }

@@ -45,7 +45,10 @@ pub async fn post(
     let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;
     let message = parse_message(&body)?;
     session
-        .send(Deliver { message })
+        .send(Deliver {
+            message,
+            reply_to: None,
+        })
         .await
         .map_err(|_| ApiError::UnknownSession(raw_id))?;
     Ok(HttpResponse::Accepted()

@@ -19,7 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{ApiError, AppState};
 use crate::{
-    actors::{SessionId, session::Session},
+    actors::{
+        SessionId,
+        session::{Lifetime, Session},
+    },
     mcp::jsonrpc::Message,
 };
 
@@ -31,7 +34,8 @@ pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError
         id,
         state.registry.clone(),
         state.dispatcher.clone(),
-        outbound,
+        Lifetime::Stream,
+        Some(outbound),
         registered,
         state.credential.clone(),
     )

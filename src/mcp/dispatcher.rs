@@ -60,7 +60,8 @@ pub struct McpState {
     pub log_level: LogLevel,
     /// The GitHub identity this session's calls use.
     pub credential: Option<Credential>,
-    /// The session's outbound queue, for notifications sent while a request is in flight.
+    /// Where notifications of the request being dispatched go (its response's stream). The
+    /// session sets it for each request; handlers keep a clone in their `CallContext`.
     pub notifier: Option<Notifier>,
     /// Repositories this session has named, for completions.
     pub memory: SessionMemory,
