@@ -98,6 +98,13 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct McpSettings {
     pub page_size: usize,
+    pub session_idle_secs: u64,
+}
+
+impl McpSettings {
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs(self.session_idle_secs)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +198,9 @@ impl Settings {
         }
         if self.http.max_body_bytes < 1024 {
             return out_of_range("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.mcp.session_idle_secs == 0 {
+            return out_of_range("mcp.session_idle_secs", "must be at least 1");
         }
         if !(1..=1000).contains(&self.mcp.page_size) {
             return out_of_range("mcp.page_size", "must be between 1 and 1000");

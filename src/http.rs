@@ -22,6 +22,7 @@ use crate::{
 pub mod health;
 pub mod messages;
 pub mod sse;
+pub mod streamable;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -48,6 +49,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(messages::post))
             .default_service(web::to(|| {
                 refuse(ApiError::MethodNotAllowed { allow: "POST" })
+            })),
+    )
+    .service(
+        web::resource("/mcp")
+            .route(web::post().to(streamable::post))
+            .route(web::get().to(streamable::get))
+            .route(web::delete().to(streamable::delete))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed {
+                    allow: "GET, POST, DELETE",
+                })
             })),
     )
     .service(
@@ -87,10 +99,24 @@ pub enum ApiError {
     InvalidMessage(ErrorObject),
     #[error("method not allowed here; allowed: {allow}")]
     MethodNotAllowed { allow: &'static str },
-    #[error("not found: this server serves GET /sse, POST /messages and GET /health")]
+    #[error(
+        "not found: this server serves /mcp (Streamable HTTP), GET /sse + POST /messages (HTTP+SSE) and GET /health"
+    )]
     NotFound,
     #[error("the server could not open a session now; try again")]
     Unavailable,
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
+    #[error("missing Mcp-Session-Id header: send initialize first and use the id from its answer")]
+    MissingMcpSession,
+    #[error("session {0} not found, ended or expired: initialize a new session")]
+    UnknownMcpSession(String),
+    #[error(
+        "unsupported MCP-Protocol-Version {0:?}; supported: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05"
+    )]
+    UnsupportedProtocolVersion(String),
+    #[error("this session already has a GET stream open; close it first")]
+    StreamConflict,
 }
 
 impl ResponseError for ApiError {
@@ -99,8 +125,14 @@ impl ResponseError for ApiError {
             ApiError::MissingSessionId
             | ApiError::InvalidSessionId(_)
             | ApiError::BodyRead(_)
-            | ApiError::InvalidMessage(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnknownSession(_) | ApiError::NotFound => StatusCode::NOT_FOUND,
+            | ApiError::InvalidMessage(_)
+            | ApiError::MissingMcpSession
+            | ApiError::UnsupportedProtocolVersion(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnknownSession(_) | ApiError::UnknownMcpSession(_) | ApiError::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::StreamConflict => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

@@ -82,7 +82,7 @@ pub fn run_with(
     };
 
     log::info!(
-        "{} {} listening on http://{address}: GET /sse + POST /messages (MCP HTTP+SSE), GET /health",
+        "{} {} listening on http://{address}: /mcp (MCP Streamable HTTP), GET /sse + POST /messages (MCP HTTP+SSE), GET /health",
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION"),
     );

@@ -1,6 +1,7 @@
 // Drives our server with the official MCP TypeScript SDK client, many clients at once.
 //
 //   node sdk-client.mjs sse <url-of-/sse> <clients>
+//   node sdk-client.mjs http <url-of-/mcp> <clients>
 //
 // Each client connects (the SDK performs initialize and the initialized notification), then
 // pings, lists tools, resources, resource templates and prompts, and calls a tool that does not
@@ -8,16 +9,15 @@
 // Prints ONE JSON line on stdout: {"clients", "ok", "failures": [...], "serverInfo", "tools"};
 // exits 0 only if every client did everything. The Rust test
 // tests/real_clients.rs runs this and checks the summary.
-//
-// The transport argument is there so that the Streamable HTTP transport (issue 4) reuses this
-// script rather than copying it.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
 const [transportName, url, countArg] = process.argv.slice(2);
 const TRANSPORTS = {
   sse: (target) => new SSEClientTransport(target),
+  http: (target) => new StreamableHTTPClientTransport(target),
 };
 const count = Number.parseInt(countArg ?? "1", 10);
 if (!TRANSPORTS[transportName] || !url || !(count >= 1)) {

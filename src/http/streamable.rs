@@ -1,0 +1,335 @@
+//! `/mcp`: the Streamable HTTP transport (MCP 2025-03-26 and later), beside the legacy one.
+//!
+//! - `POST` carries one JSON-RPC message (or, for 2025-03-26 sessions, a batch). An `initialize`
+//!   without `Mcp-Session-Id` starts a session, whose id comes back in that header. Only
+//!   notifications and responses: `202 Accepted`, empty. Requests: a JSON answer, or an SSE
+//!   stream for `tools/call` (and batches), whose progress and log notifications ride ahead of
+//!   the result.
+//! - `GET` opens the session's stream for messages not tied to a request (at most one: 409).
+//! - `DELETE` ends the session and cancels its work.
+//!
+//! The same `Session` actor, registry and dispatcher serve both transports; this module only
+//! maps HTTP onto them. Status codes follow the MCP specification and the TypeScript SDK's
+//! server (see docs/mcp-protocol.md §3).
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use actix::{Actor, Addr};
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web_lab::sse::{self, Sse};
+use futures_core::Stream;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    ApiError, AppState,
+    messages::{read_body, require_json},
+};
+use crate::{
+    actors::{
+        SessionId,
+        registry::Lookup,
+        session::{Deliver, End, GetVersion, Lifetime, OpenStream, Session},
+    },
+    mcp::{
+        jsonrpc::{ErrorObject, Message},
+        protocol::ProtocolVersion,
+    },
+};
+
+pub const SESSION_HEADER: &str = "Mcp-Session-Id";
+const VERSION_HEADER: &str = "MCP-Protocol-Version";
+
+fn header_value<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    request.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether `Accept` allows `wanted` (`type/subtype`), exactly or through a wildcard.
+fn accepts(request: &HttpRequest, wanted: &str) -> bool {
+    let Some(accept) = header_value(request, "accept") else {
+        return false;
+    };
+    let family = wanted.split('/').next().unwrap_or_default();
+    accept.split(',').any(|item| {
+        let media = item
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        media == wanted || media == "*/*" || media == format!("{family}/*")
+    })
+}
+
+/// A present `MCP-Protocol-Version` must be one we speak; absent means 2025-03-26.
+fn check_protocol_version(request: &HttpRequest) -> Result<(), ApiError> {
+    match header_value(request, VERSION_HEADER) {
+        Some(version) if version.parse::<ProtocolVersion>().is_err() => {
+            Err(ApiError::UnsupportedProtocolVersion(version.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The session named by `Mcp-Session-Id`: 400 without the header, 404 if unknown or ended.
+async fn session_of(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<(Addr<Session>, String), ApiError> {
+    let raw = header_value(request, SESSION_HEADER).ok_or(ApiError::MissingMcpSession)?;
+    let unknown = || ApiError::UnknownMcpSession(raw.to_string());
+    let id: SessionId = raw.parse().map_err(|_| unknown())?;
+    let session = state
+        .registry
+        .send(Lookup { id })
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .ok_or_else(unknown)?;
+    Ok((session, raw.to_string()))
+}
+
+/// One message, or a batch (a non-empty array).
+fn parse_body(body: &[u8]) -> Result<(Vec<Message>, bool), ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|err| {
+        ApiError::InvalidMessage(ErrorObject::parse_error(format!(
+            "parse error: body is not valid JSON ({err})"
+        )))
+    })?;
+    match value {
+        Value::Array(items) if items.is_empty() => Err(ApiError::InvalidMessage(
+            ErrorObject::invalid_request("an empty JSON-RPC batch is not a request"),
+        )),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| Message::from_value(item).map_err(ApiError::InvalidMessage))
+            .collect::<Result<_, _>>()
+            .map(|messages| (messages, true)),
+        single => Ok((
+            vec![Message::from_value(single).map_err(ApiError::InvalidMessage)?],
+            false,
+        )),
+    }
+}
+
+fn is_request(message: &Message, method: Option<&str>) -> bool {
+    matches!(message, Message::Request(request) if method.is_none_or(|m| request.method == m))
+}
+
+/// Starts a Streamable HTTP session and waits until POSTs can find it.
+async fn start_session(state: &AppState) -> Result<(Addr<Session>, String), ApiError> {
+    let id = SessionId::new();
+    let (registered, on_registered) = oneshot::channel();
+    let session = Session::new(
+        id,
+        state.registry.clone(),
+        state.dispatcher.clone(),
+        Lifetime::Idle(state.settings.mcp.session_idle()),
+        None,
+        registered,
+        state.credential.clone(),
+    )
+    .start();
+    on_registered.await.map_err(|_| ApiError::Unavailable)?;
+    Ok((session, id.to_string()))
+}
+
+pub async fn post(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !(accepts(&request, "application/json") && accepts(&request, "text/event-stream")) {
+        return Err(ApiError::NotAcceptable(
+            "POST /mcp must accept both application/json and text/event-stream".into(),
+        ));
+    }
+    require_json(&request)?;
+    check_protocol_version(&request)?;
+    let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;
+    let (messages, batch) = parse_body(&body)?;
+
+    let initializing = messages.iter().any(|m| is_request(m, Some("initialize")));
+    let (session, session_id) = if initializing && header_value(&request, SESSION_HEADER).is_none()
+    {
+        if messages.len() > 1 {
+            return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+                "initialize must be sent alone, not in a batch",
+            )));
+        }
+        start_session(&state).await?
+    } else {
+        session_of(&request, &state).await?
+    };
+    if batch {
+        let version = session
+            .send(GetVersion)
+            .await
+            .map_err(|_| ApiError::Unavailable)?;
+        if version != Some(ProtocolVersion::V2025_03_26) {
+            return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+                "JSON-RPC batches are only accepted from sessions on protocol 2025-03-26; \
+                 send one message per POST",
+            )));
+        }
+    }
+
+    let requests = messages.iter().filter(|m| is_request(m, None)).count();
+    let streamed = batch || messages.iter().any(|m| is_request(m, Some("tools/call")));
+    let (reply_to, mut replies) = mpsc::channel(state.settings.sse.outbound_capacity);
+    for message in messages {
+        let reply_to = is_request(&message, None).then(|| reply_to.clone());
+        session
+            .send(Deliver { message, reply_to })
+            .await
+            .map_err(|_| ApiError::UnknownMcpSession(session_id.clone()))?;
+    }
+    // The session holds a sender per request still due; when the last answer is out, the
+    // channel closes and so does the answer to this POST.
+    drop(reply_to);
+
+    let mut response = match (requests, streamed) {
+        (0, _) => {
+            return Ok(HttpResponse::Accepted()
+                .insert_header((SESSION_HEADER, session_id))
+                .finish());
+        }
+        (_, true) => {
+            let mut response = HttpResponse::Ok();
+            response
+                .content_type("text/event-stream")
+                .insert_header(("Cache-Control", "no-cache"))
+                .insert_header(("X-Accel-Buffering", "no"));
+            return Ok(response
+                .insert_header((SESSION_HEADER, session_id))
+                .streaming(sse_bytes(replies)));
+        }
+        (_, false) => HttpResponse::Ok(),
+    };
+    let mut answers = Vec::new();
+    while let Some(message) = replies.recv().await {
+        if matches!(message, Message::Response(_) | Message::Error(_)) {
+            answers.push(message);
+        }
+    }
+    let body = match (batch, answers.len()) {
+        (_, 0) => return Err(ApiError::UnknownMcpSession(session_id)),
+        (false, _) => serde_json::to_value(&answers[0]),
+        (true, _) => serde_json::to_value(&answers),
+    }
+    .map_err(|err| ApiError::BodyRead(err.to_string()))?;
+    Ok(response
+        .insert_header((SESSION_HEADER, session_id))
+        .json(body))
+}
+
+pub async fn get(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<impl Responder, ApiError> {
+    if !accepts(&request, "text/event-stream") {
+        return Err(ApiError::NotAcceptable(
+            "GET /mcp must accept text/event-stream".into(),
+        ));
+    }
+    check_protocol_version(&request)?;
+    let (session, session_id) = session_of(&request, &state).await?;
+    let (sender, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
+    session
+        .send(OpenStream { sender })
+        .await
+        .map_err(|_| ApiError::UnknownMcpSession(session_id.clone()))?
+        .map_err(|_| ApiError::StreamConflict)?;
+    let events = sse_events(receiver);
+    Ok(Sse::from_stream(events)
+        .with_keep_alive(state.settings.sse.keep_alive())
+        .customize()
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .insert_header((SESSION_HEADER, session_id)))
+}
+
+pub async fn delete(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    check_protocol_version(&request)?;
+    let (session, session_id) = session_of(&request, &state).await?;
+    session
+        .send(End)
+        .await
+        .map_err(|_| ApiError::UnknownMcpSession(session_id))?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// The messages of a channel, each framed by `frame`, until the channel closes.
+struct Frames<F> {
+    receiver: mpsc::Receiver<Message>,
+    frame: F,
+}
+
+impl<T, F: Fn(Message) -> T + Unpin> Stream for Frames<F> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        this.receiver
+            .poll_recv(cx)
+            .map(|message| message.map(&this.frame))
+    }
+}
+
+/// `message` events for a GET stream (actix-web-lab adds the keep-alives).
+fn sse_events(
+    receiver: mpsc::Receiver<Message>,
+) -> impl Stream<Item = Result<sse::Event, serde_json::Error>> {
+    Frames {
+        receiver,
+        frame: |message: Message| {
+            serde_json::to_string(&message).map(|json| sse::Data::new(json).event("message").into())
+        },
+    }
+}
+
+/// The same events framed by hand, for a POST's streamed answer: it ends with its last
+/// response, so it needs no keep-alive. Compact JSON has no newlines: one `data:` line each.
+fn sse_bytes(
+    receiver: mpsc::Receiver<Message>,
+) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
+    Frames {
+        receiver,
+        frame: |message: Message| {
+            serde_json::to_string(&message)
+                .map(|json| web::Bytes::from(format!("event: message\ndata: {json}\n\n")))
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{http::header, test::TestRequest};
+
+    use super::*;
+
+    #[test]
+    fn accept_allows_exact_types_and_wildcards() {
+        let request = TestRequest::default()
+            .insert_header((header::ACCEPT, "application/json, text/event-stream"))
+            .to_http_request();
+        assert!(accepts(&request, "application/json") && accepts(&request, "text/event-stream"));
+        let star = TestRequest::default()
+            .insert_header((header::ACCEPT, "*/*"))
+            .to_http_request();
+        assert!(accepts(&star, "text/event-stream"));
+        let json_only = TestRequest::default()
+            .insert_header((header::ACCEPT, "application/json;q=0.9"))
+            .to_http_request();
+        assert!(!accepts(&json_only, "text/event-stream"));
+        assert!(!accepts(
+            &TestRequest::default().to_http_request(),
+            "application/json"
+        ));
+    }
+}
