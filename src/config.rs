@@ -76,6 +76,8 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub workers: usize,
+    pub allowed_hosts: String,
+    pub allowed_origins: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

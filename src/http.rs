@@ -19,6 +19,7 @@ use crate::{
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
 };
 
+pub mod guard;
 pub mod health;
 pub mod messages;
 pub mod sse;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub started_at: Instant,
     /// The GitHub identity new sessions get: the server's token (per-user tokens come later).
     pub credential: Option<Credential>,
+    /// The Host and Origin values let in.
+    pub guard: guard::OriginGuard,
 }
 
 /// Registers every route on an actix `App`.
@@ -117,6 +120,10 @@ pub enum ApiError {
     UnsupportedProtocolVersion(String),
     #[error("this session already has a GET stream open; close it first")]
     StreamConflict,
+    #[error(
+        "forbidden: {0} (DNS-rebinding protection; see server.allowed_hosts and server.allowed_origins)"
+    )]
+    Forbidden(String),
 }
 
 impl ResponseError for ApiError {
@@ -133,6 +140,7 @@ impl ResponseError for ApiError {
             }
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::StreamConflict => StatusCode::CONFLICT,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

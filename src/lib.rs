@@ -19,7 +19,7 @@
 use std::{io, net::TcpListener, sync::Arc, time::Instant};
 
 use actix::Actor;
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{App, HttpServer, dev::Server, middleware, web};
 
 pub mod actors;
 pub mod completions;
@@ -37,7 +37,7 @@ use crate::{
     completions::{Completions, GitHubCompleter},
     config::Settings,
     github::{api::GitHub, request::Credential},
-    http::AppState,
+    http::{AppState, guard::OriginGuard},
     mcp::dispatcher::{Dispatcher, Features},
     resources::{ResourceRegistry, issues::IssueResources},
 };
@@ -79,6 +79,7 @@ pub fn run_with(
         settings: settings.clone(),
         started_at: Instant::now(),
         credential: settings.github.token.clone().map(Credential::new),
+        guard: OriginGuard::new(&settings.server, address),
     };
 
     log::info!(
@@ -99,6 +100,7 @@ pub fn run_with(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(middleware::from_fn(http::guard::guard))
             .configure(http::configure)
     })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
