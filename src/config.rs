@@ -101,6 +101,7 @@ pub struct HttpSettings {
 pub struct McpSettings {
     pub page_size: usize,
     pub session_idle_secs: u64,
+    pub conformance_fixtures: bool,
 }
 
 impl McpSettings {
@@ -177,6 +178,7 @@ impl Settings {
             ("PORT", "server.port"),
             ("GITHUB_API_URL", "github.api_url"),
             ("GITHUB_TOKEN", "github.token"),
+            ("MCP_CONFORMANCE_FIXTURES", "mcp.conformance_fixtures"),
         ] {
             builder = builder.set_override_option(key, env.get(var).cloned())?;
         }

@@ -24,6 +24,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware, web};
 pub mod actors;
 pub mod completions;
 pub mod config;
+pub mod conformance;
 pub mod github;
 pub mod http;
 pub mod mcp;
@@ -55,13 +56,19 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
         .start();
     let github = GitHub::new(gateway, &settings.github.api_url);
-    let features = Features {
+    let mut features = Features {
         tools: tools::github_tools(github.clone(), settings.tools.clone()),
         resources: ResourceRegistry::default()
             .with(IssueResources::new(github.clone(), settings.tools.clone())),
         prompts: prompts::issues::issue_prompts(),
         completions: Completions::new(GitHubCompleter::new(github)),
     };
+    if settings.mcp.conformance_fixtures {
+        log::warn!(
+            "conformance fixtures are on (test_* tools, test:// resources): for testing only"
+        );
+        features = conformance::add_fixtures(features);
+    }
     run_with(listener, settings, features)
 }
 

@@ -103,6 +103,14 @@ impl ResourceRegistry {
             .any(|entry| entry.uri == template && entry.uri.contains(&placeholder))
     }
 
+    /// Whether some source reads `uri` (it may still turn out not to exist).
+    pub fn recognizes(&self, uri: &str) -> bool {
+        let context = CallContext::bare(crate::mcp::protocol::ProtocolVersion::LATEST);
+        self.sources
+            .iter()
+            .any(|source| source.read(uri, &context).is_some())
+    }
+
     pub fn read(
         &self,
         uri: &str,

@@ -30,14 +30,11 @@ use crate::{
     github::request::Credential,
     mcp::{
         context::Notifier,
-        dispatcher::{Dispatcher, McpState, NotificationEffect, Outcome},
+        dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
         jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
         protocol::{LogLevel, ProtocolVersion},
     },
 };
-
-/// The `logger` name on `notifications/message` from this server.
-const LOGGER: &str = "github-issue-mcp";
 
 /// Transport → session: one message from the client. Answered once the session has taken it.
 #[derive(Debug, Message)]
@@ -336,24 +333,36 @@ impl Handler<Deliver> for Session {
         match msg.message {
             Message::Request(request) => self.handle_request(ctx, request, msg.reply_to),
             Message::Notification(note) => self.handle_notification(ctx, note),
-            // This server sends no requests to clients yet, so no response can be awaited.
+            // The client's answer to a request of ours (sampling, elicitation, roots).
             Message::Response(response) => {
-                log::debug!("session {}: unexpected response {}", self.id, response.id);
-                self.log_to_client(
-                    ctx,
-                    LogLevel::Warning,
-                    json!(format!(
-                        "ignored response to unknown request {}",
-                        response.id
-                    )),
-                );
+                if !self
+                    .state
+                    .pending
+                    .resolve(&response.id, Ok(response.result))
+                {
+                    log::debug!("session {}: unexpected response {}", self.id, response.id);
+                    self.log_to_client(
+                        ctx,
+                        LogLevel::Warning,
+                        json!(format!(
+                            "ignored response to unknown request {}",
+                            response.id
+                        )),
+                    );
+                }
             }
             Message::Error(error) => {
-                log::debug!(
-                    "session {}: client sent an error: {}",
-                    self.id,
-                    error.error.message
-                );
+                let resolved = error
+                    .id
+                    .as_ref()
+                    .is_some_and(|id| self.state.pending.resolve(id, Err(error.error.clone())));
+                if !resolved {
+                    log::debug!(
+                        "session {}: client sent an error: {}",
+                        self.id,
+                        error.error.message
+                    );
+                }
             }
         }
     }

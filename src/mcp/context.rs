@@ -6,16 +6,17 @@
 //! run as futures on the session's actor, so everything here is cheap to clone.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeSet, HashMap},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
-use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use serde_json::{Map, Value, json};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    jsonrpc::{Message, Notification},
-    protocol::ProtocolVersion,
+    jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Version2},
+    protocol::{LogLevel, ProtocolVersion},
 };
 use crate::github::{api::RepoRef, request::Credential};
 
@@ -34,6 +35,143 @@ impl Notifier {
     pub fn notify(&self, method: &str, params: Value) {
         let note = Notification::new(method, Some(params));
         let _ = self.0.try_send(Message::Notification(note));
+    }
+
+    /// Queues any message; false if it could not be queued.
+    pub fn send(&self, message: Message) -> bool {
+        self.0.try_send(message).is_ok()
+    }
+}
+
+/// `notifications/message` for one request, at or above the level the client set.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    notifier: Notifier,
+    level: LogLevel,
+    name: &'static str,
+}
+
+impl Logger {
+    pub fn new(notifier: Notifier, level: LogLevel, name: &'static str) -> Self {
+        Logger {
+            notifier,
+            level,
+            name,
+        }
+    }
+
+    pub fn log(&self, level: LogLevel, data: Value) {
+        if level >= self.level {
+            self.notifier.notify(
+                "notifications/message",
+                json!({"level": level, "logger": self.name, "data": data}),
+            );
+        }
+    }
+}
+
+/// Requests this server sent to a client, waiting for the answers that arrive in later POSTs.
+/// Shared by a session and the handlers of its requests.
+#[derive(Debug, Clone, Default)]
+pub struct PendingRequests(Arc<Mutex<PendingState>>);
+
+type Answer = Result<Map<String, Value>, ErrorObject>;
+
+#[derive(Debug, Default)]
+struct PendingState {
+    next: u64,
+    waiting: HashMap<RequestId, oneshot::Sender<Answer>>,
+}
+
+impl PendingRequests {
+    fn register(&self) -> (RequestId, oneshot::Receiver<Answer>) {
+        let mut state = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.next += 1;
+        // A string id of our own form, so it cannot be confused with the client's ids.
+        let id = RequestId::String(format!("server-{}", state.next));
+        let (tx, rx) = oneshot::channel();
+        state.waiting.insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    fn forget(&self, id: &RequestId) {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .waiting
+            .remove(id);
+    }
+
+    /// Hands a client's answer to the request waiting for it; false if none was.
+    pub fn resolve(&self, id: &RequestId, answer: Answer) -> bool {
+        let waiting = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .waiting
+            .remove(id);
+        waiting.is_some_and(|tx| tx.send(answer).is_ok())
+    }
+}
+
+/// Sends requests to the client (`sampling/createMessage`, `elicitation/create`, `roots/list`)
+/// on the stream of the request being served, and awaits the answers.
+#[derive(Debug, Clone)]
+pub struct ClientRequests {
+    notifier: Notifier,
+    pending: PendingRequests,
+    capabilities: Map<String, Value>,
+    timeout: Duration,
+}
+
+impl ClientRequests {
+    pub fn new(
+        notifier: Notifier,
+        pending: PendingRequests,
+        capabilities: Map<String, Value>,
+        timeout: Duration,
+    ) -> Self {
+        ClientRequests {
+            notifier,
+            pending,
+            capabilities,
+            timeout,
+        }
+    }
+
+    /// Sends `method` if the client declared `capability`, and waits for its answer.
+    pub async fn request(&self, method: &str, params: Value, capability: &str) -> Answer {
+        if !self.capabilities.contains_key(capability) {
+            return Err(ErrorObject::invalid_request(format!(
+                "the client did not declare the {capability} capability, so {method} cannot be used"
+            )));
+        }
+        let (id, answer) = self.pending.register();
+        let request = Request {
+            jsonrpc: Version2,
+            id: id.clone(),
+            method: method.into(),
+            params: Some(params),
+        };
+        if !self.notifier.send(Message::Request(request)) {
+            self.pending.forget(&id);
+            return Err(ErrorObject::internal("the client's stream is gone"));
+        }
+        let outcome = tokio::time::timeout(self.timeout, answer).await;
+        self.pending.forget(&id);
+        match outcome {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(ErrorObject::internal(
+                "the session ended before the client answered",
+            )),
+            Err(_) => Err(ErrorObject::internal(format!(
+                "the client did not answer {method} within {} s",
+                self.timeout.as_secs()
+            ))),
+        }
     }
 }
 
@@ -99,6 +237,10 @@ pub struct CallContext {
     pub credential: Option<Credential>,
     pub progress: Option<Progress>,
     pub memory: SessionMemory,
+    /// Log messages to the client, on this request's stream.
+    pub log: Option<Logger>,
+    /// Requests to the client, on this request's stream.
+    pub client: Option<ClientRequests>,
 }
 
 impl CallContext {
@@ -109,6 +251,8 @@ impl CallContext {
             credential: None,
             progress: None,
             memory: SessionMemory::default(),
+            log: None,
+            client: None,
         }
     }
 }

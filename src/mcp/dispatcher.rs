@@ -11,7 +11,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    context::{CallContext, Notifier, Progress, SessionMemory},
+    context::{
+        CallContext, ClientRequests, Logger, Notifier, PendingRequests, Progress, SessionMemory,
+    },
     jsonrpc::{ErrorObject, Notification, Request, RequestId},
     protocol::{
         ClientInfo, InitializeParams, ListParams, LogLevel, ProtocolVersion, paginate, parse_params,
@@ -24,6 +26,13 @@ use crate::{
     resources::ResourceRegistry,
     tools::{LocalFuture, ToolRegistry},
 };
+
+/// The `logger` name on `notifications/message` from this server.
+pub const LOGGER: &str = "github-issue-mcp";
+
+/// How long a request to the client (sampling, elicitation) may wait for its answer: a person
+/// may be answering.
+const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The name clients and `/health` see.
 pub const SERVER_NAME: &str = "github-issue-manager";
@@ -65,6 +74,10 @@ pub struct McpState {
     pub notifier: Option<Notifier>,
     /// Repositories this session has named, for completions.
     pub memory: SessionMemory,
+    /// Requests sent to the client, awaiting its answers.
+    pub pending: PendingRequests,
+    /// Resources the client subscribed to.
+    pub subscriptions: std::collections::BTreeSet<String>,
 }
 
 impl Default for McpState {
@@ -78,6 +91,8 @@ impl Default for McpState {
             credential: None,
             notifier: None,
             memory: SessionMemory::default(),
+            pending: PendingRequests::default(),
+            subscriptions: Default::default(),
         }
     }
 }
@@ -94,6 +109,18 @@ impl McpState {
             credential: self.credential.clone(),
             progress,
             memory: self.memory.clone(),
+            log: self
+                .notifier
+                .clone()
+                .map(|n| Logger::new(n, self.log_level, LOGGER)),
+            client: self.notifier.clone().map(|n| {
+                ClientRequests::new(
+                    n,
+                    self.pending.clone(),
+                    self.client_capabilities.clone(),
+                    CLIENT_REQUEST_TIMEOUT,
+                )
+            }),
         }
     }
 }
@@ -266,6 +293,10 @@ impl Dispatcher {
             "tools/call" => return self.call_tool(state, version, params),
             "resources/read" => return self.read_resource(state, version, params),
             "completion/complete" => return self.complete(state, version, params),
+            "resources/subscribe" => parse_params::<ReadResourceParams>(&method, params)
+                .and_then(|p| self.subscribe(state, p.uri, true)),
+            "resources/unsubscribe" => parse_params::<ReadResourceParams>(&method, params)
+                .and_then(|p| self.subscribe(state, p.uri, false)),
             _ => Err(ErrorObject::method_not_found(&method)),
         };
         Outcome::Ready(result)
@@ -353,6 +384,25 @@ impl Dispatcher {
 }
 
 impl Dispatcher {
+    /// Records a subscription; the session checks subscribed resources for changes and sends
+    /// `notifications/resources/updated`. The URI must be one this server can read.
+    fn subscribe(
+        &self,
+        state: &mut McpState,
+        uri: String,
+        on: bool,
+    ) -> Result<Map<String, Value>, ErrorObject> {
+        if on {
+            if !self.features.resources.recognizes(&uri) {
+                return Err(crate::resources::not_found(&uri));
+            }
+            state.subscriptions.insert(uri);
+        } else {
+            state.subscriptions.remove(&uri);
+        }
+        Ok(Map::new())
+    }
+
     fn complete(
         &self,
         state: &McpState,
@@ -403,8 +453,13 @@ fn initialize(
     if version.has_titles() {
         server_info["title"] = json!(SERVER_TITLE);
     }
-    // Only what is implemented: no listChanged or subscribe (yet).
-    let mut capabilities = json!({"logging": {}, "tools": {}, "resources": {}, "prompts": {}});
+    // Only what is implemented: no listChanged.
+    let mut capabilities = json!({
+        "logging": {},
+        "tools": {},
+        "resources": {"subscribe": true},
+        "prompts": {},
+    });
     if completions {
         capabilities["completions"] = json!({});
     }
