@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::{path::PathBuf, process::Command};
-
 use common::{
     TestServer,
+    clients::{parse, run_client, run_client_with_stderr},
     fake_github::{FakeGitHub, IssueSeed},
     github_server, settings,
 };
@@ -61,55 +60,6 @@ fn echo_server() -> TestServer {
         ..Features::default()
     };
     TestServer::start_with(settings(&[]), features)
-}
-
-/// `tests/clients`, after checking that `npm ci` has run there.
-fn clients_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    let node = dir.join("node_modules/.bin/node");
-    assert!(
-        node.exists(),
-        "the real MCP clients are not installed: run `npm ci --prefix tests/clients` \
-         (scripts/test.sh does it), then run the tests again"
-    );
-    dir
-}
-
-/// Runs a command from `tests/clients/node_modules/.bin` with that folder first on PATH, so that
-/// the pinned Node 22 runs it rather than the machine's Node. Returns stdout; panics with the
-/// command's stderr if it fails.
-fn run_client(program: &str, args: &[&str]) -> String {
-    run_client_with_stderr(program, args).0
-}
-
-/// [`run_client`], also returning stderr.
-fn run_client_with_stderr(program: &str, args: &[&str]) -> (String, String) {
-    let dir = clients_dir();
-    let bin = dir.join("node_modules/.bin");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let output = Command::new(bin.join(program))
-        .args(args)
-        .current_dir(&dir)
-        .env("PATH", path)
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run {program}: {error}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
-        output.status,
-    );
-    (stdout, stderr)
-}
-
-fn parse(stdout: &str) -> Value {
-    serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|error| panic!("client printed no JSON ({error}): {stdout}"))
 }
 
 /// One Inspector CLI run over the SSE transport: a whole session, from connect to close.
@@ -187,12 +137,26 @@ async fn inspector_accepts_the_github_tools_and_their_structured_output() {
     let server = github_server(&fake, &[]);
     let url = server.url("/sse");
 
-    let listed = inspector(&url, "tools/list", &[]);
+    // --strict reports schema constructs that some clients' dialects cannot take.
+    let (stdout, stderr) = run_client_with_stderr(
+        "inspector",
+        &[
+            "--cli",
+            &url,
+            "--transport",
+            "sse",
+            "--method",
+            "tools/list",
+            "--strict",
+        ],
+    );
+    let listed = parse(&stdout);
     assert_eq!(
         listed["tools"].as_array().map(Vec::len),
         Some(9),
         "{listed}"
     );
+    assert!(!stderr.contains("Warning"), "schema portability: {stderr}");
 
     let issue = format!("issue_number={number}");
     let calls: [(&str, Vec<&str>); 5] = [

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod clients;
 pub mod fake_github;
 
 use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
