@@ -1,0 +1,373 @@
+//! The Streamable HTTP transport on `/mcp`, spoken raw: sessions, every status code, JSON and
+//! SSE answers, the GET stream, DELETE, idle expiry, batches; and Host/Origin checks on both
+//! transports.
+
+mod common;
+
+use common::{SseEvent, SseReader, TestServer, settings};
+use reqwest::{Client, Response, header::HeaderMap};
+use serde_json::{Value, json};
+
+const BOTH: &str = "application/json, text/event-stream";
+
+fn initialize(version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "1"}}})
+}
+
+struct McpClient {
+    http: Client,
+    url: String,
+    session: Option<String>,
+}
+
+impl McpClient {
+    fn new(server: &TestServer) -> McpClient {
+        McpClient {
+            http: Client::new(),
+            url: server.url("/mcp"),
+            session: None,
+        }
+    }
+
+    async fn post_with(&self, body: &Value, headers: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("Accept", BOTH)
+            .header("Content-Type", "application/json");
+        if let Some(session) = &self.session {
+            request = request.header("Mcp-Session-Id", session);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body.to_string()).send().await.unwrap()
+    }
+
+    /// A POST with exactly these Accept and Content-Type headers and no session.
+    async fn raw(&self, accept: &str, content_type: &str, body: String) -> Response {
+        self.http
+            .post(&self.url)
+            .header("Accept", accept)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, body: Value) -> Response {
+        self.post_with(&body, &[]).await
+    }
+
+    /// Initializes and sends `notifications/initialized`; returns the initialize result.
+    async fn start(&mut self, version: &str) -> Value {
+        let response = self.post(initialize(version)).await;
+        assert_eq!(response.status(), 200);
+        assert!(content_type(response.headers()).starts_with("application/json"));
+        let id = response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{id}");
+        self.session = Some(id);
+        let result = response.json::<Value>().await.unwrap()["result"].clone();
+        let initialized = self
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(initialized.status(), 202);
+        assert_eq!(initialized.text().await.unwrap(), "");
+        result
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+async fn error_code(response: Response) -> i64 {
+    response.json::<Value>().await.unwrap()["error"]["code"]
+        .as_i64()
+        .unwrap()
+}
+
+/// The `message` events of an SSE answer, in order.
+async fn sse_messages(response: Response) -> Vec<Value> {
+    assert!(content_type(response.headers()).starts_with("text/event-stream"));
+    let mut reader = SseReader::new(response);
+    let mut messages = Vec::new();
+    while let Some(event) = reader.next().await {
+        if let SseEvent::Event { event, data } = event {
+            assert_eq!(event, "message");
+            messages.push(serde_json::from_str(&data).unwrap());
+        }
+    }
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_from_initialize_to_delete() {
+    let server = TestServer::start_github(settings(&[]));
+    let mut client = McpClient::new(&server);
+    let result = client.start("2025-11-25").await;
+    assert_eq!(result["protocolVersion"], "2025-11-25");
+
+    let listed = client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert!(content_type(listed.headers()).starts_with("application/json"));
+    assert_eq!(
+        listed.json::<Value>().await.unwrap()["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .len(),
+        9
+    );
+
+    // tools/call answers with a stream that ends after its result.
+    let called = client
+        .post(
+            json!({"jsonrpc": "2.0", "id": "call-1", "method": "tools/call",
+                     "params": {"name": "list_issues", "arguments": {"owner": "o"}}}),
+        )
+        .await;
+    let messages = sse_messages(called).await;
+    let last = messages.last().unwrap();
+    assert_eq!(last["id"], "call-1");
+    assert_eq!(last["result"]["isError"], true, "{last}");
+
+    // A supported version other than the negotiated one is accepted; an unknown one is not.
+    let other = client
+        .post_with(
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+            &[("MCP-Protocol-Version", "2025-03-26")],
+        )
+        .await;
+    assert_eq!(other.status(), 200);
+    let unknown = client
+        .post_with(
+            &json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}),
+            &[("MCP-Protocol-Version", "2099-01-01")],
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+
+    let deleted = client
+        .http
+        .delete(&client.url)
+        .header("Mcp-Session-Id", client.session.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let after = client
+        .post(json!({"jsonrpc": "2.0", "id": 4, "method": "ping"}))
+        .await;
+    assert_eq!(after.status(), 404);
+    server.wait_for_sessions(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_their_status_codes() {
+    let server = TestServer::start_github(settings(&[]));
+    let mut client = McpClient::new(&server);
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+
+    let no_session = client.post(ping.clone()).await;
+    assert_eq!(no_session.status(), 400);
+    client.session = Some("00000000-0000-4000-8000-000000000000".into());
+    assert_eq!(client.post(ping.clone()).await.status(), 404);
+    client.session = None;
+
+    let init = initialize("2025-06-18").to_string();
+    let json_only = client
+        .raw("application/json", "application/json", init.clone())
+        .await;
+    assert_eq!(json_only.status(), 406);
+    let text = client.raw(BOTH, "text/plain", init.clone()).await;
+    assert_eq!(text.status(), 415);
+    let garbage = client
+        .raw(BOTH, "application/json", "{not json".into())
+        .await;
+    assert_eq!(garbage.status(), 400);
+    assert_eq!(error_code(garbage).await, -32700);
+    let put = client.http.put(&client.url).send().await.unwrap();
+    assert_eq!(put.status(), 405);
+    assert_eq!(put.headers()["allow"], "GET, POST, DELETE");
+    let get = client
+        .http
+        .get(&client.url)
+        .header("Accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 400, "GET without a session");
+    // Probing clients fall back to the legacy transport on these.
+    assert_eq!(
+        client
+            .http
+            .post(server.url("/sse"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+
+    client.start("2025-06-18").await;
+    let batch = client
+        .post(json!([ping.clone(), {"jsonrpc": "2.0", "id": 2, "method": "ping"}]))
+        .await;
+    assert_eq!(
+        batch.status(),
+        400,
+        "batches are for 2025-03-26 sessions only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_from_2025_03_26_sessions_get_every_answer() {
+    let server = TestServer::start_github(settings(&[]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-03-26").await;
+    let batch = client
+        .post(json!([
+            {"jsonrpc": "2.0", "id": "a", "method": "ping"},
+            {"jsonrpc": "2.0", "method": "notifications/whatever"},
+            {"jsonrpc": "2.0", "id": "b", "method": "tools/list"},
+        ]))
+        .await;
+    assert_eq!(batch.status(), 200);
+    let mut ids: Vec<Value> = sse_messages(batch)
+        .await
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
+    ids.sort_by_key(|id| id.to_string());
+    assert_eq!(ids, [json!("a"), json!("b")]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_get_stream_carries_messages_not_tied_to_a_request() {
+    let server = TestServer::start_github(settings(&[]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+    let session = client.session.clone().unwrap();
+    let set = client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "debug"}}))
+        .await;
+    assert_eq!(set.status(), 200);
+
+    let open = |http: Client| {
+        let (url, session) = (client.url.clone(), session.clone());
+        async move {
+            http.get(url)
+                .header("Accept", "text/event-stream")
+                .header("Mcp-Session-Id", session)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let stream = open(client.http.clone()).await;
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        open(client.http.clone()).await.status(),
+        409,
+        "one GET stream per session"
+    );
+
+    // An unknown notification is logged to the client at debug level, on the GET stream.
+    let note = client
+        .post(json!({"jsonrpc": "2.0", "method": "notifications/unheard-of"}))
+        .await;
+    assert_eq!(note.status(), 202);
+    let mut reader = SseReader::new(stream);
+    let message = loop {
+        match reader.next().await.expect("the stream is open") {
+            SseEvent::Event { data, .. } => break serde_json::from_str::<Value>(&data).unwrap(),
+            SseEvent::Comment(_) => continue,
+        }
+    };
+    assert_eq!(message["method"], "notifications/message");
+    assert!(
+        message["params"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("notifications/unheard-of")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sessions_expire() {
+    let server = TestServer::start_github(settings(&[(
+        "GITHUB_ISSUE_MCP__MCP__SESSION_IDLE_SECS",
+        "1",
+    )]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-06-18").await;
+    server.wait_for_sessions(1).await;
+    // Expiry is the point of this test, so it waits for it: polling /health until the session
+    // count drops, bounded by the harness's deadline.
+    server.wait_for_sessions(0).await;
+    let after = client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .await;
+    assert_eq!(after.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_hosts_and_origins_are_refused_on_both_transports() {
+    let server = TestServer::start_github(settings(&[]));
+    let http = Client::new();
+    let port = server.base.rsplit(':').next().unwrap().to_string();
+    for path in ["/mcp", "/sse", "/messages?sessionId=x", "/health"] {
+        let evil_host = http
+            .get(server.url(path))
+            .header("Host", "evil.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(evil_host.status(), 403, "{path}");
+        let evil_origin = http
+            .get(server.url(path))
+            .header("Origin", "http://evil.example.com")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(evil_origin.status(), 403, "{path}");
+    }
+    let friendly = http
+        .get(server.url("/health"))
+        .header("Host", format!("localhost:{port}"))
+        .header("Origin", format!("http://localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(friendly.status(), 200);
+    assert_eq!(
+        friendly.headers()["access-control-allow-origin"],
+        format!("http://localhost:{port}").as_str()
+    );
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, server.url("/mcp"))
+        .header("Origin", format!("http://127.0.0.1:{port}"))
+        .header("Access-Control-Request-Method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(
+        allowed.contains("mcp-session-id") && allowed.contains("last-event-id"),
+        "{allowed}"
+    );
+}
