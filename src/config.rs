@@ -102,11 +102,16 @@ pub struct McpSettings {
     pub page_size: usize,
     pub session_idle_secs: u64,
     pub conformance_fixtures: bool,
+    pub subscription_poll_ms: u64,
 }
 
 impl McpSettings {
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_secs)
+    }
+
+    pub fn subscription_poll(&self) -> Duration {
+        Duration::from_millis(self.subscription_poll_ms)
     }
 }
 
@@ -202,6 +207,9 @@ impl Settings {
         }
         if self.http.max_body_bytes < 1024 {
             return out_of_range("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.mcp.subscription_poll_ms < 10 {
+            return out_of_range("mcp.subscription_poll_ms", "must be at least 10");
         }
         if self.mcp.session_idle_secs == 0 {
             return out_of_range("mcp.session_idle_secs", "must be at least 1");

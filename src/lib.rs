@@ -82,7 +82,11 @@ pub fn run_with(
     let settings = Arc::new(settings);
     let state = AppState {
         registry: SessionRegistry::default().start(),
-        dispatcher: Dispatcher::new(features, settings.mcp.page_size),
+        dispatcher: Dispatcher::new(
+            features,
+            settings.mcp.page_size,
+            settings.mcp.subscription_poll(),
+        ),
         settings: settings.clone(),
         started_at: Instant::now(),
         credential: settings.github.token.clone().map(Credential::new),

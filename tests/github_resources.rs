@@ -303,3 +303,66 @@ async fn tool_definitions_match_the_snapshot() {
          UPDATE_SNAPSHOTS=1 cargo test --test github_resources"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscribed_issue_is_watched_with_free_304s_and_its_change_announced() {
+    let fake = fake_with_issues();
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__MCP__SUBSCRIPTION_POLL_MS", "50")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+
+    let subscribed = client
+        .request(
+            json!(1),
+            "resources/subscribe",
+            json!({"uri": "issue://octo/hello/1"}),
+        )
+        .await;
+    assert_eq!(subscribed["result"], json!({}), "{subscribed}");
+    // Wait until the watch has re-read the issue and GitHub answered 304 (no budget spent).
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while !fake.requests().iter().any(|r| r.status == 304) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no conditional re-read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "update_issue",
+            "arguments": {"owner": "octo", "repo": "hello", "issue_number": 1, "title": "Renamed"}}}))
+        .await;
+    // The tool's answer and the change notification, in whichever order they come.
+    let (mut answered, mut announced) = (false, false);
+    while !(answered && announced) {
+        let message = client.next_message().await;
+        if message["id"] == 2 {
+            assert_ne!(message["result"]["isError"], true, "{message}");
+            answered = true;
+        } else {
+            assert_eq!(
+                message["method"], "notifications/resources/updated",
+                "{message}"
+            );
+            assert_eq!(message["params"]["uri"], "issue://octo/hello/1");
+            announced = true;
+        }
+    }
+
+    let gone = client
+        .request(
+            json!(3),
+            "resources/unsubscribe",
+            json!({"uri": "issue://octo/hello/1"}),
+        )
+        .await;
+    assert_eq!(gone["result"], json!({}));
+    let unknown = client
+        .request(json!(4), "resources/subscribe", json!({"uri": "nope://x"}))
+        .await;
+    assert_eq!(unknown["error"]["code"], -32002, "{unknown}");
+}

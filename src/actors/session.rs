@@ -26,6 +26,8 @@ use super::{
     SessionId,
     registry::{Register, SessionRegistry, Unregister},
 };
+
+mod watch;
 use crate::{
     github::request::Credential,
     mcp::{
@@ -97,6 +99,8 @@ pub struct Session {
     /// the session can stop them.
     in_flight: HashMap<RequestId, SpawnHandle>,
     last_activity: Instant,
+    /// What the subscribed resources looked like at the last poll.
+    watch: watch::Watch,
 }
 
 impl Session {
@@ -124,6 +128,7 @@ impl Session {
             state,
             in_flight: HashMap::new(),
             last_activity: Instant::now(),
+            watch: watch::Watch::default(),
         }
     }
 
@@ -193,6 +198,7 @@ impl Session {
             };
         }
         log::debug!("session {}: request {id} {}", self.id, request.method);
+        let subscribing = request.method == "resources/subscribe";
         // Progress and other notifications of this request go where its response goes.
         self.state.notifier = reply_to
             .clone()
@@ -215,6 +221,61 @@ impl Session {
             }
         }
         self.state.notifier = None;
+        if subscribing {
+            // Read it now, so that a change right after subscribing is noticed.
+            self.poll_subscriptions(ctx);
+        }
+    }
+
+    /// Re-reads every subscribed resource and announces the ones that changed.
+    fn poll_subscriptions(&mut self, ctx: &mut Context<Self>) {
+        self.watch.retain(&self.state.subscriptions);
+        if self.watch.polling || self.state.subscriptions.is_empty() {
+            return;
+        }
+        let reads: Vec<_> = self
+            .state
+            .subscriptions
+            .iter()
+            .filter_map(|uri| {
+                let read = self.dispatcher.resource_contents(&self.state, uri)?;
+                Some((uri.clone(), read))
+            })
+            .collect();
+        self.watch.polling = true;
+        let work = async move {
+            let mut readings = Vec::new();
+            for (uri, read) in reads {
+                readings.push((uri, read.await));
+            }
+            readings
+        };
+        ctx.spawn(work.into_actor(self).map(|readings, act, ctx| {
+            act.watch.polling = false;
+            for (uri, reading) in readings {
+                match reading {
+                    // Unsubscribed while it was being read: nothing to say.
+                    _ if !act.state.subscriptions.contains(&uri) => {}
+                    Ok(contents) => {
+                        if act.watch.changed(&uri, &contents) {
+                            let params = json!({ "uri": uri });
+                            act.send(
+                                ctx,
+                                Message::Notification(Notification::new(
+                                    "notifications/resources/updated",
+                                    Some(params),
+                                )),
+                            );
+                        }
+                    }
+                    Err(err) => log::debug!(
+                        "session {}: could not re-read {uri}: {}",
+                        act.id,
+                        err.message
+                    ),
+                }
+            }
+        }));
     }
 
     fn handle_notification(&mut self, ctx: &mut Context<Self>, note: Notification) {
@@ -306,6 +367,9 @@ impl Actor for Session {
         if let Lifetime::Idle(idle) = self.lifetime {
             self.expire_when_idle(ctx, idle);
         }
+        ctx.run_interval(self.dispatcher.poll_interval(), |act, ctx| {
+            act.poll_subscriptions(ctx)
+        });
     }
 
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {

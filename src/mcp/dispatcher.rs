@@ -159,6 +159,7 @@ pub enum NotificationEffect {
 pub struct Dispatcher {
     features: Features,
     page_size: usize,
+    poll_interval: std::time::Duration,
 }
 
 /// A request's `_meta`: the progress token, echoed with its JSON type.
@@ -231,11 +232,30 @@ struct CancelledParams {
 }
 
 impl Dispatcher {
-    pub fn new(features: Features, page_size: usize) -> Self {
+    pub fn new(features: Features, page_size: usize, poll_interval: std::time::Duration) -> Self {
         Dispatcher {
             features,
             page_size,
+            poll_interval,
         }
+    }
+
+    /// How often sessions re-read the resources they subscribed to.
+    pub fn poll_interval(&self) -> std::time::Duration {
+        self.poll_interval
+    }
+
+    /// Reads a resource for the session itself (to watch a subscription), not for a request.
+    pub fn resource_contents(
+        &self,
+        state: &McpState,
+        uri: &str,
+    ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>> {
+        let version = state.version?;
+        self.features
+            .resources
+            .read(uri, state.context(version, None))
+            .ok()
     }
 
     /// Handles one request. Before `initialize` only `initialize` and `ping` are served.
@@ -513,7 +533,8 @@ mod tests {
     }
 
     fn initialized(version: &str) -> (Dispatcher, McpState) {
-        let dispatcher = Dispatcher::new(Features::default(), 50);
+        let dispatcher =
+            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
         let mut state = McpState::default();
         let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
         ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
@@ -524,7 +545,8 @@ mod tests {
     fn initialize_gates_title_by_version() {
         let (_, state) = initialized("2025-06-18");
         assert_eq!(state.version, Some(ProtocolVersion::V2025_06_18));
-        let dispatcher = Dispatcher::new(Features::default(), 50);
+        let dispatcher =
+            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
         for (version, has_title) in [
             ("2024-11-05", false),
             ("2025-03-26", false),
@@ -546,7 +568,8 @@ mod tests {
 
     #[test]
     fn initialize_without_client_info_is_invalid_params() {
-        let dispatcher = Dispatcher::new(Features::default(), 50);
+        let dispatcher =
+            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
         let mut state = McpState::default();
         let err = ready(dispatcher.handle_request(
             &mut state,
@@ -578,7 +601,8 @@ mod tests {
 
     #[test]
     fn initialized_notification_before_initialize_is_ignored() {
-        let dispatcher = Dispatcher::new(Features::default(), 50);
+        let dispatcher =
+            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
         let mut state = McpState::default();
         let effect = dispatcher.handle_notification(
             &mut state,
