@@ -183,3 +183,112 @@ async fn inspector_accepts_the_github_tools_and_their_structured_output() {
     }
     server.wait_for_sessions(0).await;
 }
+
+/// The official SDK client uses every GitHub tool, resource template, prompt, completion and a
+/// subscription, over one transport (`sdk-github.mjs`).
+async fn sdk_uses_every_github_feature(transport: &str, path: &str) {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    let number = fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            title: "Watch me".into(),
+            ..IssueSeed::default()
+        },
+    );
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake.add_comment("octo", "hello", number, "hubot", "First");
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__MCP__SUBSCRIPTION_POLL_MS", "50")],
+    );
+    let summary = parse(&run_client(
+        "node",
+        &[
+            "sdk-github.mjs",
+            transport,
+            &server.url(path),
+            "octo/hello",
+            &number.to_string(),
+        ],
+    ));
+    assert_eq!(summary["toolCount"], 9, "{summary}");
+    assert_eq!(summary["tools"].as_object().unwrap().len(), 9, "{summary}");
+    for (tool, kind) in summary["tools"].as_object().unwrap() {
+        assert_eq!(kind, "structured", "{tool}: {summary}");
+    }
+    assert_eq!(
+        summary["resources"].as_object().unwrap().len(),
+        3,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["prompts"].as_object().unwrap().len(),
+        3,
+        "{summary}"
+    );
+    // Issues 1 and 2 were seeded; the client filed 3 with create_issue.
+    assert_eq!(
+        summary["completedNumbers"],
+        serde_json::json!(["1", "2", "3"]),
+        "{summary}"
+    );
+    assert_eq!(summary["updated"], format!("issue://octo/hello/{number}"));
+    let issue = fake.issue("octo", "hello", number).unwrap();
+    assert_eq!(issue["title"], format!("Changed over {transport}"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_client_uses_every_github_feature_over_sse() {
+    sdk_uses_every_github_feature("sse", "/sse").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdk_client_uses_every_github_feature_over_streamable_http() {
+    sdk_uses_every_github_feature("http", "/mcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspector_cli_over_streamable_http() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    let server = github_server(&fake, &[]);
+    let url = server.url("/mcp");
+    let args = |extra: &[&'static str]| {
+        let mut all = vec!["--cli", url.as_str(), "--transport", "http"];
+        all.extend_from_slice(extra);
+        all
+    };
+    let listed = parse(&run_client("inspector", &args(&["--method", "tools/list"])));
+    assert_eq!(
+        listed["tools"].as_array().map(Vec::len),
+        Some(9),
+        "{listed}"
+    );
+    let called = parse(&run_client(
+        "inspector",
+        &args(&[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "list_issues",
+            "--tool-arg",
+            "owner=octo",
+            "--tool-arg",
+            "repo=hello",
+        ]),
+    ));
+    assert_eq!(called["structuredContent"]["count"], 1, "{called}");
+    let read = parse(&run_client(
+        "inspector",
+        &args(&[
+            "--method",
+            "resources/read",
+            "--uri",
+            "issue://octo/hello/1",
+        ]),
+    ));
+    assert_eq!(read["contents"][0]["mimeType"], "text/markdown", "{read}");
+}
