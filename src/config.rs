@@ -103,11 +103,17 @@ pub struct McpSettings {
     pub session_idle_secs: u64,
     pub conformance_fixtures: bool,
     pub subscription_poll_ms: u64,
+    pub replay_events: usize,
+    pub sse_retry_ms: u64,
 }
 
 impl McpSettings {
     pub fn session_idle(&self) -> Duration {
         Duration::from_secs(self.session_idle_secs)
+    }
+
+    pub fn sse_retry(&self) -> Duration {
+        Duration::from_millis(self.sse_retry_ms)
     }
 
     pub fn subscription_poll(&self) -> Duration {

@@ -118,8 +118,10 @@ pub enum ApiError {
         "unsupported MCP-Protocol-Version {0:?}; supported: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05"
     )]
     UnsupportedProtocolVersion(String),
-    #[error("this session already has a GET stream open; close it first")]
+    #[error("this stream already has a connection open; close it first")]
     StreamConflict,
+    #[error("unknown or expired Last-Event-ID {0:?}: open a new GET stream without it")]
+    UnknownEvent(String),
     #[error(
         "forbidden: {0} (DNS-rebinding protection; see server.allowed_hosts and server.allowed_origins)"
     )]
@@ -134,6 +136,7 @@ impl ResponseError for ApiError {
             | ApiError::BodyRead(_)
             | ApiError::InvalidMessage(_)
             | ApiError::MissingMcpSession
+            | ApiError::UnknownEvent(_)
             | ApiError::UnsupportedProtocolVersion(_) => StatusCode::BAD_REQUEST,
             ApiError::UnknownSession(_) | ApiError::UnknownMcpSession(_) | ApiError::NotFound => {
                 StatusCode::NOT_FOUND

@@ -102,9 +102,14 @@ async fn sse_messages(response: Response) -> Vec<Value> {
     let mut reader = SseReader::new(response);
     let mut messages = Vec::new();
     while let Some(event) = reader.next().await {
-        if let SseEvent::Event { event, data } = event {
-            assert_eq!(event, "message");
-            messages.push(serde_json::from_str(&data).unwrap());
+        match event {
+            // The priming event of 2025-11-25 sessions: an id to resume from, no message.
+            SseEvent::Event { data, .. } if data.is_empty() => {}
+            SseEvent::Event { event, data } => {
+                assert_eq!(event, "message");
+                messages.push(serde_json::from_str(&data).unwrap());
+            }
+            SseEvent::Comment(_) => {}
         }
     }
     messages
@@ -370,4 +375,159 @@ async fn foreign_hosts_and_origins_are_refused_on_both_transports() {
         allowed.contains("mcp-session-id") && allowed.contains("last-event-id"),
         "{allowed}"
     );
+}
+
+/// Raw SSE blocks (`field: value` lines) off a response, until `done` says enough.
+async fn blocks_until(
+    response: &mut Response,
+    done: impl Fn(&[Vec<(String, String)>]) -> bool,
+) -> Vec<Vec<(String, String)>> {
+    let mut text = String::new();
+    let mut blocks = Vec::new();
+    while !done(&blocks) {
+        let chunk = tokio::time::timeout(common::WAIT, response.chunk())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .expect("the stream is open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let fields = block
+                .lines()
+                .filter(|line| !line.starts_with(':') && !line.is_empty())
+                .map(|line| {
+                    let (name, value) = line.split_once(':').unwrap_or((line, ""));
+                    (name.to_string(), value.trim_start().to_string())
+                })
+                .collect::<Vec<_>>();
+            // A keep-alive comment alone is not an event.
+            if !fields.is_empty() {
+                blocks.push(fields);
+            }
+        }
+    }
+    blocks
+}
+
+/// GET with `Last-Event-ID`. The server learns of a broken connection asynchronously; until
+/// then the stream still has a connection and a second one is refused (409), so this retries
+/// on 409 until the deadline.
+async fn resume(client: &McpClient, last_event_id: &str) -> Response {
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let response = client
+            .http
+            .get(&client.url)
+            .header("Accept", "text/event-stream")
+            .header("Mcp-Session-Id", client.session.as_deref().unwrap())
+            .header("Last-Event-ID", last_event_id)
+            .send()
+            .await
+            .unwrap();
+        if response.status() != 409 {
+            return response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the broken stream never closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+fn field<'a>(block: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    block
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_tool_call_stream_is_resumed_with_last_event_id() {
+    let fake = common::fake_github::FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", common::fake_github::IssueSeed::default());
+    // Slow enough that the client can drop the connection before the answer.
+    fake.set_latency(std::time::Duration::from_millis(300));
+    let server = common::github_server(&fake, &[]);
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+
+    let mut call = client
+        .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+            "name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": 1}}}))
+        .await;
+    let priming = blocks_until(&mut call, |blocks| !blocks.is_empty()).await;
+    let id = field(&priming[0], "id")
+        .expect("the priming event has an id")
+        .to_string();
+    assert_eq!(field(&priming[0], "retry"), Some("3000"));
+    assert_eq!(field(&priming[0], "data"), Some(""));
+    drop(call); // the connection breaks before the result
+
+    let mut resumed = resume(&client, &id).await;
+    assert_eq!(resumed.status(), 200);
+    let blocks = blocks_until(&mut resumed, |blocks| {
+        blocks
+            .iter()
+            .any(|b| field(b, "data").is_some_and(|d| d.contains("\"id\":9")))
+    })
+    .await;
+    let result = blocks.last().unwrap();
+    let message: Value = serde_json::from_str(field(result, "data").unwrap()).unwrap();
+    assert_eq!(
+        message["result"]["structuredContent"]["issue"]["number"], 1,
+        "{message}"
+    );
+    assert_ne!(field(result, "id"), Some(id.as_str()), "ids are unique");
+
+    let unknown = client
+        .http
+        .get(&client.url)
+        .header("Accept", "text/event-stream")
+        .header("Mcp-Session-Id", client.session.as_deref().unwrap())
+        .header("Last-Event-ID", "999-0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_get_stream_replays_what_it_missed() {
+    let server = TestServer::start_github(settings(&[]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+    let session = client.session.clone().unwrap();
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "debug"}}))
+        .await;
+    let get = |last: Option<String>| {
+        let mut request = client
+            .http
+            .get(&client.url)
+            .header("Accept", "text/event-stream")
+            .header("Mcp-Session-Id", &session);
+        if let Some(last) = last {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send()
+    };
+    let noise = || client.post(json!({"jsonrpc": "2.0", "method": "notifications/noise"}));
+
+    let mut stream = get(None).await.unwrap();
+    noise().await;
+    let first = blocks_until(&mut stream, |b| !b.is_empty()).await;
+    let first_id = field(&first[0], "id").unwrap().to_string();
+    drop(stream);
+    // Sent while the GET stream is broken: kept for the replay.
+    noise().await;
+    noise().await;
+    let mut resumed = resume(&client, &first_id).await;
+    assert_eq!(resumed.status(), 200);
+    let replayed = blocks_until(&mut resumed, |b| b.len() >= 2).await;
+    let ids: Vec<&str> = replayed.iter().filter_map(|b| field(b, "id")).collect();
+    assert_eq!(ids.len(), 2, "{replayed:?}");
+    assert!(ids.iter().all(|id| *id != first_id), "{ids:?}");
 }

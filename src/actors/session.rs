@@ -27,55 +27,52 @@ use super::{
     registry::{Register, SessionRegistry, Unregister},
 };
 
+mod control;
 mod watch;
+
 use crate::{
     github::request::Credential,
     mcp::{
         context::Notifier,
         dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
         jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
+        outlet::{Delivery, Event, Outlet, Replay},
         protocol::{LogLevel, ProtocolVersion},
     },
 };
+pub use control::{End, GetVersion, OpenStream, Resume, StreamRefused};
 
 /// Transport → session: one message from the client. Answered once the session has taken it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Deliver {
     pub message: Message,
-    /// Where a request's notifications and response go (a Streamable HTTP POST's own stream);
+    /// Where a request's notifications and response go (a Streamable HTTP POST's own answer);
     /// `None` sends them on the session's stream.
-    pub reply_to: Option<mpsc::Sender<Message>>,
+    pub reply_to: Option<ReplyTo>,
 }
 
-/// Transport → session: a Streamable HTTP GET stream for messages not tied to a request.
-/// Refused while another one is open (a session has at most one).
-#[derive(Debug, Message)]
-#[rtype(result = "Result<(), StreamBusy>")]
-pub struct OpenStream {
-    pub sender: mpsc::Sender<Message>,
+/// A POST's own answer channel.
+#[derive(Debug)]
+pub struct ReplyTo {
+    pub sender: mpsc::Sender<Event>,
+    /// An SSE answer, whose events get ids and can be resumed; otherwise a JSON one.
+    pub streamed: bool,
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamBusy;
-
-/// Transport → session: the negotiated protocol version, once initialized.
-#[derive(Debug, Message)]
-#[rtype(result = "Option<ProtocolVersion>")]
-pub struct GetVersion;
-
-/// Transport → session: the client ended the session (Streamable HTTP DELETE).
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct End;
 
 /// How the session lives and dies.
 #[derive(Debug, Clone, Copy)]
 pub enum Lifetime {
     /// As long as its one stream (legacy HTTP+SSE).
     Stream,
-    /// Until DELETE, or this long without traffic (Streamable HTTP).
-    Idle(Duration),
+    /// Streamable HTTP: until DELETE, or `idle` without traffic. Streams are resumable from
+    /// the last `replay_events` events; 2025-11-25 sessions are told to wait `retry` before
+    /// reconnecting.
+    Idle {
+        idle: Duration,
+        retry: Duration,
+        replay_events: usize,
+    },
 }
 
 /// One client session.
@@ -86,11 +83,17 @@ pub struct Session {
     dispatcher: Dispatcher,
     lifetime: Lifetime,
     /// The session's own stream: the legacy event stream, or the Streamable HTTP GET stream
-    /// while one is open. Bounded, so a client that stops reading cannot grow the server's
+    /// once one was opened. Bounded, so a client that stops reading cannot grow the server's
     /// memory.
-    stream: Option<mpsc::Sender<Message>>,
+    stream: Option<Outlet>,
     /// Streams of requests whose responses are still due, by request id.
-    reply_to: HashMap<RequestId, mpsc::Sender<Message>>,
+    reply_to: HashMap<RequestId, Outlet>,
+    /// The legacy stream's sender, watched (in `started`) to end the session with its stream.
+    legacy_sender: Option<mpsc::Sender<Event>>,
+    /// Recent events of resumable streams (Streamable HTTP only).
+    replay: Option<Replay>,
+    /// The number of the last request stream opened (0 is the GET stream).
+    streams_opened: u64,
     /// Told once the registry knows this session, so that the transport can tell the client
     /// about the session only when a request can find it.
     on_registered: Option<oneshot::Sender<()>>,
@@ -109,7 +112,7 @@ impl Session {
         registry: Addr<SessionRegistry>,
         dispatcher: Dispatcher,
         lifetime: Lifetime,
-        stream: Option<mpsc::Sender<Message>>,
+        stream: Option<mpsc::Sender<Event>>,
         on_registered: oneshot::Sender<()>,
         credential: Option<Credential>,
     ) -> Self {
@@ -122,8 +125,14 @@ impl Session {
             registry,
             dispatcher,
             lifetime,
-            stream,
+            legacy_sender: stream.clone(),
+            stream: stream.map(Outlet::plain),
             reply_to: HashMap::new(),
+            replay: match lifetime {
+                Lifetime::Idle { replay_events, .. } => Some(Replay::new(replay_events)),
+                Lifetime::Stream => None,
+            },
+            streams_opened: 0,
             on_registered: Some(on_registered),
             state,
             in_flight: HashMap::new(),
@@ -137,36 +146,59 @@ impl Session {
     /// A Streamable HTTP session just loses its GET stream; with none open, the message (a
     /// notification not tied to any request) has nowhere to go and is dropped.
     fn send(&mut self, ctx: &mut Context<Self>, message: Message) {
-        let Some(stream) = &self.stream else {
+        let Some(outlet) = &self.stream else {
             return log::debug!("session {}: no stream open; dropped a message", self.id);
         };
-        match stream.try_send(message) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(_)) => log::warn!(
-                "session {}: client stopped reading its stream ({} messages waiting); disconnecting it",
-                self.id,
-                stream.max_capacity()
-            ),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
-        self.stream = None;
-        if matches!(self.lifetime, Lifetime::Stream) {
-            ctx.stop();
+        let legacy = matches!(self.lifetime, Lifetime::Stream);
+        match outlet.send(message) {
+            Delivery::Sent | Delivery::Detached => {}
+            Delivery::Full => {
+                log::warn!(
+                    "session {}: client stopped reading its stream; disconnecting it",
+                    self.id
+                );
+                outlet.detach();
+                if legacy {
+                    ctx.stop();
+                }
+            }
+            Delivery::Closed if legacy => ctx.stop(),
+            Delivery::Closed => {}
         }
     }
 
-    /// Sends a request's response where the request asked for it.
+    /// Sends a request's response where the request asked for it, which ends that stream.
     fn reply(&mut self, ctx: &mut Context<Self>, id: RequestId, message: Message) {
         match self.reply_to.remove(&id) {
-            // A client that dropped the POST's connection loses the response: disconnecting
-            // is not cancelling, so the work was done all the same.
-            Some(stream) => {
-                if stream.try_send(message).is_err() {
-                    log::debug!("session {}: response to {id} had nowhere to go", self.id);
+            // A client that dropped the POST's connection can resume the stream and get the
+            // response from the replay buffer: disconnecting is not cancelling.
+            Some(outlet) => {
+                if outlet.send(message) != Delivery::Sent {
+                    log::debug!(
+                        "session {}: response to {id} is waiting for its client",
+                        self.id
+                    );
                 }
+                outlet.detach();
             }
             None => self.send(ctx, message),
         }
+    }
+
+    /// The outlet for a request's own answer: numbered and resumable when streamed on a
+    /// Streamable HTTP session, opened with a priming event for 2025-11-25 clients.
+    fn request_outlet(&mut self, reply_to: ReplyTo) -> Outlet {
+        let (Some(replay), true) = (&self.replay, reply_to.streamed) else {
+            return Outlet::plain(reply_to.sender);
+        };
+        self.streams_opened += 1;
+        let outlet = Outlet::resumable(self.streams_opened, Some(reply_to.sender), replay.clone());
+        if let (Lifetime::Idle { retry, .. }, Some(ProtocolVersion::V2025_11_25)) =
+            (self.lifetime, self.state.version)
+        {
+            outlet.prime(retry);
+        }
+        outlet
     }
 
     /// Sends `notifications/message` if the client asked for this level or a lower one.
@@ -184,28 +216,32 @@ impl Session {
         &mut self,
         ctx: &mut Context<Self>,
         request: Request,
-        reply_to: Option<mpsc::Sender<Message>>,
+        reply_to: Option<ReplyTo>,
     ) {
         let id = request.id.clone();
+        let outlet = reply_to.map(|reply_to| self.request_outlet(reply_to));
         if self.in_flight.contains_key(&id) || self.reply_to.contains_key(&id) {
             let err = ErrorObject::invalid_request(format!(
                 "request id {id} is already in use by a request in flight; ids must be unique"
             ));
             let message = Message::error(Some(id), err);
-            return match reply_to {
-                Some(stream) => drop(stream.try_send(message)),
+            return match outlet {
+                Some(outlet) => {
+                    outlet.send(message);
+                    outlet.detach();
+                }
                 None => self.send(ctx, message),
             };
         }
         log::debug!("session {}: request {id} {}", self.id, request.method);
         let subscribing = request.method == "resources/subscribe";
         // Progress and other notifications of this request go where its response goes.
-        self.state.notifier = reply_to
+        self.state.notifier = outlet
             .clone()
             .or_else(|| self.stream.clone())
             .map(Notifier::new);
-        if let Some(stream) = reply_to {
-            self.reply_to.insert(id.clone(), stream);
+        if let Some(outlet) = outlet {
+            self.reply_to.insert(id.clone(), outlet);
         }
         match self.dispatcher.handle_request(&mut self.state, request) {
             Outcome::Ready(outcome) => self.reply(ctx, id.clone(), Message::reply(id, outcome)),
@@ -313,7 +349,7 @@ impl Session {
         let check_every = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(60));
         ctx.run_interval(check_every, move |act, ctx| {
             let busy =
-                !act.in_flight.is_empty() || act.stream.as_ref().is_some_and(|s| !s.is_closed());
+                !act.in_flight.is_empty() || act.stream.as_ref().is_some_and(Outlet::is_attached);
             if !busy && act.last_activity.elapsed() >= idle {
                 log::info!("session {}: idle for {idle:?}, expiring it", act.id);
                 ctx.stop();
@@ -321,20 +357,12 @@ impl Session {
         });
     }
 
-    /// Notices at once when the transport drops the receiving end of the session's stream.
-    fn watch_stream(&mut self, ctx: &mut Context<Self>, stream: mpsc::Sender<Message>) {
+    /// Ends a legacy session as soon as the transport drops its stream's receiving end.
+    fn end_with_stream(&mut self, ctx: &mut Context<Self>, stream: mpsc::Sender<Event>) {
         ctx.spawn(
             async move { stream.closed().await }
                 .into_actor(self)
-                .map(|(), act, ctx| match act.lifetime {
-                    Lifetime::Stream => ctx.stop(),
-                    Lifetime::Idle(_) => {
-                        if act.stream.as_ref().is_some_and(mpsc::Sender::is_closed) {
-                            act.stream = None;
-                            act.last_activity = Instant::now();
-                        }
-                    }
-                }),
+                .map(|(), _act, ctx| ctx.stop()),
         );
     }
 }
@@ -361,11 +389,13 @@ impl Actor for Session {
             })
             .wait(ctx);
 
-        if let Some(stream) = self.stream.clone() {
-            self.watch_stream(ctx, stream);
-        }
-        if let Lifetime::Idle(idle) = self.lifetime {
-            self.expire_when_idle(ctx, idle);
+        match self.lifetime {
+            Lifetime::Stream => {
+                if let Some(sender) = self.legacy_sender.take() {
+                    self.end_with_stream(ctx, sender);
+                }
+            }
+            Lifetime::Idle { idle, .. } => self.expire_when_idle(ctx, idle),
         }
         ctx.run_interval(self.dispatcher.poll_interval(), |act, ctx| {
             act.poll_subscriptions(ctx)
@@ -429,36 +459,5 @@ impl Handler<Deliver> for Session {
                 }
             }
         }
-    }
-}
-
-impl Handler<OpenStream> for Session {
-    type Result = Result<(), StreamBusy>;
-
-    fn handle(&mut self, msg: OpenStream, ctx: &mut Self::Context) -> Self::Result {
-        if self.stream.as_ref().is_some_and(|s| !s.is_closed()) {
-            return Err(StreamBusy);
-        }
-        self.last_activity = Instant::now();
-        self.stream = Some(msg.sender.clone());
-        self.watch_stream(ctx, msg.sender);
-        Ok(())
-    }
-}
-
-impl Handler<GetVersion> for Session {
-    type Result = Option<ProtocolVersion>;
-
-    fn handle(&mut self, _msg: GetVersion, _ctx: &mut Self::Context) -> Self::Result {
-        self.state.version
-    }
-}
-
-impl Handler<End> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _msg: End, ctx: &mut Self::Context) {
-        log::debug!("session {}: ended by the client", self.id);
-        ctx.stop();
     }
 }

@@ -23,7 +23,7 @@ use crate::{
         SessionId,
         session::{Lifetime, Session},
     },
-    mcp::jsonrpc::Message,
+    mcp::outlet::Event,
 };
 
 pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError> {
@@ -56,7 +56,7 @@ pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError
 /// The event stream of one session: the `endpoint` event, then its messages.
 struct SessionEvents {
     endpoint: Option<String>,
-    receiver: mpsc::Receiver<Message>,
+    receiver: mpsc::Receiver<Event>,
 }
 
 impl Stream for SessionEvents {
@@ -66,10 +66,11 @@ impl Stream for SessionEvents {
         if let Some(endpoint) = self.endpoint.take() {
             return Poll::Ready(Some(Ok(sse::Data::new(endpoint).event("endpoint").into())));
         }
-        self.receiver.poll_recv(cx).map(|message| {
-            message.map(|message| {
+        self.receiver.poll_recv(cx).map(|event| {
+            event.map(|event| {
                 // Compact JSON has no raw newlines, so each message is a single `data:` line.
-                serde_json::to_string(&message)
+                // Legacy events carry no ids: this transport cannot resume.
+                serde_json::to_string(&event.message)
                     .map(|json| sse::Data::new(json).event("message").into())
             })
         })

@@ -32,10 +32,13 @@ use crate::{
     actors::{
         SessionId,
         registry::Lookup,
-        session::{Deliver, End, GetVersion, Lifetime, OpenStream, Session},
+        session::{
+            Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, StreamRefused,
+        },
     },
     mcp::{
         jsonrpc::{ErrorObject, Message},
+        outlet::Event,
         protocol::ProtocolVersion,
     },
 };
@@ -126,7 +129,11 @@ async fn start_session(state: &AppState) -> Result<(Addr<Session>, String), ApiE
         id,
         state.registry.clone(),
         state.dispatcher.clone(),
-        Lifetime::Idle(state.settings.mcp.session_idle()),
+        Lifetime::Idle {
+            idle: state.settings.mcp.session_idle(),
+            retry: state.settings.mcp.sse_retry(),
+            replay_events: state.settings.mcp.replay_events,
+        },
         None,
         registered,
         state.credential.clone(),
@@ -180,7 +187,10 @@ pub async fn post(
     let streamed = batch || messages.iter().any(|m| is_request(m, Some("tools/call")));
     let (reply_to, mut replies) = mpsc::channel(state.settings.sse.outbound_capacity);
     for message in messages {
-        let reply_to = is_request(&message, None).then(|| reply_to.clone());
+        let reply_to = is_request(&message, None).then(|| ReplyTo {
+            sender: reply_to.clone(),
+            streamed,
+        });
         session
             .send(Deliver { message, reply_to })
             .await
@@ -209,8 +219,8 @@ pub async fn post(
         (_, false) => HttpResponse::Ok(),
     };
     let mut answers = Vec::new();
-    while let Some(message) = replies.recv().await {
-        if matches!(message, Message::Response(_) | Message::Error(_)) {
+    while let Some(event) = replies.recv().await {
+        if let Some(message @ (Message::Response(_) | Message::Error(_))) = event.message {
             answers.push(message);
         }
     }
@@ -236,14 +246,26 @@ pub async fn get(
     }
     check_protocol_version(&request)?;
     let (session, session_id) = session_of(&request, &state).await?;
-    let (sender, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
-    session
-        .send(OpenStream { sender })
-        .await
-        .map_err(|_| ApiError::UnknownMcpSession(session_id.clone()))?
-        .map_err(|_| ApiError::StreamConflict)?;
-    let events = sse_events(receiver);
-    Ok(Sse::from_stream(events)
+    // Room for a whole replay as well as the usual queue.
+    let capacity = state.settings.sse.outbound_capacity + state.settings.mcp.replay_events;
+    let (sender, receiver) = mpsc::channel(capacity);
+    let opened = match header_value(&request, "last-event-id") {
+        Some(last) => {
+            session
+                .send(Resume {
+                    last_event_id: last.to_string(),
+                    sender,
+                })
+                .await
+        }
+        None => session.send(OpenStream { sender }).await,
+    };
+    match opened.map_err(|_| ApiError::UnknownMcpSession(session_id.clone()))? {
+        Ok(()) => {}
+        Err(StreamRefused::Busy) => return Err(ApiError::StreamConflict),
+        Err(StreamRefused::UnknownEvent(id)) => return Err(ApiError::UnknownEvent(id)),
+    }
+    Ok(Sse::from_stream(sse_events(receiver))
         .with_keep_alive(state.settings.sse.keep_alive())
         .customize()
         .insert_header(("Cache-Control", "no-cache"))
@@ -264,45 +286,70 @@ pub async fn delete(
     Ok(HttpResponse::Ok().finish())
 }
 
-/// The messages of a channel, each framed by `frame`, until the channel closes.
+/// The events of a channel, each framed by `frame`, until the channel closes.
 struct Frames<F> {
-    receiver: mpsc::Receiver<Message>,
+    receiver: mpsc::Receiver<Event>,
     frame: F,
 }
 
-impl<T, F: Fn(Message) -> T + Unpin> Stream for Frames<F> {
+impl<T, F: Fn(Event) -> T + Unpin> Stream for Frames<F> {
     type Item = T;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
         this.receiver
             .poll_recv(cx)
-            .map(|message| message.map(&this.frame))
+            .map(|event| event.map(&this.frame))
     }
 }
 
-/// `message` events for a GET stream (actix-web-lab adds the keep-alives).
+/// Events for a GET stream (actix-web-lab adds the keep-alives).
 fn sse_events(
-    receiver: mpsc::Receiver<Message>,
+    receiver: mpsc::Receiver<Event>,
 ) -> impl Stream<Item = Result<sse::Event, serde_json::Error>> {
     Frames {
         receiver,
-        frame: |message: Message| {
-            serde_json::to_string(&message).map(|json| sse::Data::new(json).event("message").into())
+        frame: |event: Event| {
+            let data = match &event.message {
+                Some(message) => serde_json::to_string(message)?,
+                None => String::new(),
+            };
+            let mut data = sse::Data::new(data);
+            if event.message.is_some() {
+                data.set_event("message");
+            }
+            if let Some(id) = event.id {
+                data.set_id(id);
+            }
+            Ok(data.into())
         },
     }
 }
 
 /// The same events framed by hand, for a POST's streamed answer: it ends with its last
 /// response, so it needs no keep-alive. Compact JSON has no newlines: one `data:` line each.
+/// The priming event (2025-11-25) is an id, a `retry` and empty data.
 fn sse_bytes(
-    receiver: mpsc::Receiver<Message>,
+    receiver: mpsc::Receiver<Event>,
 ) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
     Frames {
         receiver,
-        frame: |message: Message| {
-            serde_json::to_string(&message)
-                .map(|json| web::Bytes::from(format!("event: message\ndata: {json}\n\n")))
+        frame: |event: Event| {
+            let mut frame = String::new();
+            if let Some(id) = &event.id {
+                frame.push_str(&format!("id: {id}\n"));
+            }
+            if let Some(retry) = event.retry {
+                frame.push_str(&format!("retry: {}\n", retry.as_millis()));
+            }
+            match &event.message {
+                Some(message) => {
+                    let json = serde_json::to_string(message)?;
+                    frame.push_str(&format!("event: message\ndata: {json}\n\n"));
+                }
+                None => frame.push_str("data: \n\n"),
+            }
+            Ok(web::Bytes::from(frame))
         },
     }
 }

@@ -12,34 +12,37 @@ use std::{
 };
 
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{
     jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Version2},
+    outlet::{Delivery, Outlet},
     protocol::{LogLevel, ProtocolVersion},
 };
 use crate::github::{api::RepoRef, request::Credential};
 
-/// Sends notifications to the session's client while a request is in flight.
+/// Sends messages to the session's client while a request is in flight, on the request's
+/// stream.
 #[derive(Debug, Clone)]
-pub struct Notifier(mpsc::Sender<Message>);
+pub struct Notifier(Outlet);
 
 impl Notifier {
-    pub fn new(outbound: mpsc::Sender<Message>) -> Self {
-        Notifier(outbound)
+    pub fn new(outlet: Outlet) -> Self {
+        Notifier(outlet)
     }
 
     /// Queues a notification. Progress is advisory: when the client's queue is full it is
     /// dropped rather than waited for (the session itself deals with a client that stopped
-    /// reading).
+    /// reading); on a resumable stream it stays in the replay buffer.
     pub fn notify(&self, method: &str, params: Value) {
         let note = Notification::new(method, Some(params));
-        let _ = self.0.try_send(Message::Notification(note));
+        self.0.send(Message::Notification(note));
     }
 
-    /// Queues any message; false if it could not be queued.
+    /// Queues any message; false if no connection took it (a resumable stream keeps it for a
+    /// client that comes back).
     pub fn send(&self, message: Message) -> bool {
-        self.0.try_send(message).is_ok()
+        self.0.send(message) == Delivery::Sent
     }
 }
 

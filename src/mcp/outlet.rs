@@ -1,0 +1,261 @@
+//! Outlets: where a session's messages leave it, one per stream.
+//!
+//! An outlet numbers the events of its stream and, when the stream is resumable (Streamable
+//! HTTP), keeps them in the session's bounded replay buffer, so that a client whose connection
+//! broke can come back with `GET` and `Last-Event-ID` and get what it missed. Event ids are
+//! `<stream>-<sequence>`: unique within the session and saying which stream they belong to
+//! (stream 0 is the session's GET stream; each request answered over SSE gets its own). The
+//! connection behind an outlet can come and go; the outlet, its numbering and its buffered
+//! events stay with the session.
+//!
+//! Outlets are shared (`Arc`) between the session and the handlers of its requests, whose
+//! progress and log notifications go through them too.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
+
+use crate::mcp::jsonrpc::Message;
+
+/// One SSE event: an id on resumable streams, a message (none for the priming event that
+/// gives the client an id to resume from), and the reconnection delay to announce.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: Option<String>,
+    pub message: Option<Message>,
+    pub retry: Option<Duration>,
+}
+
+impl Event {
+    pub fn plain(message: Message) -> Event {
+        Event {
+            id: None,
+            message: Some(message),
+            retry: None,
+        }
+    }
+}
+
+/// What became of a message sent to an outlet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// The connection's queue is full: its client stopped reading.
+    Full,
+    /// The connection is gone (the event is still in the replay buffer, if resumable).
+    Closed,
+    /// No connection attached (the event is still in the replay buffer, if resumable).
+    Detached,
+}
+
+/// The session's recent events on resumable streams, oldest first, bounded.
+#[derive(Debug, Clone)]
+pub struct Replay(Arc<Mutex<ReplayBuffer>>);
+
+#[derive(Debug)]
+struct ReplayBuffer {
+    events: VecDeque<(u64, u64, Event)>,
+    capacity: usize,
+}
+
+impl Replay {
+    pub fn new(capacity: usize) -> Self {
+        Replay(Arc::new(Mutex::new(ReplayBuffer {
+            events: VecDeque::new(),
+            capacity,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ReplayBuffer> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn record(&self, stream: u64, seq: u64, event: Event) {
+        let mut buffer = self.lock();
+        if buffer.events.len() == buffer.capacity {
+            buffer.events.pop_front();
+        }
+        if buffer.capacity > 0 {
+            buffer.events.push_back((stream, seq, event));
+        }
+    }
+
+    /// The events of `stream` after `seq`, or `None` if events after `seq` were already
+    /// dropped from the buffer (the client cannot get them all back).
+    pub fn after(&self, stream: u64, seq: u64) -> Option<Vec<Event>> {
+        let buffer = self.lock();
+        let mut of_stream = buffer
+            .events
+            .iter()
+            .filter(|(s, _, _)| *s == stream)
+            .peekable();
+        // The next event the client expects must still be here, unless nothing followed.
+        if let Some((_, first, _)) = of_stream.peek()
+            && *first > seq + 1
+        {
+            return None;
+        }
+        Some(
+            of_stream
+                .filter(|(_, n, _)| *n > seq)
+                .map(|(_, _, event)| event.clone())
+                .collect(),
+        )
+    }
+}
+
+/// Parses an event id `<stream>-<sequence>`.
+pub fn parse_event_id(id: &str) -> Option<(u64, u64)> {
+    let (stream, seq) = id.split_once('-')?;
+    Some((stream.parse().ok()?, seq.parse().ok()?))
+}
+
+/// One stream of a session.
+#[derive(Debug, Clone)]
+pub struct Outlet(Arc<Mutex<OutletState>>);
+
+#[derive(Debug)]
+struct OutletState {
+    stream: u64,
+    seq: u64,
+    sender: Option<mpsc::Sender<Event>>,
+    replay: Option<Replay>,
+}
+
+impl Outlet {
+    /// An outlet without ids or replay (the legacy transport, JSON answers).
+    pub fn plain(sender: mpsc::Sender<Event>) -> Self {
+        Self::with(0, Some(sender), None)
+    }
+
+    /// A resumable outlet for `stream`, recording into `replay`.
+    pub fn resumable(stream: u64, sender: Option<mpsc::Sender<Event>>, replay: Replay) -> Self {
+        Self::with(stream, sender, Some(replay))
+    }
+
+    fn with(stream: u64, sender: Option<mpsc::Sender<Event>>, replay: Option<Replay>) -> Self {
+        Outlet(Arc::new(Mutex::new(OutletState {
+            stream,
+            seq: 0,
+            sender,
+            replay,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OutletState> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn stream(&self) -> u64 {
+        self.lock().stream
+    }
+
+    /// Sends a message (numbered and recorded, if resumable).
+    pub fn send(&self, message: Message) -> Delivery {
+        self.emit(Some(message), None)
+    }
+
+    /// The priming event: an id and no message, with the reconnection delay.
+    pub fn prime(&self, retry: Duration) -> Delivery {
+        self.emit(None, Some(retry))
+    }
+
+    fn emit(&self, message: Option<Message>, retry: Option<Duration>) -> Delivery {
+        let mut state = self.lock();
+        let id = match state.replay.clone() {
+            Some(replay) => {
+                let seq = state.seq;
+                state.seq += 1;
+                let event = Event {
+                    id: Some(format!("{}-{seq}", state.stream)),
+                    message: message.clone(),
+                    retry,
+                };
+                replay.record(state.stream, seq, event.clone());
+                event.id
+            }
+            None => None,
+        };
+        let Some(sender) = &state.sender else {
+            return Delivery::Detached;
+        };
+        match sender.try_send(Event { id, message, retry }) {
+            Ok(()) => Delivery::Sent,
+            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                state.sender = None;
+                Delivery::Closed
+            }
+        }
+    }
+
+    /// Whether a live connection is attached.
+    pub fn is_attached(&self) -> bool {
+        self.lock().sender.as_ref().is_some_and(|s| !s.is_closed())
+    }
+
+    /// Attaches a new connection, first sending it `backlog` (replayed events).
+    pub fn attach(&self, sender: mpsc::Sender<Event>, backlog: Vec<Event>) {
+        for event in backlog {
+            let _ = sender.try_send(event);
+        }
+        self.lock().sender = Some(sender);
+    }
+
+    /// Drops the connection, ending its stream.
+    pub fn detach(&self) {
+        self.lock().sender = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::mcp::jsonrpc::Notification;
+
+    fn note(n: u64) -> Message {
+        Message::Notification(Notification::new("n", Some(json!(n))))
+    }
+
+    #[tokio::test]
+    async fn a_resumed_stream_gets_what_it_missed_and_nothing_else() {
+        let replay = Replay::new(10);
+        let (tx, mut rx) = mpsc::channel(10);
+        let outlet = Outlet::resumable(3, Some(tx), replay.clone());
+        let other = Outlet::resumable(4, None, replay.clone());
+        assert_eq!(outlet.prime(Duration::from_secs(1)), Delivery::Sent);
+        assert_eq!(outlet.send(note(1)), Delivery::Sent);
+        assert_eq!(rx.recv().await.unwrap().id.as_deref(), Some("3-0"));
+        drop(rx);
+        assert_eq!(outlet.send(note(2)), Delivery::Closed);
+        assert_eq!(outlet.send(note(3)), Delivery::Detached);
+        other.send(note(99));
+
+        let missed = replay.after(3, 1).unwrap();
+        let ids: Vec<_> = missed.iter().map(|e| e.id.clone().unwrap()).collect();
+        assert_eq!(ids, ["3-2", "3-3"]);
+        assert_eq!(parse_event_id("3-1"), Some((3, 1)));
+        assert_eq!(parse_event_id("x"), None);
+    }
+
+    #[test]
+    fn events_pushed_out_of_the_buffer_cannot_be_replayed() {
+        let replay = Replay::new(2);
+        let outlet = Outlet::resumable(0, None, replay.clone());
+        for n in 0..4 {
+            outlet.send(note(n));
+        }
+        assert!(replay.after(0, 0).is_none(), "0-1 is gone");
+        assert_eq!(replay.after(0, 2).unwrap().len(), 1);
+    }
+}
