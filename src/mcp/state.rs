@@ -1,0 +1,105 @@
+//! The MCP state of one session, and the [`CallContext`] its requests get.
+//!
+//! A `Session` actor owns an [`McpState`] and lends it to the dispatcher for each message; the
+//! dispatcher builds each handler's [`CallContext`] from it with [`McpState::context`].
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{
+    context::{
+        CallContext, ClientRequests, Logger, Notifier, PendingRequests, Progress, SessionMemory,
+    },
+    protocol::{ClientInfo, LogLevel, ProtocolVersion},
+};
+use crate::github::request::Credential;
+
+/// The `logger` name on `notifications/message` from this server.
+pub const LOGGER: &str = "github-issue-mcp";
+
+/// How long a request to the client (sampling, elicitation) may wait for its answer: a person
+/// may be answering.
+const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A request's `_meta`: the progress token, echoed with its JSON type.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RequestMeta {
+    pub(super) progress_token: Option<Value>,
+}
+
+/// The MCP state of one session, owned by its `Session` actor.
+#[derive(Debug, Clone)]
+pub struct McpState {
+    /// Set once `initialize` has been answered; `None` before.
+    pub version: Option<ProtocolVersion>,
+    pub client: Option<ClientInfo>,
+    pub client_capabilities: Map<String, Value>,
+    /// Whether `notifications/initialized` has arrived. Over HTTP it can race the next request,
+    /// so requests are gated on `version`, never on this.
+    pub initialized: bool,
+    /// `notifications/message` below this level are not sent.
+    pub log_level: LogLevel,
+    /// The GitHub identity this session's calls use.
+    pub credential: Option<Credential>,
+    /// Where notifications of the request being dispatched go (its response's stream). The
+    /// session sets it for each request; handlers keep a clone in their `CallContext`.
+    pub notifier: Option<Notifier>,
+    /// Repositories this session has named, for completions.
+    pub memory: SessionMemory,
+    /// Requests sent to the client, awaiting its answers.
+    pub pending: PendingRequests,
+    /// Resources the client subscribed to.
+    pub subscriptions: BTreeSet<String>,
+}
+
+impl Default for McpState {
+    fn default() -> Self {
+        McpState {
+            version: None,
+            client: None,
+            client_capabilities: Map::new(),
+            initialized: false,
+            log_level: LogLevel::Warning,
+            credential: None,
+            notifier: None,
+            memory: SessionMemory::default(),
+            pending: PendingRequests::default(),
+            subscriptions: Default::default(),
+        }
+    }
+}
+
+impl McpState {
+    /// The context for one request of this session. `meta` is the request's `_meta`.
+    pub(super) fn context(
+        &self,
+        version: ProtocolVersion,
+        meta: Option<&RequestMeta>,
+    ) -> CallContext {
+        let progress = match (meta.and_then(|m| m.progress_token.clone()), &self.notifier) {
+            (Some(token), Some(notifier)) => Some(Progress::new(token, notifier.clone(), version)),
+            _ => None,
+        };
+        CallContext {
+            version,
+            credential: self.credential.clone(),
+            progress,
+            memory: self.memory.clone(),
+            log: self
+                .notifier
+                .clone()
+                .map(|n| Logger::new(n, self.log_level, LOGGER)),
+            client: self.notifier.clone().map(|n| {
+                ClientRequests::new(
+                    n,
+                    self.pending.clone(),
+                    self.client_capabilities.clone(),
+                    CLIENT_REQUEST_TIMEOUT,
+                )
+            }),
+        }
+    }
+}
