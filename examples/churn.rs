@@ -116,7 +116,7 @@ async fn main() {
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = github_issue_mcp::run_with(listener, settings, Features::default())
+            let server = github_issue_mcp::run_with(listener, settings, |_, _| Features::default())
                 .expect("server");
             tx.send(()).unwrap();
             server.await

@@ -153,6 +153,52 @@ pub struct ToolSettings {
     pub comments_max: usize,
 }
 
+/// How clients authenticate (see `crate::auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMode {
+    None,
+    ApiKeys,
+    #[serde(rename = "github-token")]
+    GitHubToken,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AuthSettings {
+    pub mode: AuthMode,
+    api_keys: Secret,
+    pub allow_unauthenticated_remote: bool,
+}
+
+impl AuthSettings {
+    pub fn api_keys(&self) -> Vec<Secret> {
+        self.api_keys
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(Secret::new)
+            .collect()
+    }
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not even masked: a list of keys is all secret.
+        f.debug_struct("AuthSettings")
+            .field("mode", &self.mode)
+            .field(
+                "api_keys",
+                &format_args!("<{} keys>", self.api_keys().len()),
+            )
+            .field(
+                "allow_unauthenticated_remote",
+                &self.allow_unauthenticated_remote,
+            )
+            .finish()
+    }
+}
+
 /// Every setting of the server.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
@@ -162,6 +208,7 @@ pub struct Settings {
     pub mcp: McpSettings,
     pub github: GitHubSettings,
     pub tools: ToolSettings,
+    pub auth: AuthSettings,
 }
 
 impl Settings {
@@ -248,8 +295,16 @@ impl Settings {
                 &format!("must be an http:// or https:// URL, got {url:?}"),
             );
         }
+        if self.auth.mode == AuthMode::ApiKeys && self.auth.api_keys().is_empty() {
+            return out_of_range(
+                "auth.api_keys (GITHUB_ISSUE_MCP__AUTH__API_KEYS)",
+                "must list at least one key when auth.mode is api-keys",
+            );
+        }
         match &self.github.token {
             Some(token) if !token.expose().trim().is_empty() => Ok(()),
+            // Each client brings its own token.
+            _ if self.auth.mode == AuthMode::GitHubToken => Ok(()),
             _ => Err(ConfigError::MissingToken),
         }
     }

@@ -14,8 +14,8 @@ use serde_json::json;
 
 use crate::{
     actors::registry::SessionRegistry,
+    auth::{AuthError, Authenticator},
     config::Settings,
-    github::request::Credential,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
 };
 
@@ -32,8 +32,8 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     pub settings: Arc<Settings>,
     pub started_at: Instant,
-    /// The GitHub identity new sessions get: the server's token (per-user tokens come later).
-    pub credential: Option<Credential>,
+    /// Who is calling, and with which GitHub identity.
+    pub auth: Authenticator,
     /// The Host and Origin values let in.
     pub guard: guard::OriginGuard,
 }
@@ -73,6 +73,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             })),
     )
     .default_service(web::to(|| refuse(ApiError::NotFound)));
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        ApiError::Unauthorized(err)
+    }
 }
 
 /// A handler that only ever answers with `err`.
@@ -118,6 +124,8 @@ pub enum ApiError {
         "unsupported MCP-Protocol-Version {0:?}; supported: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05"
     )]
     UnsupportedProtocolVersion(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(AuthError),
     #[error("this stream already has a connection open; close it first")]
     StreamConflict,
     #[error("unknown or expired Last-Event-ID {0:?}: open a new GET stream without it")]
@@ -144,6 +152,8 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::StreamConflict => StatusCode::CONFLICT,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -153,8 +163,15 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::MethodNotAllowed { allow } = self {
-            response.insert_header(("Allow", *allow));
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header(("Allow", *allow));
+            }
+            ApiError::Unauthorized(AuthError::Unavailable(_)) => {}
+            ApiError::Unauthorized(_) => {
+                response.insert_header(("WWW-Authenticate", "Bearer realm=\"github-issue-mcp\""));
+            }
+            _ => {}
         }
         // A JSON-RPC error body, so that clients which parse it find code and message; `id` is
         // null because the request's id is unknown or was never read.

@@ -22,6 +22,7 @@ use actix::Actor;
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
 
 pub mod actors;
+pub mod auth;
 pub mod completions;
 pub mod config;
 pub mod conformance;
@@ -35,8 +36,9 @@ pub mod tools;
 
 use crate::{
     actors::{gateway::GitHubGateway, registry::SessionRegistry},
+    auth::Authenticator,
     completions::{Completions, GitHubCompleter},
-    config::Settings,
+    config::{AuthMode, Settings},
     github::{api::GitHub, request::Credential},
     http::{AppState, guard::OriginGuard},
     mcp::dispatcher::{Dispatcher, Features},
@@ -52,16 +54,18 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
 /// Must be called from within an actix system (`#[actix_web::main]`, `actix_rt::System`): the
 /// actors are started on it. The returned [`Server`] runs when awaited or spawned.
 pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
-    let gateway = GitHubGateway::new(&settings.github)
-        .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
-        .start();
-    let github = GitHub::new(gateway, &settings.github.api_url);
+    run_with(listener, settings, github_features)
+}
+
+/// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
+/// switched on).
+fn github_features(github: &GitHub, settings: &Settings) -> Features {
     let mut features = Features {
         tools: tools::github_tools(github.clone(), settings.tools.clone()),
         resources: ResourceRegistry::default()
             .with(IssueResources::new(github.clone(), settings.tools.clone())),
         prompts: prompts::issues::issue_prompts(),
-        completions: Completions::new(GitHubCompleter::new(github)),
+        completions: Completions::new(GitHubCompleter::new(github.clone())),
     };
     if settings.mcp.conformance_fixtures {
         log::warn!(
@@ -69,16 +73,36 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
         );
         features = conformance::add_fixtures(features);
     }
-    run_with(listener, settings, features)
+    features
 }
 
-/// Starts the server with the given tools, resources and prompts.
+/// Starts the server with the features `make_features` builds on the GitHub gateway (tests
+/// pass their own).
 pub fn run_with(
     listener: TcpListener,
     settings: Settings,
-    features: Features,
+    make_features: impl FnOnce(&GitHub, &Settings) -> Features,
 ) -> io::Result<Server> {
     let address = listener.local_addr()?;
+    if settings.auth.mode == AuthMode::None
+        && !address.ip().is_loopback()
+        && !settings.auth.allow_unauthenticated_remote
+    {
+        return Err(io::Error::other(format!(
+            "refusing to serve {address} without authentication: anyone who can reach it could \
+             use the server's GitHub token. Set auth.mode to api-keys or github-token \
+             (GITHUB_ISSUE_MCP__AUTH__MODE), or, if a proxy in front authenticates, set \
+             auth.allow_unauthenticated_remote = true"
+        )));
+    }
+    let gateway = GitHubGateway::new(&settings.github)
+        .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
+        .start();
+    let github = GitHub::new(gateway, &settings.github.api_url);
+    let features = make_features(&github, &settings);
+    let server_credential = settings.github.token.clone().map(Credential::new);
+    let auth = Authenticator::new(&settings.auth, server_credential, github)
+        .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
     let settings = Arc::new(settings);
     let state = AppState {
         registry: SessionRegistry::default().start(),
@@ -89,7 +113,7 @@ pub fn run_with(
         ),
         settings: settings.clone(),
         started_at: Instant::now(),
-        credential: settings.github.token.clone().map(Credential::new),
+        auth,
         guard: OriginGuard::new(&settings.server, address),
     };
 
@@ -99,7 +123,8 @@ pub fn run_with(
         env!("CARGO_PKG_VERSION"),
     );
     log::info!(
-        "GitHub API {} with token {}",
+        "auth mode {:?}; GitHub API {} with server token {}",
+        settings.auth.mode,
         settings.github.api_url,
         settings
             .github

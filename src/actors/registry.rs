@@ -10,12 +10,14 @@ use actix::prelude::*;
 
 use super::{SessionId, session::Session};
 
-/// Session → registry: this session is live and takes messages at `addr`.
+/// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
+/// (a principal id, never a secret).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Register {
     pub id: SessionId,
     pub addr: Addr<Session>,
+    pub owner: String,
 }
 
 /// Session → registry: this session has stopped.
@@ -25,11 +27,13 @@ pub struct Unregister {
     pub id: SessionId,
 }
 
-/// HTTP layer → registry: where is this session, if it is live?
+/// HTTP layer → registry: where is this session, if it is live and belongs to `principal`?
+/// Someone else's session is not found: its existence is not revealed.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Addr<Session>>")]
 pub struct Lookup {
     pub id: SessionId,
+    pub principal: String,
 }
 
 /// HTTP layer → registry: how many sessions are live?
@@ -40,7 +44,7 @@ pub struct CountSessions;
 /// The live sessions of this server.
 #[derive(Debug, Default)]
 pub struct SessionRegistry {
-    sessions: HashMap<SessionId, Addr<Session>>,
+    sessions: HashMap<SessionId, (Addr<Session>, String)>,
 }
 
 impl Actor for SessionRegistry {
@@ -51,8 +55,13 @@ impl Handler<Register> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: Register, _ctx: &mut Self::Context) {
-        self.sessions.insert(msg.id, msg.addr);
-        log::info!("session {} opened ({} live)", msg.id, self.sessions.len());
+        log::info!(
+            "session {} opened by {} ({} live)",
+            msg.id,
+            msg.owner,
+            self.sessions.len() + 1
+        );
+        self.sessions.insert(msg.id, (msg.addr, msg.owner));
     }
 }
 
@@ -70,7 +79,10 @@ impl Handler<Lookup> for SessionRegistry {
     type Result = Option<Addr<Session>>;
 
     fn handle(&mut self, msg: Lookup, _ctx: &mut Self::Context) -> Self::Result {
-        self.sessions.get(&msg.id).cloned()
+        self.sessions
+            .get(&msg.id)
+            .filter(|(_, owner)| *owner == msg.principal)
+            .map(|(addr, _)| addr.clone())
     }
 }
 

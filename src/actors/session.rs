@@ -31,7 +31,7 @@ mod control;
 mod watch;
 
 use crate::{
-    github::request::Credential,
+    auth::Principal,
     mcp::{
         context::Notifier,
         dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
@@ -79,6 +79,8 @@ pub enum Lifetime {
 #[derive(Debug)]
 pub struct Session {
     id: SessionId,
+    /// The principal that opened the session (an id, never a secret).
+    owner: String,
     registry: Addr<SessionRegistry>,
     dispatcher: Dispatcher,
     lifetime: Lifetime,
@@ -106,22 +108,39 @@ pub struct Session {
     watch: watch::Watch,
 }
 
+/// What a transport gives a new session.
+#[derive(Debug)]
+pub struct SessionSetup {
+    pub id: SessionId,
+    pub registry: Addr<SessionRegistry>,
+    pub dispatcher: Dispatcher,
+    pub lifetime: Lifetime,
+    /// The legacy transport's one stream; `None` for Streamable HTTP.
+    pub stream: Option<mpsc::Sender<Event>>,
+    /// Told once the registry knows the session.
+    pub on_registered: oneshot::Sender<()>,
+    /// Who opened it: the session belongs to them, and uses their GitHub credential.
+    pub principal: Principal,
+}
+
 impl Session {
-    pub fn new(
-        id: SessionId,
-        registry: Addr<SessionRegistry>,
-        dispatcher: Dispatcher,
-        lifetime: Lifetime,
-        stream: Option<mpsc::Sender<Event>>,
-        on_registered: oneshot::Sender<()>,
-        credential: Option<Credential>,
-    ) -> Self {
+    pub fn new(setup: SessionSetup) -> Self {
+        let SessionSetup {
+            id,
+            registry,
+            dispatcher,
+            lifetime,
+            stream,
+            on_registered,
+            principal,
+        } = setup;
         let state = McpState {
-            credential,
+            credential: principal.credential,
             ..McpState::default()
         };
         Session {
             id,
+            owner: principal.id,
             registry,
             dispatcher,
             lifetime,
@@ -375,6 +394,7 @@ impl Actor for Session {
         let register = Register {
             id: self.id,
             addr: ctx.address(),
+            owner: self.owner.clone(),
         };
         self.registry
             .send(register)

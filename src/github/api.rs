@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     error::{GitHubError, RateResource},
-    models::{Comment, Issue, Label, SearchResults},
+    models::{Comment, Issue, Label, SearchResults, User},
     request::{ApiRequest, Credential, Links, Method},
 };
 use crate::actors::gateway::{Fetch, GitHubGateway};
@@ -209,6 +209,14 @@ impl GitHub {
         let url = format!("{}/repos/{repo}/issues/{number}/comments", self.base);
         let body = serde_json::json!({ "body": body });
         self.mutate(credential, repo, Method::Post, url, body).await
+    }
+
+    /// The user a token belongs to (`GET /user`), to authenticate callers by their token.
+    pub async fn user(&self, credential: &Credential) -> Result<User, GitHubError> {
+        let url = format!("{}/user", self.base);
+        self.call(credential, get(url, None, RateResource::Core))
+            .await?
+            .json()
     }
 
     pub async fn search_issues(

@@ -35,9 +35,13 @@ pub async fn post(
         .parse()
         .map_err(|_| ApiError::InvalidSessionId(raw_id.clone()))?;
     require_json(&request)?;
+    let principal = state.auth.authenticate(&request).await?;
     let session = state
         .registry
-        .send(Lookup { id })
+        .send(Lookup {
+            id,
+            principal: principal.id,
+        })
         .await
         .map_err(|_| ApiError::Unavailable)?
         .ok_or_else(|| ApiError::UnknownSession(raw_id.clone()))?;

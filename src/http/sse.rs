@@ -12,7 +12,7 @@ use std::{
 };
 
 use actix::Actor;
-use actix_web::{Responder, web};
+use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use futures_core::Stream;
 use tokio::sync::{mpsc, oneshot};
@@ -21,24 +21,28 @@ use super::{ApiError, AppState};
 use crate::{
     actors::{
         SessionId,
-        session::{Lifetime, Session},
+        session::{Lifetime, Session, SessionSetup},
     },
     mcp::outlet::Event,
 };
 
-pub async fn open(state: web::Data<AppState>) -> Result<impl Responder, ApiError> {
+pub async fn open(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<impl Responder, ApiError> {
+    let principal = state.auth.authenticate(&request).await?;
     let id = SessionId::new();
     let (outbound, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
     let (registered, on_registered) = oneshot::channel();
-    Session::new(
+    Session::new(SessionSetup {
         id,
-        state.registry.clone(),
-        state.dispatcher.clone(),
-        Lifetime::Stream,
-        Some(outbound),
-        registered,
-        state.credential.clone(),
-    )
+        registry: state.registry.clone(),
+        dispatcher: state.dispatcher.clone(),
+        lifetime: Lifetime::Stream,
+        stream: Some(outbound),
+        on_registered: registered,
+        principal,
+    })
     .start();
     on_registered.await.map_err(|_| ApiError::Unavailable)?;
 

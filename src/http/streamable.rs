@@ -33,7 +33,8 @@ use crate::{
         SessionId,
         registry::Lookup,
         session::{
-            Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, StreamRefused,
+            Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, SessionSetup,
+            StreamRefused,
         },
     },
     mcp::{
@@ -83,11 +84,15 @@ async fn session_of(
     state: &AppState,
 ) -> Result<(Addr<Session>, String), ApiError> {
     let raw = header_value(request, SESSION_HEADER).ok_or(ApiError::MissingMcpSession)?;
+    let principal = state.auth.authenticate(request).await?;
     let unknown = || ApiError::UnknownMcpSession(raw.to_string());
     let id: SessionId = raw.parse().map_err(|_| unknown())?;
     let session = state
         .registry
-        .send(Lookup { id })
+        .send(Lookup {
+            id,
+            principal: principal.id,
+        })
         .await
         .map_err(|_| ApiError::Unavailable)?
         .ok_or_else(unknown)?;
@@ -122,22 +127,26 @@ fn is_request(message: &Message, method: Option<&str>) -> bool {
 }
 
 /// Starts a Streamable HTTP session and waits until POSTs can find it.
-async fn start_session(state: &AppState) -> Result<(Addr<Session>, String), ApiError> {
+async fn start_session(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<(Addr<Session>, String), ApiError> {
+    let principal = state.auth.authenticate(request).await?;
     let id = SessionId::new();
     let (registered, on_registered) = oneshot::channel();
-    let session = Session::new(
+    let session = Session::new(SessionSetup {
         id,
-        state.registry.clone(),
-        state.dispatcher.clone(),
-        Lifetime::Idle {
+        registry: state.registry.clone(),
+        dispatcher: state.dispatcher.clone(),
+        lifetime: Lifetime::Idle {
             idle: state.settings.mcp.session_idle(),
             retry: state.settings.mcp.sse_retry(),
             replay_events: state.settings.mcp.replay_events,
         },
-        None,
-        registered,
-        state.credential.clone(),
-    )
+        stream: None,
+        on_registered: registered,
+        principal,
+    })
     .start();
     on_registered.await.map_err(|_| ApiError::Unavailable)?;
     Ok((session, id.to_string()))
@@ -166,7 +175,7 @@ pub async fn post(
                 "initialize must be sent alone, not in a batch",
             )));
         }
-        start_session(&state).await?
+        start_session(&request, &state).await?
     } else {
         session_of(&request, &state).await?
     };

@@ -28,6 +28,15 @@ mod routes;
 /// The token that `common::settings` gives the server.
 pub const TEST_TOKEN: &str = "ghp_testtokentesttokentest";
 
+/// The GitHub login a token belongs to: octocat for [`TEST_TOKEN`], `user-<last 4>` for others.
+pub fn login_of(token: &str) -> String {
+    if token == TEST_TOKEN {
+        "octocat".into()
+    } else {
+        format!("user-{}", &token[token.len().saturating_sub(4)..])
+    }
+}
+
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {

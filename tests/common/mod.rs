@@ -61,7 +61,9 @@ impl TestServer {
         thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = match features {
-                    Some(features) => github_issue_mcp::run_with(listener, settings, features),
+                    Some(features) => {
+                        github_issue_mcp::run_with(listener, settings, move |_, _| features)
+                    }
                     None => github_issue_mcp::run(listener, settings),
                 }
                 .expect("server starts");

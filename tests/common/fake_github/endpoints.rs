@@ -8,7 +8,13 @@ use super::{
     routes::{Answer, DOCS, answer, error, paginate, param, query_of, validation},
 };
 
-pub(super) fn route(state: &mut State, method: &str, path_and_query: &str, body: &str) -> Answer {
+pub(super) fn route(
+    state: &mut State,
+    method: &str,
+    path_and_query: &str,
+    body: &str,
+    token: &str,
+) -> Answer {
     let (path, pairs) = query_of(path_and_query);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let body: Value = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -23,6 +29,10 @@ pub(super) fn route(state: &mut State, method: &str, path_and_query: &str, body:
         }
         ["search", "issues"] if method == "GET" => return search(state, &pairs),
         ["rate_limit"] => return rate_limit(state),
+        ["user"] if method == "GET" => {
+            let login = super::login_of(token);
+            return answer(200, state.user(&login));
+        }
         _ => return error(404, "Not Found"),
     };
     let Some(repo_id) = state.repo_mut(&owner, &name).map(|r| r.id) else {

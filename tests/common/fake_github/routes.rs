@@ -122,9 +122,10 @@ fn decide(
         auth.strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("token "))
     });
-    if !token.is_some_and(|token| state.tokens.contains(token)) {
+    let Some(token) = token.filter(|token| state.tokens.contains(*token)) else {
         return (error(401, "Bad credentials"), false);
-    }
+    };
+    let token = token.to_string();
     if let Some((retry_after, status, times)) = state.secondary.as_mut().filter(|s| s.2 > 0) {
         *times -= 1;
         let mut answer = error(
@@ -149,7 +150,7 @@ fn decide(
             false,
         );
     }
-    let answer = route(state, method, path_and_query, body);
+    let answer = route(state, method, path_and_query, body, &token);
     let etag = etag_of(&answer.body);
     let not_modified = method == "GET"
         && answer.status == 200

@@ -1,0 +1,209 @@
+//! Who is calling: authentication of every MCP request, by `auth.mode`.
+//!
+//! - `none`: everyone is the same anonymous principal, using the server's `GITHUB_TOKEN`.
+//!   Refused at startup on a non-loopback address unless `auth.allow_unauthenticated_remote`.
+//! - `api-keys`: `Authorization: Bearer <key>` with a key from `auth.api_keys`. Only SHA-256
+//!   hashes of the keys are kept, compared in constant time; the principal is named by a short
+//!   prefix of the hash. Sessions use the server's token.
+//! - `github-token`: the bearer is the caller's own GitHub token (as GitHub's own remote MCP
+//!   server does). It is checked once against GitHub's `GET /user` (cached for a few minutes),
+//!   the principal is the GitHub login, and the session's GitHub calls use that token.
+//!
+//! The transports authenticate each request and compare the principal with the session's
+//! owner: a session belongs to whoever opened it, and anyone else is told it does not exist.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use actix_web::HttpRequest;
+use ring::digest;
+
+use crate::{
+    config::{AuthMode, AuthSettings, Secret},
+    github::{api::GitHub, error::GitHubError, request::Credential},
+};
+
+/// How long a validated GitHub token is trusted before it is checked again.
+const TOKEN_CACHE: Duration = Duration::from_secs(300);
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Safe to log: "anonymous", "key:1a2b3c4d" or "github:octocat". Never a secret.
+    pub id: String,
+    /// The GitHub identity the caller's sessions use.
+    pub credential: Option<Credential>,
+}
+
+/// Why a request was not let in. Each becomes a 401 with `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token: send Authorization: Bearer <{0}>")]
+    Missing(&'static str),
+    #[error("invalid API key")]
+    InvalidKey,
+    #[error("GitHub rejected the token: send a valid GitHub token as the bearer")]
+    InvalidGitHubToken,
+    #[error("could not check the GitHub token now ({0}); try again")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    mode: AuthMode,
+    /// SHA-256 of each accepted API key.
+    key_hashes: Vec<[u8; 32]>,
+    server_credential: Option<Credential>,
+    github: GitHub,
+    /// Validated GitHub tokens, by credential key: the login and when it was checked.
+    users: Arc<Mutex<HashMap<u64, (String, Instant)>>>,
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let digest = digest::digest(&digest::SHA256, bytes);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// Equal without revealing, through timing, where two digests first differ.
+fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses the configured keys: `sha256:<64 hex digits>` (a key's hash), or the key itself.
+pub fn key_hashes(keys: &[Secret]) -> Result<Vec<[u8; 32]>, String> {
+    keys.iter()
+        .map(|key| match key.expose().strip_prefix("sha256:") {
+            Some(hexed) => {
+                let bytes: Vec<u8> = (0..hexed.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hexed.get(i..i + 2).unwrap_or("zz"), 16))
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| {
+                        "an auth.api_keys entry sha256:... is not hexadecimal".to_string()
+                    })?;
+                bytes
+                    .try_into()
+                    .map_err(|_| "an auth.api_keys entry sha256:... is not 64 hex digits".into())
+            }
+            None => Ok(sha256(key.expose().as_bytes())),
+        })
+        .collect()
+}
+
+fn bearer(request: &HttpRequest) -> Option<&str> {
+    let value = request.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl Authenticator {
+    pub fn new(
+        settings: &AuthSettings,
+        server_credential: Option<Credential>,
+        github: GitHub,
+    ) -> Result<Self, String> {
+        Ok(Authenticator {
+            mode: settings.mode,
+            key_hashes: key_hashes(&settings.api_keys())?,
+            server_credential,
+            github,
+            users: Arc::default(),
+        })
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// Who sent `request`.
+    pub async fn authenticate(&self, request: &HttpRequest) -> Result<Principal, AuthError> {
+        match self.mode {
+            AuthMode::None => Ok(Principal {
+                id: "anonymous".into(),
+                credential: self.server_credential.clone(),
+            }),
+            AuthMode::ApiKeys => {
+                let key = bearer(request).ok_or(AuthError::Missing("API key"))?;
+                let hash = sha256(key.as_bytes());
+                // Every configured key is compared, so timing does not tell which one matched.
+                let matched = self
+                    .key_hashes
+                    .iter()
+                    .fold(false, |found, known| found | same_digest(known, &hash));
+                if !matched {
+                    return Err(AuthError::InvalidKey);
+                }
+                Ok(Principal {
+                    id: format!("key:{}", &hex(&hash)[..8]),
+                    credential: self.server_credential.clone(),
+                })
+            }
+            AuthMode::GitHubToken => {
+                let token = bearer(request).ok_or(AuthError::Missing("GitHub token"))?;
+                let credential = Credential::new(Secret::new(token));
+                let login = self.github_login(&credential).await?;
+                Ok(Principal {
+                    id: format!("github:{login}"),
+                    credential: Some(credential),
+                })
+            }
+        }
+    }
+
+    /// The login behind a GitHub token, from the cache or from `GET /user`.
+    async fn github_login(&self, credential: &Credential) -> Result<String, AuthError> {
+        let cached = self
+            .users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&credential.key())
+            .filter(|(_, checked)| checked.elapsed() < TOKEN_CACHE)
+            .map(|(login, _)| login.clone());
+        if let Some(login) = cached {
+            return Ok(login);
+        }
+        let login = match self.github.user(credential).await {
+            Ok(user) => user.login,
+            Err(GitHubError::Unauthorized { .. }) => return Err(AuthError::InvalidGitHubToken),
+            Err(other) => return Err(AuthError::Unavailable(other.to_string())),
+        };
+        self.users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(credential.key(), (login.clone(), Instant::now()));
+        Ok(login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_kept_as_hashes_and_hashes_are_accepted() {
+        let hashed = format!("sha256:{}", hex(&sha256(b"team-key")));
+        let hashes = key_hashes(&[Secret::new("team-key"), Secret::new(&hashed)]).unwrap();
+        assert_eq!(hashes[0], hashes[1]);
+        assert!(same_digest(&hashes[0], &sha256(b"team-key")));
+        assert!(!same_digest(&hashes[0], &sha256(b"team-kex")));
+        assert!(key_hashes(&[Secret::new("sha256:zz")]).is_err());
+    }
+
+    #[test]
+    fn errors_never_contain_the_secret() {
+        let text = AuthError::InvalidKey.to_string() + &AuthError::InvalidGitHubToken.to_string();
+        assert!(!text.contains("team-key"));
+    }
+}
