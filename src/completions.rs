@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::{
     github::api::{GitHub, IssueQuery, RepoRef},
     mcp::{dispatcher::PendingReply, jsonrpc::ErrorObject},
+    policy::Policy,
     tools::{CallContext, LocalFuture},
 };
 
@@ -101,11 +102,12 @@ impl Completions {
 #[derive(Debug, Clone)]
 pub struct GitHubCompleter {
     github: GitHub,
+    policy: Arc<Policy>,
 }
 
 impl GitHubCompleter {
-    pub fn new(github: GitHub) -> Self {
-        GitHubCompleter { github }
+    pub fn new(github: GitHub, policy: Arc<Policy>) -> Self {
+        GitHubCompleter { github, policy }
     }
 }
 
@@ -139,7 +141,8 @@ impl Completer for GitHubCompleter {
                 let repo = RepoRef::new(
                     owner.as_deref().unwrap_or_default(),
                     request.resolved.get("repo").map_or("", String::as_str),
-                );
+                )
+                .and_then(|repo| self.policy.check_repo(&repo).map(|()| repo));
                 Box::pin(async move {
                     let (Ok(repo), Some(credential)) = (repo, context.credential) else {
                         return Vec::new();

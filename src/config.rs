@@ -209,6 +209,7 @@ pub struct Settings {
     pub github: GitHubSettings,
     pub tools: ToolSettings,
     pub auth: AuthSettings,
+    pub policy: crate::policy::PolicySettings,
 }
 
 impl Settings {
@@ -294,6 +295,12 @@ impl Settings {
                 "github.api_url (GITHUB_API_URL)",
                 &format!("must be an http:// or https:// URL, got {url:?}"),
             );
+        }
+        if let Err(problem) = crate::policy::Policy::new(&self.policy) {
+            return Err(ConfigError::OutOfRange {
+                key: "policy.repositories",
+                problem,
+            });
         }
         if self.auth.mode == AuthMode::ApiKeys && self.auth.api_keys().is_empty() {
             return out_of_range(

@@ -29,6 +29,7 @@ pub mod conformance;
 pub mod github;
 pub mod http;
 pub mod mcp;
+pub mod policy;
 pub mod prompts;
 pub mod resources;
 pub mod time;
@@ -42,6 +43,7 @@ use crate::{
     github::{api::GitHub, request::Credential},
     http::{AppState, guard::OriginGuard},
     mcp::dispatcher::{Dispatcher, Features},
+    policy::Policy,
     resources::{ResourceRegistry, issues::IssueResources},
 };
 
@@ -60,12 +62,17 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
 /// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
 /// switched on).
 fn github_features(github: &GitHub, settings: &Settings) -> Features {
+    // Validated with the settings, so this cannot fail here.
+    let policy = Arc::new(Policy::new(&settings.policy).unwrap_or_default());
     let mut features = Features {
-        tools: tools::github_tools(github.clone(), settings.tools.clone()),
-        resources: ResourceRegistry::default()
-            .with(IssueResources::new(github.clone(), settings.tools.clone())),
+        tools: tools::github_tools(github.clone(), settings.tools.clone(), policy.clone()),
+        resources: ResourceRegistry::default().with(IssueResources::new(
+            github.clone(),
+            settings.tools.clone(),
+            policy.clone(),
+        )),
         prompts: prompts::issues::issue_prompts(),
-        completions: Completions::new(GitHubCompleter::new(github.clone())),
+        completions: Completions::new(GitHubCompleter::new(github.clone(), policy)),
     };
     if settings.mcp.conformance_fixtures {
         log::warn!(

@@ -21,6 +21,7 @@ use crate::{
     config::ToolSettings,
     github::api::GitHub,
     mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion},
+    policy::Policy,
 };
 
 /// A future that runs on the calling session's actor thread.
@@ -113,6 +114,8 @@ pub trait Tool: Send + Sync {
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Arc<Vec<Arc<dyn Tool>>>,
+    /// Tools the policy withholds, with why: refused by name if called anyway.
+    disabled: Arc<Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -131,6 +134,17 @@ impl ToolRegistry {
         tools.push(Arc::new(tool));
         ToolRegistry {
             tools: Arc::new(tools),
+            disabled: self.disabled,
+        }
+    }
+
+    /// Withholds a tool: not listed, and a call says `reason`.
+    pub fn disable(self, name: &str, reason: String) -> Self {
+        let mut disabled: Vec<_> = self.disabled.iter().cloned().collect();
+        disabled.push((name.to_string(), reason));
+        ToolRegistry {
+            tools: self.tools,
+            disabled: Arc::new(disabled),
         }
     }
 
@@ -153,6 +167,9 @@ impl ToolRegistry {
             .iter()
             .find(|tool| tool.definition().name == name)
             .ok_or_else(|| {
+                if let Some((_, reason)) = self.disabled.iter().find(|(n, _)| n == name) {
+                    return ErrorObject::invalid_params(reason.clone());
+                }
                 let known: Vec<_> = self
                     .tools
                     .iter()
@@ -172,7 +189,7 @@ impl ToolRegistry {
 }
 
 /// The GitHub issue tools, in the order `tools/list` shows them.
-pub fn github_tools(github: GitHub, settings: ToolSettings) -> ToolRegistry {
+pub fn github_tools(github: GitHub, settings: ToolSettings, policy: Arc<Policy>) -> ToolRegistry {
     let settings = Arc::new(settings);
     let tools: [(ToolDefinition, kit::Handler); 9] = [
         (read::list_issues_definition(), read::list_issues),
@@ -200,12 +217,20 @@ pub fn github_tools(github: GitHub, settings: ToolSettings) -> ToolRegistry {
     tools.into_iter().fold(
         ToolRegistry::default(),
         |registry, (definition, handler)| {
-            registry.with(kit::GitHubTool::new(
-                definition,
-                handler,
-                github.clone(),
-                settings.clone(),
-            ))
+            let read_only = definition
+                .annotations
+                .as_ref()
+                .is_some_and(|hints| hints["readOnlyHint"] == true);
+            match policy.disabled(&definition.name, read_only) {
+                Some(reason) => registry.disable(&definition.name, reason),
+                None => registry.with(kit::GitHubTool::new(
+                    definition,
+                    handler,
+                    github.clone(),
+                    settings.clone(),
+                    policy.clone(),
+                )),
+            }
         },
     )
 }

@@ -21,6 +21,7 @@ use crate::{
         request::Credential,
     },
     mcp::jsonrpc::ErrorObject,
+    policy::Policy,
     tools::{
         CallContext, LocalFuture,
         render::{UNTRUSTED_NOTE, comment_block, issue_detail, issue_line},
@@ -86,13 +87,15 @@ impl IssueUri {
 pub struct IssueResources {
     github: GitHub,
     settings: Arc<ToolSettings>,
+    policy: Arc<Policy>,
 }
 
 impl IssueResources {
-    pub fn new(github: GitHub, settings: ToolSettings) -> Self {
+    pub fn new(github: GitHub, settings: ToolSettings, policy: Arc<Policy>) -> Self {
         IssueResources {
             github,
             settings: Arc::new(settings),
+            policy,
         }
     }
 }
@@ -140,7 +143,10 @@ impl ResourceSource for IssueResources {
         uri: &str,
         context: &CallContext,
     ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>> {
-        let parsed = IssueUri::parse(uri)?;
+        let parsed = IssueUri::parse(uri)?.and_then(|target| {
+            self.policy.check_repo(target.repo())?;
+            Ok(target)
+        });
         let (github, settings, uri) = (self.github.clone(), self.settings.clone(), uri.to_string());
         let credential = context.credential.clone();
         let memory = context.memory.clone();

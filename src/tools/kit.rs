@@ -18,6 +18,7 @@ use crate::{
         request::Credential,
     },
     mcp::jsonrpc::ErrorObject,
+    policy::Policy,
 };
 
 /// Why a call did not succeed, in words for the model.
@@ -50,12 +51,14 @@ pub struct Env {
     pub credential: Credential,
     pub context: CallContext,
     pub settings: Arc<ToolSettings>,
+    pub policy: Arc<Policy>,
 }
 
 impl Env {
     /// Reads `owner` and `repo`, and remembers them for completions.
     pub fn repo(&self, args: &Args) -> Result<RepoRef, Failure> {
         let repo = args.repo()?;
+        self.policy.check_repo(&repo).map_err(ArgError)?;
         self.context.memory.remember(&repo);
         Ok(repo)
     }
@@ -70,6 +73,7 @@ pub struct GitHubTool {
     handler: Handler,
     github: GitHub,
     settings: Arc<ToolSettings>,
+    policy: Arc<Policy>,
 }
 
 impl std::fmt::Debug for GitHubTool {
@@ -84,12 +88,14 @@ impl GitHubTool {
         handler: Handler,
         github: GitHub,
         settings: Arc<ToolSettings>,
+        policy: Arc<Policy>,
     ) -> Self {
         GitHubTool {
             definition,
             handler,
             github,
             settings,
+            policy,
         }
     }
 }
@@ -116,6 +122,7 @@ impl Tool for GitHubTool {
                     credential,
                     context,
                     settings: self.settings.clone(),
+                    policy: self.policy.clone(),
                 },
                 args,
             )),

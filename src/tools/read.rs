@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{
     LocalFuture, ToolDefinition,
-    args::Args,
+    args::{ArgError, Args},
     kit::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
@@ -328,7 +328,8 @@ pub fn search_issues_definition() -> ToolDefinition {
 
 pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
     Box::pin(async move {
-        let query = args.string_within("query", 1..=256)?;
+        let asked = args.string_within("query", 1..=256)?;
+        let query = env.policy.constrain_search(&asked).map_err(ArgError)?;
         let limit = args.integer("limit", 1..=50, Some(10))? as u32;
         let results = env
             .github

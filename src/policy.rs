@@ -1,0 +1,262 @@
+//! What this server lets agents do, whoever they are: read-only mode, tool allow and deny
+//! lists, and a repository allow-list.
+//!
+//! The tool lists decide which tools are registered at all (a disabled tool is neither listed
+//! nor callable, and calling it says why). The repository allow-list is checked on every tool
+//! call, resource read, completion and search: a search is confined to the allowed
+//! repositories, and one that targets others is refused.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::github::api::RepoRef;
+
+/// The `[policy]` settings: comma-separated lists, empty meaning "no restriction".
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PolicySettings {
+    pub read_only: bool,
+    pub tools_allow: String,
+    pub tools_deny: String,
+    pub repositories: String,
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `owner/repo` or `owner/*`, compared case-insensitively as GitHub does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RepoPattern {
+    owner: String,
+    repo: Option<String>,
+}
+
+impl RepoPattern {
+    fn parse(text: &str) -> Result<Self, String> {
+        let (owner, repo) = text.split_once('/').ok_or_else(|| {
+            format!("policy.repositories entry {text:?} is not owner/repo or owner/*")
+        })?;
+        let repo = (repo != "*").then(|| repo.to_lowercase());
+        let check = RepoRef::new(owner, repo.as_deref().unwrap_or("x"));
+        check.map_err(|why| format!("policy.repositories entry {text:?}: {why}"))?;
+        Ok(RepoPattern {
+            owner: owner.to_lowercase(),
+            repo,
+        })
+    }
+
+    fn matches(&self, repo: &RepoRef) -> bool {
+        self.owner == repo.owner.to_lowercase()
+            && self
+                .repo
+                .as_ref()
+                .is_none_or(|name| *name == repo.repo.to_lowercase())
+    }
+
+    /// The search qualifier that confines a search to this pattern.
+    fn qualifier(&self) -> String {
+        match &self.repo {
+            Some(repo) => format!("repo:{}/{repo}", self.owner),
+            None => format!("user:{}", self.owner),
+        }
+    }
+}
+
+impl fmt::Display for RepoPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.repo.as_deref().unwrap_or("*"))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    read_only: bool,
+    allow: Vec<String>,
+    deny: Vec<String>,
+    repositories: Vec<RepoPattern>,
+}
+
+impl Policy {
+    pub fn new(settings: &PolicySettings) -> Result<Self, String> {
+        Ok(Policy {
+            read_only: settings.read_only,
+            allow: list(&settings.tools_allow),
+            deny: list(&settings.tools_deny),
+            repositories: list(&settings.repositories)
+                .iter()
+                .map(|item| RepoPattern::parse(item))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Why a tool is disabled, or `None` if it is enabled. `read_only` is the tool's hint.
+    pub fn disabled(&self, tool: &str, read_only: bool) -> Option<String> {
+        if self.read_only && !read_only {
+            return Some(format!(
+                "{tool} changes GitHub, and this server is read-only"
+            ));
+        }
+        if self.deny.iter().any(|name| name == tool) {
+            return Some(format!(
+                "{tool} is disabled on this server (policy.tools_deny)"
+            ));
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|name| name == tool) {
+            return Some(format!(
+                "{tool} is not enabled on this server (policy.tools_allow)"
+            ));
+        }
+        None
+    }
+
+    /// Whether `repo` may be touched; the error names the allowed ones.
+    pub fn check_repo(&self, repo: &RepoRef) -> Result<(), String> {
+        if self.repositories.is_empty() || self.repositories.iter().any(|p| p.matches(repo)) {
+            return Ok(());
+        }
+        Err(format!(
+            "repository {repo} is not allowed on this server; allowed: {}",
+            self.allowed()
+        ))
+    }
+
+    fn allowed(&self) -> String {
+        self.repositories
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A search query confined to the allowed repositories: refused if it names others with
+    /// `repo:`, `user:` or `org:`, otherwise given the qualifiers of every allowed repository.
+    pub fn constrain_search(&self, query: &str) -> Result<String, String> {
+        if self.repositories.is_empty() {
+            return Ok(query.to_string());
+        }
+        let mut targeted = false;
+        for term in query.split_whitespace() {
+            let Some((qualifier, value)) = term.split_once(':') else {
+                continue;
+            };
+            let qualifier = qualifier.to_lowercase();
+            let allowed = match qualifier.as_str() {
+                "repo" => value
+                    .split_once('/')
+                    .and_then(|(o, r)| RepoRef::new(o, r).ok())
+                    .is_some_and(|repo| self.check_repo(&repo).is_ok()),
+                "user" | "org" => self
+                    .repositories
+                    .iter()
+                    .any(|p| p.repo.is_none() && p.owner == value.to_lowercase()),
+                _ => continue,
+            };
+            if !allowed {
+                return Err(format!(
+                    "the search targets {term}, which is outside the repositories allowed on this \
+                     server ({}); search within those",
+                    self.allowed()
+                ));
+            }
+            targeted = true;
+        }
+        if targeted {
+            return Ok(query.to_string());
+        }
+        let scope: Vec<String> = self
+            .repositories
+            .iter()
+            .map(RepoPattern::qualifier)
+            .collect();
+        Ok(format!("{query} {}", scope.join(" ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(repositories: &str) -> Policy {
+        Policy::new(&PolicySettings {
+            repositories: repositories.into(),
+            ..PolicySettings::default()
+        })
+        .unwrap()
+    }
+
+    fn repo(owner: &str, name: &str) -> RepoRef {
+        RepoRef::new(owner, name).unwrap()
+    }
+
+    #[test]
+    fn repositories_match_exactly_or_by_owner() {
+        let p = policy("octo/hello, Acme/*");
+        assert!(p.check_repo(&repo("octo", "Hello")).is_ok());
+        assert!(p.check_repo(&repo("acme", "anything")).is_ok());
+        let err = p.check_repo(&repo("octo", "other")).unwrap_err();
+        assert_eq!(
+            err,
+            "repository octo/other is not allowed on this server; allowed: octo/hello, acme/*"
+        );
+        assert!(policy("").check_repo(&repo("any", "thing")).is_ok());
+        assert!(
+            Policy::new(&PolicySettings {
+                repositories: "nope".into(),
+                ..PolicySettings::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn searches_are_confined_to_allowed_repositories() {
+        let p = policy("octo/hello,acme/*");
+        assert_eq!(
+            p.constrain_search("crash is:open").unwrap(),
+            "crash is:open repo:octo/hello user:acme"
+        );
+        assert_eq!(
+            p.constrain_search("crash repo:octo/hello").unwrap(),
+            "crash repo:octo/hello"
+        );
+        assert!(p.constrain_search("crash org:acme").is_ok());
+        assert!(p.constrain_search("crash repo:evil/repo").is_err());
+        assert!(
+            p.constrain_search("crash user:octo").is_err(),
+            "octo/* is not allowed"
+        );
+    }
+
+    #[test]
+    fn read_only_and_tool_lists_disable_tools() {
+        let p = Policy::new(&PolicySettings {
+            read_only: true,
+            tools_deny: "search_issues".into(),
+            ..PolicySettings::default()
+        })
+        .unwrap();
+        assert!(
+            p.disabled("create_issue", false)
+                .unwrap()
+                .contains("read-only")
+        );
+        assert!(
+            p.disabled("search_issues", true)
+                .unwrap()
+                .contains("tools_deny")
+        );
+        assert_eq!(p.disabled("get_issue", true), None);
+        let only = Policy::new(&PolicySettings {
+            tools_allow: "get_issue".into(),
+            ..PolicySettings::default()
+        })
+        .unwrap();
+        assert!(only.disabled("list_issues", true).is_some());
+        assert_eq!(only.disabled("get_issue", true), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! Policy end to end: read-only mode, tool allow/deny lists, and the repository allow-list on
+//! tools, resources, completions and search.
+
+mod common;
+
+use common::{
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, session, text_of,
+};
+use serde_json::json;
+
+fn fake() -> FakeGitHub {
+    let fake = FakeGitHub::start();
+    for repo in ["hello", "other"] {
+        fake.add_repo("octo", repo);
+        fake.add_issue("octo", repo, IssueSeed::default());
+    }
+    fake
+}
+
+async fn tool_names(client: &mut common::SseClient) -> Vec<String> {
+    let listed = client.request(json!(100), "tools/list", json!({})).await;
+    listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_mode_lists_and_runs_only_read_tools() {
+    let fake = fake();
+    let server = github_server(&fake, &[("GITHUB_ISSUE_MCP__POLICY__READ_ONLY", "true")]);
+    let mut client = session(&server, "2025-06-18").await;
+    let names = tool_names(&mut client).await;
+    assert_eq!(
+        names,
+        [
+            "list_issues",
+            "get_issue",
+            "search_issues",
+            "list_issues_paginated",
+            "list_issue_comments"
+        ]
+    );
+    let refused = client
+        .request(json!(1), "tools/call", json!({"name": "create_issue", "arguments": {"owner": "octo", "repo": "hello", "title": "x"}}))
+        .await;
+    assert_eq!(refused["error"]["code"], -32602);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only"),
+        "{refused}"
+    );
+    assert!(
+        fake.requests().iter().all(|r| r.method == "GET"),
+        "nothing was written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tool_lists_choose_the_tools() {
+    let fake = fake();
+    let server = github_server(
+        &fake,
+        &[
+            (
+                "GITHUB_ISSUE_MCP__POLICY__TOOLS_ALLOW",
+                "get_issue,search_issues,list_issues",
+            ),
+            ("GITHUB_ISSUE_MCP__POLICY__TOOLS_DENY", "search_issues"),
+        ],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    assert_eq!(tool_names(&mut client).await, ["list_issues", "get_issue"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_allowed_repositories_are_touched() {
+    let fake = fake();
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/hello")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+
+    let allowed = client
+        .call_tool(1, "list_issues", json!({"owner": "octo", "repo": "hello"}))
+        .await;
+    assert_ne!(allowed["isError"], true, "{allowed}");
+    let denied = client
+        .call_tool(2, "list_issues", json!({"owner": "octo", "repo": "other"}))
+        .await;
+    assert_eq!(
+        text_of(&denied),
+        "repository octo/other is not allowed on this server; allowed: octo/hello"
+    );
+    let read = client
+        .request(
+            json!(3),
+            "resources/read",
+            json!({"uri": "issue://octo/other/1"}),
+        )
+        .await;
+    assert_eq!(read["error"]["code"], -32602, "{read}");
+
+    let search = client
+        .call_tool(4, "search_issues", json!({"query": "seeded"}))
+        .await;
+    assert_ne!(search["isError"], true, "{search}");
+    let sent = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path_and_query.starts_with("/search/"))
+        .unwrap();
+    assert!(
+        sent.path_and_query.contains("repo%3Aocto%2Fhello"),
+        "{}",
+        sent.path_and_query
+    );
+    let outside = client
+        .call_tool(5, "search_issues", json!({"query": "x repo:octo/other"}))
+        .await;
+    assert!(
+        text_of(&outside).contains("outside the repositories allowed"),
+        "{outside}"
+    );
+
+    client
+        .post(
+            json!({"jsonrpc": "2.0", "id": 6, "method": "completion/complete", "params": {
+            "ref": {"type": "ref/resource", "uri": "issue://{owner}/{repo}/{number}"},
+            "argument": {"name": "number", "value": ""},
+            "context": {"arguments": {"owner": "octo", "repo": "other"}}}}),
+        )
+        .await;
+    let completed = client.next_message().await;
+    assert_eq!(
+        completed["result"]["completion"]["values"],
+        json!([]),
+        "{completed}"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.path_and_query.contains("/octo/other")),
+        "nothing about octo/other reached GitHub"
+    );
+}
