@@ -153,6 +153,14 @@ pub struct ToolSettings {
     pub comments_max: usize,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub max_sessions: usize,
+    pub max_sessions_per_principal: usize,
+    pub max_in_flight_per_session: usize,
+    pub tool_timeout_secs: u64,
+}
+
 /// How clients authenticate (see `crate::auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -210,6 +218,7 @@ pub struct Settings {
     pub tools: ToolSettings,
     pub auth: AuthSettings,
     pub policy: crate::policy::PolicySettings,
+    pub limits: LimitSettings,
 }
 
 impl Settings {
@@ -294,6 +303,19 @@ impl Settings {
             return out_of_range(
                 "github.api_url (GITHUB_API_URL)",
                 &format!("must be an http:// or https:// URL, got {url:?}"),
+            );
+        }
+        let limits = &self.limits;
+        if limits.max_sessions == 0 || limits.max_sessions_per_principal == 0 {
+            return out_of_range(
+                "limits.max_sessions and limits.max_sessions_per_principal",
+                "must be at least 1",
+            );
+        }
+        if limits.max_in_flight_per_session == 0 || limits.tool_timeout_secs == 0 {
+            return out_of_range(
+                "limits.max_in_flight_per_session and limits.tool_timeout_secs",
+                "must be at least 1",
             );
         }
         if let Err(problem) = crate::policy::Policy::new(&self.policy) {

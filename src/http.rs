@@ -13,7 +13,7 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 use serde_json::json;
 
 use crate::{
-    actors::registry::SessionRegistry,
+    actors::registry::{Admit, SessionLimit, SessionRegistry},
     auth::{AuthError, Authenticator},
     config::Settings,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
@@ -81,6 +81,18 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// Checks the session limits for `principal` before a session is made.
+pub async fn admit(state: &AppState, principal: &str) -> Result<(), ApiError> {
+    state
+        .registry
+        .send(Admit {
+            principal: principal.to_string(),
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .map_err(ApiError::TooManySessions)
+}
+
 /// A handler that only ever answers with `err`.
 async fn refuse(err: ApiError) -> Result<HttpResponse, ApiError> {
     Err(err)
@@ -124,6 +136,11 @@ pub enum ApiError {
         "unsupported MCP-Protocol-Version {0:?}; supported: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05"
     )]
     UnsupportedProtocolVersion(String),
+    #[error("{}", match .0 {
+        SessionLimit::Server(max) => format!("the server is full ({max} sessions); try again shortly"),
+        SessionLimit::Principal(max) => format!("you have {max} sessions open, the most allowed; close one (DELETE /mcp) or let it expire"),
+    })]
+    TooManySessions(SessionLimit),
     #[error("unauthorized: {0}")]
     Unauthorized(AuthError),
     #[error("this stream already has a connection open; close it first")]
@@ -152,6 +169,8 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::StreamConflict => StatusCode::CONFLICT,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManySessions(SessionLimit::Server(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManySessions(SessionLimit::Principal(_)) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -166,6 +185,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header(("Allow", *allow));
+            }
+            ApiError::TooManySessions(_) => {
+                response.insert_header(("Retry-After", "30"));
             }
             ApiError::Unauthorized(AuthError::Unavailable(_)) => {}
             ApiError::Unauthorized(_) => {

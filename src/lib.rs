@@ -16,7 +16,12 @@
 //! [`run`] starts the whole server on a listener the caller bound, which is how `main` and the
 //! integration tests start it.
 
-use std::{io, net::TcpListener, sync::Arc, time::Instant};
+use std::{
+    io,
+    net::TcpListener,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::Actor;
 use actix_web::{App, HttpServer, dev::Server, middleware, web};
@@ -42,7 +47,7 @@ use crate::{
     config::{AuthMode, Settings},
     github::{api::GitHub, request::Credential},
     http::{AppState, guard::OriginGuard},
-    mcp::dispatcher::{Dispatcher, Features},
+    mcp::dispatcher::{Dispatcher, DispatcherConfig, Features},
     policy::Policy,
     resources::{ResourceRegistry, issues::IssueResources},
 };
@@ -112,11 +117,19 @@ pub fn run_with(
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
     let settings = Arc::new(settings);
     let state = AppState {
-        registry: SessionRegistry::default().start(),
+        registry: SessionRegistry::new(
+            settings.limits.max_sessions,
+            settings.limits.max_sessions_per_principal,
+        )
+        .start(),
         dispatcher: Dispatcher::new(
             features,
-            settings.mcp.page_size,
-            settings.mcp.subscription_poll(),
+            DispatcherConfig {
+                page_size: settings.mcp.page_size,
+                poll_interval: settings.mcp.subscription_poll(),
+                tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
+                max_in_flight: settings.limits.max_in_flight_per_session,
+            },
         ),
         settings: settings.clone(),
         started_at: Instant::now(),

@@ -36,15 +36,48 @@ pub struct Lookup {
     pub principal: String,
 }
 
+/// HTTP layer → registry: may `principal` open another session? Checked before a session is
+/// made (a soft limit: sessions opened at the same instant may pass it by a few).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), SessionLimit>")]
+pub struct Admit {
+    pub principal: String,
+}
+
+/// Which session limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLimit {
+    Server(usize),
+    Principal(usize),
+}
+
 /// HTTP layer → registry: how many sessions are live?
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]
 pub struct CountSessions;
 
 /// The live sessions of this server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SessionRegistry {
     sessions: HashMap<SessionId, (Addr<Session>, String)>,
+    max_sessions: usize,
+    max_per_principal: usize,
+}
+
+impl SessionRegistry {
+    pub fn new(max_sessions: usize, max_per_principal: usize) -> Self {
+        SessionRegistry {
+            sessions: HashMap::new(),
+            max_sessions,
+            max_per_principal,
+        }
+    }
+}
+
+impl Default for SessionRegistry {
+    fn default() -> Self {
+        Self::new(usize::MAX, usize::MAX)
+    }
 }
 
 impl Actor for SessionRegistry {
@@ -83,6 +116,25 @@ impl Handler<Lookup> for SessionRegistry {
             .get(&msg.id)
             .filter(|(_, owner)| *owner == msg.principal)
             .map(|(addr, _)| addr.clone())
+    }
+}
+
+impl Handler<Admit> for SessionRegistry {
+    type Result = Result<(), SessionLimit>;
+
+    fn handle(&mut self, msg: Admit, _ctx: &mut Self::Context) -> Self::Result {
+        if self.sessions.len() >= self.max_sessions {
+            return Err(SessionLimit::Server(self.max_sessions));
+        }
+        let mine = self
+            .sessions
+            .values()
+            .filter(|(_, owner)| *owner == msg.principal)
+            .count();
+        if mine >= self.max_per_principal {
+            return Err(SessionLimit::Principal(self.max_per_principal));
+        }
+        Ok(())
     }
 }
 

@@ -35,7 +35,7 @@ use crate::{
     mcp::{
         context::Notifier,
         dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
-        jsonrpc::{ErrorObject, Message, Notification, Request, RequestId},
+        jsonrpc::{ErrorCode, ErrorObject, Message, Notification, Request, RequestId},
         outlet::{Delivery, Event, Outlet, Replay},
         protocol::{LogLevel, ProtocolVersion},
     },
@@ -231,6 +231,24 @@ impl Session {
         }
     }
 
+    /// Answers a request with an error without running it.
+    fn refuse(
+        &mut self,
+        ctx: &mut Context<Self>,
+        id: RequestId,
+        outlet: Option<Outlet>,
+        err: ErrorObject,
+    ) {
+        let message = Message::error(Some(id), err);
+        match outlet {
+            Some(outlet) => {
+                outlet.send(message);
+                outlet.detach();
+            }
+            None => self.send(ctx, message),
+        }
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<Self>,
@@ -243,14 +261,18 @@ impl Session {
             let err = ErrorObject::invalid_request(format!(
                 "request id {id} is already in use by a request in flight; ids must be unique"
             ));
-            let message = Message::error(Some(id), err);
-            return match outlet {
-                Some(outlet) => {
-                    outlet.send(message);
-                    outlet.detach();
-                }
-                None => self.send(ctx, message),
-            };
+            return self.refuse(ctx, id, outlet, err);
+        }
+        if self.in_flight.len() >= self.dispatcher.config().max_in_flight {
+            let err = ErrorObject::new(
+                ErrorCode::SERVER_BUSY,
+                format!(
+                    "this session already has {} requests in flight (limits.max_in_flight_per_session); \
+                     wait for some answers before sending more",
+                    self.in_flight.len()
+                ),
+            );
+            return self.refuse(ctx, id, outlet, err);
         }
         log::debug!("session {}: request {id} {}", self.id, request.method);
         let subscribing = request.method == "resources/subscribe";
@@ -417,7 +439,7 @@ impl Actor for Session {
             }
             Lifetime::Idle { idle, .. } => self.expire_when_idle(ctx, idle),
         }
-        ctx.run_interval(self.dispatcher.poll_interval(), |act, ctx| {
+        ctx.run_interval(self.dispatcher.config().poll_interval, |act, ctx| {
             act.poll_subscriptions(ctx)
         });
     }

@@ -31,6 +31,7 @@ pub async fn open(
     state: web::Data<AppState>,
 ) -> Result<impl Responder, ApiError> {
     let principal = state.auth.authenticate(&request).await?;
+    super::admit(&state, &principal.id).await?;
     let id = SessionId::new();
     let (outbound, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
     let (registered, on_registered) = oneshot::channel();

@@ -132,6 +132,7 @@ async fn start_session(
     state: &AppState,
 ) -> Result<(Addr<Session>, String), ApiError> {
     let principal = state.auth.authenticate(request).await?;
+    super::admit(state, &principal.id).await?;
     let id = SessionId::new();
     let (registered, on_registered) = oneshot::channel();
     let session = Session::new(SessionSetup {

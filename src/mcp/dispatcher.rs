@@ -5,7 +5,7 @@
 //! otherwise returns a future ([`Outcome::Pending`]) that the session runs, tracks and can cancel.
 //! It knows nothing about SSE or HTTP: both transports reuse it unchanged.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -20,7 +20,7 @@ use crate::{
     completions::{CompletionRequest, Completions},
     prompts::PromptRegistry,
     resources::ResourceRegistry,
-    tools::{LocalFuture, ToolRegistry},
+    tools::{CallToolResult, LocalFuture, ToolRegistry},
 };
 
 /// The name clients and `/health` see.
@@ -77,8 +77,31 @@ pub enum NotificationEffect {
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     features: Features,
-    page_size: usize,
-    poll_interval: std::time::Duration,
+    config: DispatcherConfig,
+}
+
+/// The dispatcher's settings (from `mcp.*` and `limits.*`).
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    /// Items per page in the `*/list` methods.
+    pub page_size: usize,
+    /// How often sessions re-read the resources they subscribed to.
+    pub poll_interval: Duration,
+    /// A tool call still running after this is stopped and answered with an error.
+    pub tool_timeout: Duration,
+    /// Requests one session may have in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        DispatcherConfig {
+            page_size: 50,
+            poll_interval: Duration::from_secs(60),
+            tool_timeout: Duration::from_secs(120),
+            max_in_flight: 16,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -144,17 +167,12 @@ struct CancelledParams {
 }
 
 impl Dispatcher {
-    pub fn new(features: Features, page_size: usize, poll_interval: std::time::Duration) -> Self {
-        Dispatcher {
-            features,
-            page_size,
-            poll_interval,
-        }
+    pub fn new(features: Features, config: DispatcherConfig) -> Self {
+        Dispatcher { features, config }
     }
 
-    /// How often sessions re-read the resources they subscribed to.
-    pub fn poll_interval(&self) -> std::time::Duration {
-        self.poll_interval
+    pub fn config(&self) -> &DispatcherConfig {
+        &self.config
     }
 
     /// Reads a resource for the session itself (to watch a subscription), not for a request.
@@ -265,7 +283,7 @@ impl Dispatcher {
         items: &[Value],
     ) -> Result<Map<String, Value>, ErrorObject> {
         let params: ListParams = parse_params(method, params)?;
-        let (page, next) = paginate(items, params.cursor.as_deref(), self.page_size)?;
+        let (page, next) = paginate(items, params.cursor.as_deref(), self.config.page_size)?;
         let mut result = Map::new();
         result.insert(key.into(), Value::Array(page));
         if let Some(next) = next {
@@ -284,10 +302,21 @@ impl Dispatcher {
             let context = state.context(version, p.meta.as_ref());
             self.features.tools.call(&p.name, p.arguments, context)
         });
+        let limit = self.config.tool_timeout;
         match started {
-            Ok(call) => Outcome::Pending(Box::pin(
-                async move { Ok(call.await?.into_result(version)) },
-            )),
+            Ok(call) => Outcome::Pending(Box::pin(async move {
+                let result = match tokio::time::timeout(limit, call).await {
+                    Ok(result) => result?,
+                    // Dropping the call stops its work; a GitHub write already sent is not
+                    // undone, so the message says to check.
+                    Err(_) => CallToolResult::error(format!(
+                        "The tool call took longer than {} s and was stopped. If it was \
+                         changing something, check the current state before trying again.",
+                        limit.as_secs()
+                    )),
+                };
+                Ok(result.into_result(version))
+            })),
             Err(err) => Outcome::Ready(Err(err)),
         }
     }
@@ -445,8 +474,7 @@ mod tests {
     }
 
     fn initialized(version: &str) -> (Dispatcher, McpState) {
-        let dispatcher =
-            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
+        let dispatcher = Dispatcher::new(Features::default(), DispatcherConfig::default());
         let mut state = McpState::default();
         let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
         ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
@@ -457,8 +485,7 @@ mod tests {
     fn initialize_gates_title_by_version() {
         let (_, state) = initialized("2025-06-18");
         assert_eq!(state.version, Some(ProtocolVersion::V2025_06_18));
-        let dispatcher =
-            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
+        let dispatcher = Dispatcher::new(Features::default(), DispatcherConfig::default());
         for (version, has_title) in [
             ("2024-11-05", false),
             ("2025-03-26", false),
@@ -480,8 +507,7 @@ mod tests {
 
     #[test]
     fn initialize_without_client_info_is_invalid_params() {
-        let dispatcher =
-            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
+        let dispatcher = Dispatcher::new(Features::default(), DispatcherConfig::default());
         let mut state = McpState::default();
         let err = ready(dispatcher.handle_request(
             &mut state,
@@ -513,8 +539,7 @@ mod tests {
 
     #[test]
     fn initialized_notification_before_initialize_is_ignored() {
-        let dispatcher =
-            Dispatcher::new(Features::default(), 50, std::time::Duration::from_secs(60));
+        let dispatcher = Dispatcher::new(Features::default(), DispatcherConfig::default());
         let mut state = McpState::default();
         let effect = dispatcher.handle_notification(
             &mut state,

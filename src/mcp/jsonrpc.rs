@@ -72,6 +72,8 @@ impl ErrorCode {
     pub const INTERNAL_ERROR: ErrorCode = ErrorCode(-32603);
     /// MCP (2024-11-05 to 2025-11-25): `resources/read` of a URI that does not exist.
     pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
+    /// Implementation-defined server error: too busy for this request, or shutting down.
+    pub const SERVER_BUSY: ErrorCode = ErrorCode(-32000);
 }
 
 /// The `error` member of an error response.
