@@ -78,6 +78,7 @@ pub struct ServerSettings {
     pub workers: usize,
     pub allowed_hosts: String,
     pub allowed_origins: String,
+    pub drain_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

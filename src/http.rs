@@ -17,6 +17,7 @@ use crate::{
     auth::{AuthError, Authenticator},
     config::Settings,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
+    shutdown::Draining,
 };
 
 pub mod guard;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// The Host and Origin values let in.
     pub guard: guard::OriginGuard,
+    /// Set once shutdown has begun.
+    pub draining: Draining,
 }
 
 /// Registers every route on an actix `App`.
@@ -66,6 +69,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             })),
     )
     .service(
+        web::resource("/ready")
+            .route(web::get().to(health::ready))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed { allow: "GET" })
+            })),
+    )
+    .service(
         web::resource("/health")
             .route(web::get().to(health::health))
             .default_service(web::to(|| {
@@ -83,6 +93,9 @@ impl From<AuthError> for ApiError {
 
 /// Checks the session limits for `principal` before a session is made.
 pub async fn admit(state: &AppState, principal: &str) -> Result<(), ApiError> {
+    if state.draining.is_on() {
+        return Err(ApiError::ShuttingDown);
+    }
     state
         .registry
         .send(Admit {
@@ -141,6 +154,8 @@ pub enum ApiError {
         SessionLimit::Principal(max) => format!("you have {max} sessions open, the most allowed; close one (DELETE /mcp) or let it expire"),
     })]
     TooManySessions(SessionLimit),
+    #[error("the server is shutting down; reconnect in a moment")]
+    ShuttingDown,
     #[error("unauthorized: {0}")]
     Unauthorized(AuthError),
     #[error("this stream already has a connection open; close it first")]
@@ -176,7 +191,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -186,7 +201,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 response.insert_header(("Allow", *allow));
             }
-            ApiError::TooManySessions(_) => {
+            ApiError::TooManySessions(_) | ApiError::ShuttingDown => {
                 response.insert_header(("Retry-After", "30"));
             }
             ApiError::Unauthorized(AuthError::Unavailable(_)) => {}

@@ -37,6 +37,7 @@ pub mod mcp;
 pub mod policy;
 pub mod prompts;
 pub mod resources;
+pub mod shutdown;
 pub mod time;
 pub mod tools;
 
@@ -50,11 +51,12 @@ use crate::{
     mcp::dispatcher::{Dispatcher, DispatcherConfig, Features},
     policy::Policy,
     resources::{ResourceRegistry, issues::IssueResources},
+    shutdown::Draining,
 };
 
-/// How long shutdown waits for open connections. SSE streams never finish by themselves, so
-/// without a bound a stop would wait actix's default 30 s for them.
-const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
+/// How long the HTTP server waits for open connections once the sessions are closed (see
+/// `shutdown`): by then their streams have ended, so this is only a backstop.
+const SHUTDOWN_TIMEOUT_SECS: u64 = 1;
 
 /// Starts the server on `listener` with the GitHub issue features.
 ///
@@ -135,7 +137,9 @@ pub fn run_with(
         started_at: Instant::now(),
         auth,
         guard: OriginGuard::new(&settings.server, address),
+        draining: Draining::default(),
     };
+    let (registry, draining) = (state.registry.clone(), state.draining.clone());
 
     log::info!(
         "{} {} listening on http://{address}: /mcp (MCP Streamable HTTP), GET /sse + POST /messages (MCP HTTP+SSE), GET /health",
@@ -171,5 +175,13 @@ pub fn run_with(
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    Ok(server.listen(listener)?.run())
+    // Our own signal handling drains sessions before the HTTP server stops.
+    let server = server.disable_signals().listen(listener)?.run();
+    actix_web::rt::spawn(shutdown::on_signal(
+        draining,
+        registry,
+        server.handle(),
+        Duration::from_millis(settings.server.drain_timeout_ms),
+    ));
+    Ok(server)
 }

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::{SessionId, session::Session};
+use super::{
+    SessionId,
+    session::{Drain, InFlight, Session, Shutdown},
+};
 
 /// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
 /// (a principal id, never a secret).
@@ -50,6 +53,21 @@ pub enum SessionLimit {
     Server(usize),
     Principal(usize),
 }
+
+/// Shutdown → registry: tell every session to refuse new requests.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DrainAll;
+
+/// Shutdown → registry: how many requests are running, across all sessions?
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct TotalInFlight;
+
+/// Shutdown → registry: answer what is still running with an error and end every session.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ShutdownAll;
 
 /// HTTP layer → registry: how many sessions are live?
 #[derive(Debug, Message)]
@@ -135,6 +153,52 @@ impl Handler<Admit> for SessionRegistry {
             return Err(SessionLimit::Principal(self.max_per_principal));
         }
         Ok(())
+    }
+}
+
+impl Handler<DrainAll> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, _msg: DrainAll, _ctx: &mut Self::Context) {
+        for (addr, _) in self.sessions.values() {
+            addr.do_send(Drain);
+        }
+    }
+}
+
+impl Handler<TotalInFlight> for SessionRegistry {
+    type Result = ResponseFuture<usize>;
+
+    fn handle(&mut self, _msg: TotalInFlight, _ctx: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = self
+            .sessions
+            .values()
+            .map(|(addr, _)| addr.send(InFlight))
+            .collect();
+        Box::pin(async move {
+            let mut total = 0;
+            for ask in asks {
+                total += ask.await.unwrap_or(0);
+            }
+            total
+        })
+    }
+}
+
+impl Handler<ShutdownAll> for SessionRegistry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _msg: ShutdownAll, _ctx: &mut Self::Context) -> Self::Result {
+        let asks: Vec<_> = self
+            .sessions
+            .values()
+            .map(|(addr, _)| addr.send(Shutdown))
+            .collect();
+        Box::pin(async move {
+            for ask in asks {
+                let _ = ask.await;
+            }
+        })
     }
 }
 

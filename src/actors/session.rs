@@ -40,7 +40,7 @@ use crate::{
         protocol::{LogLevel, ProtocolVersion},
     },
 };
-pub use control::{End, GetVersion, OpenStream, Resume, StreamRefused};
+pub use control::{Drain, End, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused};
 
 /// Transport → session: one message from the client. Answered once the session has taken it.
 #[derive(Debug, Message)]
@@ -106,6 +106,8 @@ pub struct Session {
     last_activity: Instant,
     /// What the subscribed resources looked like at the last poll.
     watch: watch::Watch,
+    /// The server is shutting down: new requests are refused.
+    draining: bool,
 }
 
 /// What a transport gives a new session.
@@ -157,6 +159,7 @@ impl Session {
             in_flight: HashMap::new(),
             last_activity: Instant::now(),
             watch: watch::Watch::default(),
+            draining: false,
         }
     }
 
@@ -262,6 +265,9 @@ impl Session {
                 "request id {id} is already in use by a request in flight; ids must be unique"
             ));
             return self.refuse(ctx, id, outlet, err);
+        }
+        if self.draining {
+            return self.refuse(ctx, id, outlet, control::shutting_down());
         }
         if self.in_flight.len() >= self.dispatcher.config().max_in_flight {
             let err = ErrorObject::new(

@@ -150,6 +150,7 @@ mod tests {
             workers: 1,
             allowed_hosts: hosts.into(),
             allowed_origins: origins.into(),
+            drain_timeout_ms: 8000,
         }
     }
 

@@ -1,4 +1,5 @@
-//! `GET /health`: liveness, with the live session count. It never calls GitHub.
+//! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the
+//! configuration is loaded and the server is not draining). Neither calls GitHub.
 
 use std::time::SystemTime;
 
@@ -22,4 +23,14 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         "serverVersion": env!("CARGO_PKG_VERSION"),
         "timestamp": rfc3339(SystemTime::now()),
     })))
+}
+
+/// 200 while the server takes new sessions; 503 once it is shutting down, so that a load
+/// balancer stops sending it new clients.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if state.draining.is_on() {
+        HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}))
+    } else {
+        HttpResponse::Ok().json(json!({"status": "ready"}))
+    }
 }

@@ -36,7 +36,8 @@ pub fn settings(overrides: &[(&str, &str)]) -> Settings {
 /// The real server, on a free loopback port, stopped when dropped.
 pub struct TestServer {
     pub base: String,
-    handle: ServerHandle,
+    /// `None` for a server running in another process.
+    handle: Option<ServerHandle>,
 }
 
 impl TestServer {
@@ -72,7 +73,27 @@ impl TestServer {
             })
         });
         let handle = rx.recv_timeout(WAIT).expect("server started");
-        TestServer { base, handle }
+        TestServer {
+            base,
+            handle: Some(handle),
+        }
+    }
+
+    /// A server in another process (the real binary), reached at `base`.
+    pub fn external(base: String) -> TestServer {
+        TestServer { base, handle: None }
+    }
+
+    /// Polls `/health` until the server answers, failing after [`WAIT`].
+    pub async fn wait_until_up(&self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while reqwest::get(self.url("/health")).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never came up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -108,7 +129,9 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         // The stop command is sent at once; nobody needs to await its completion.
-        drop(self.handle.stop(false));
+        if let Some(handle) = &self.handle {
+            drop(handle.stop(false));
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use tokio::sync::mpsc;
 
 use super::Session;
 use crate::mcp::{
+    jsonrpc::{ErrorCode, ErrorObject, Message, RequestId},
     outlet::{Event, Outlet, parse_event_id},
     protocol::ProtocolVersion,
 };
@@ -39,6 +40,21 @@ pub enum StreamRefused {
 #[derive(Debug, Message)]
 #[rtype(result = "Option<ProtocolVersion>")]
 pub struct GetVersion;
+
+/// Shutdown → session: refuse new requests from now on.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+/// Shutdown → session: how many requests are running?
+#[derive(Debug, Message)]
+#[rtype(result = "usize")]
+pub struct InFlight;
+
+/// Shutdown → session: answer what is still running with an error, then end.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
 
 /// Transport → session: the client ended the session (Streamable HTTP DELETE).
 #[derive(Debug, Message)]
@@ -123,4 +139,44 @@ impl Handler<End> for Session {
         log::debug!("session {}: ended by the client", self.id);
         ctx.stop();
     }
+}
+
+impl Handler<Drain> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Drain, _ctx: &mut Self::Context) {
+        self.draining = true;
+    }
+}
+
+impl Handler<InFlight> for Session {
+    type Result = usize;
+
+    fn handle(&mut self, _msg: InFlight, _ctx: &mut Self::Context) -> usize {
+        self.in_flight.len()
+    }
+}
+
+impl Handler<Shutdown> for Session {
+    type Result = ();
+
+    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
+        let running: Vec<RequestId> = self.in_flight.keys().cloned().collect();
+        for id in running {
+            if let Some(handle) = self.in_flight.remove(&id) {
+                ctx.cancel_future(handle);
+            }
+            let message = Message::error(Some(id.clone()), shutting_down());
+            self.reply(ctx, id, message);
+        }
+        ctx.stop();
+    }
+}
+
+/// The answer to requests the server will not run because it is stopping.
+pub fn shutting_down() -> ErrorObject {
+    ErrorObject::new(
+        ErrorCode::SERVER_BUSY,
+        "the server is shutting down; reconnect in a moment and send the request again",
+    )
 }

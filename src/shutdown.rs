@@ -1,0 +1,96 @@
+//! Graceful shutdown on SIGTERM or SIGINT.
+//!
+//! 1. Draining starts: `/ready` answers 503, no new session is let in, and every session answers
+//!    new requests with "server is shutting down" (JSON-RPC -32000) instead of running them.
+//! 2. Tool calls already running may finish, for at most `server.drain_timeout_ms` (8 s by
+//!    default, so that the process exits inside Docker's default 10 s stop timeout).
+//! 3. Whatever is still running is answered with the shutting-down error and cancelled, every
+//!    session ends (closing its streams), and the HTTP server stops; `main` exits 0.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix::Addr;
+use actix_web::dev::ServerHandle;
+
+use crate::actors::registry::{DrainAll, SessionRegistry, ShutdownAll, TotalInFlight};
+
+/// Whether the server is draining. Cheap to clone and to read.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then drains and stops the server.
+pub async fn on_signal(
+    draining: Draining,
+    registry: Addr<SessionRegistry>,
+    server: ServerHandle,
+    drain_timeout: Duration,
+) {
+    wait_for_signal().await;
+    drain(draining, registry, drain_timeout).await;
+    server.stop(true).await;
+}
+
+/// Steps 1 to 3 above, up to stopping the HTTP server.
+pub async fn drain(draining: Draining, registry: Addr<SessionRegistry>, timeout: Duration) {
+    log::info!("shutting down: draining (at most {timeout:?})");
+    draining.start();
+    let _ = registry.send(DrainAll).await;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let running = registry.send(TotalInFlight).await.unwrap_or(0);
+        if running == 0 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            log::warn!(
+                "shutting down: {running} requests still running after {timeout:?}; answering them with an error"
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let _ = registry.send(ShutdownAll).await;
+    log::info!("shutting down: sessions closed");
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => log::info!("SIGTERM received"),
+                    _ = int.recv() => log::info!("SIGINT received"),
+                }
+            }
+            _ => {
+                log::error!("cannot listen for shutdown signals");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,115 @@
+//! Graceful shutdown of the real binary: on SIGTERM, `/ready` turns 503, new requests are
+//! answered "shutting down", the tool call already running finishes and is answered, and the
+//! process exits 0 within Docker's 10 s stop timeout.
+
+mod common;
+
+use std::{
+    net::TcpListener,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{
+    SseClient, TestServer,
+    fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN},
+};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_and_exits_zero() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake.set_latency(Duration::from_millis(1500));
+
+    // A free port for the child process.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_github-issue-mcp"))
+        .env("GITHUB_TOKEN", TEST_TOKEN)
+        .env("GITHUB_API_URL", &fake.base_url)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let server = TestServer::external(format!("http://127.0.0.1:{port}"));
+    server.wait_until_up().await;
+
+    let mut client = SseClient::connect(&server).await;
+    client.initialize("2025-06-18").await;
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": 1}}}))
+        .await;
+    // The call is on its way to GitHub before the signal.
+    let deadline = Instant::now() + common::WAIT;
+    while fake.request_count() == 0 {
+        assert!(Instant::now() < deadline, "the call never reached GitHub");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let ready = server.url("/ready");
+    loop {
+        let status = reqwest::get(&ready)
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        if status == 503 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready never turned 503");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}))
+        .await;
+
+    let (mut refused, mut finished) = (false, false);
+    while !(refused && finished) {
+        let message = client.next_message().await;
+        match message["id"].as_u64() {
+            Some(2) => {
+                assert_eq!(message["error"]["code"], -32000, "{message}");
+                assert!(
+                    message["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("shutting down")
+                );
+                refused = true;
+            }
+            Some(1) => {
+                assert_eq!(
+                    message["result"]["structuredContent"]["issue"]["number"], 1,
+                    "{message}"
+                );
+                finished = true;
+            }
+            _ => panic!("unexpected {message}"),
+        }
+    }
+
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert!(signalled.elapsed() < Duration::from_secs(10));
+}
