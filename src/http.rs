@@ -13,10 +13,14 @@ use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 use serde_json::json;
 
 use crate::{
-    actors::registry::{Admit, SessionLimit, SessionRegistry},
+    actors::{
+        gateway::GitHubGateway,
+        registry::{Admit, SessionLimit, SessionRegistry},
+    },
     auth::{AuthError, Authenticator},
     config::Settings,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
+    metrics::Metrics,
     shutdown::Draining,
 };
 
@@ -39,6 +43,9 @@ pub struct AppState {
     pub guard: guard::OriginGuard,
     /// Set once shutdown has begun.
     pub draining: Draining,
+    /// For `/metrics`: the gateway's counters, and the sessions' and gateway's metrics.
+    pub gateway: Addr<GitHubGateway>,
+    pub metrics: Metrics,
 }
 
 /// Registers every route on an actix `App`.
@@ -66,6 +73,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 refuse(ApiError::MethodNotAllowed {
                     allow: "GET, POST, DELETE",
                 })
+            })),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(health::metrics))
+            .default_service(web::to(|| {
+                refuse(ApiError::MethodNotAllowed { allow: "GET" })
             })),
     )
     .service(

@@ -34,6 +34,7 @@ pub mod conformance;
 pub mod github;
 pub mod http;
 pub mod mcp;
+pub mod metrics;
 pub mod policy;
 pub mod prompts;
 pub mod resources;
@@ -49,6 +50,7 @@ use crate::{
     github::{api::GitHub, request::Credential},
     http::{AppState, guard::OriginGuard},
     mcp::dispatcher::{Dispatcher, DispatcherConfig, Features},
+    metrics::Metrics,
     policy::Policy,
     resources::{ResourceRegistry, issues::IssueResources},
     shutdown::Draining,
@@ -109,10 +111,11 @@ pub fn run_with(
              auth.allow_unauthenticated_remote = true"
         )));
     }
-    let gateway = GitHubGateway::new(&settings.github)
+    let metrics = Metrics::default();
+    let gateway = GitHubGateway::new(&settings.github, metrics.clone())
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
         .start();
-    let github = GitHub::new(gateway, &settings.github.api_url);
+    let github = GitHub::new(gateway.clone(), &settings.github.api_url);
     let features = make_features(&github, &settings);
     let server_credential = settings.github.token.clone().map(Credential::new);
     let auth = Authenticator::new(&settings.auth, server_credential, github)
@@ -131,6 +134,7 @@ pub fn run_with(
                 poll_interval: settings.mcp.subscription_poll(),
                 tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
                 max_in_flight: settings.limits.max_in_flight_per_session,
+                metrics: metrics.clone(),
             },
         ),
         settings: settings.clone(),
@@ -138,6 +142,8 @@ pub fn run_with(
         auth,
         guard: OriginGuard::new(&settings.server, address),
         draining: Draining::default(),
+        gateway,
+        metrics,
     };
     let (registry, draining) = (state.registry.clone(), state.draining.clone());
 

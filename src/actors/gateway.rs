@@ -17,7 +17,7 @@
 //! actor, without locks.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::Arc,
     time::{Duration, Instant, SystemTime},
 };
@@ -29,11 +29,12 @@ use crate::{
     config::GitHubSettings,
     github::{
         cache::EtagCache,
-        error::GitHubError,
+        error::{GitHubError, RateResource},
         limits::{LimitPolicy, Limits},
         request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
         transport::{Classified, Raw, Transport},
     },
+    metrics::Metrics,
 };
 
 /// Session → gateway: make this call with this credential.
@@ -56,6 +57,11 @@ pub struct GatewayStats {
     /// Calls answered without sending anything (rate limit spent, back-off).
     pub refused: u64,
 }
+
+/// Asks for the lowest remaining budget of any credential, per resource (for `/metrics`).
+#[derive(Debug, Message)]
+#[rtype(result = "BTreeMap<&'static str, u64>")]
+pub struct RateLimits;
 
 /// Asks for the [`GatewayStats`].
 #[derive(Debug, Message)]
@@ -80,6 +86,7 @@ pub struct GitHubGateway {
     /// GETs on the wire, with the callers of identical GETs waiting for the same answer.
     pending: HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>,
     stats: GatewayStats,
+    metrics: Metrics,
 }
 
 /// What happened to a call between admission and answer.
@@ -89,7 +96,7 @@ enum Attempt {
 }
 
 impl GitHubGateway {
-    pub fn new(settings: &GitHubSettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &GitHubSettings, metrics: Metrics) -> Result<Self, reqwest::Error> {
         Ok(GitHubGateway {
             transport: Transport::new(settings)?,
             policy: LimitPolicy {
@@ -102,6 +109,7 @@ impl GitHubGateway {
             cache: EtagCache::new(settings.cache_max_entries, settings.cache_max_bytes),
             pending: HashMap::new(),
             stats: GatewayStats::default(),
+            metrics,
         })
     }
 
@@ -133,6 +141,7 @@ impl GitHubGateway {
                 raw?
             }
         };
+        self.metrics.github_status(raw.status);
         let policy = self.policy.clone();
         let limits = &mut self.credential(key).limits;
         if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
@@ -264,6 +273,26 @@ impl Handler<Fetch> for GitHubGateway {
                     result
                 }),
         )
+    }
+}
+
+impl Handler<RateLimits> for GitHubGateway {
+    type Result = MessageResult<RateLimits>;
+
+    fn handle(&mut self, _msg: RateLimits, _ctx: &mut Self::Context) -> Self::Result {
+        let mut lowest = BTreeMap::new();
+        for state in self.credentials.values() {
+            for (name, resource) in [
+                ("core", RateResource::Core),
+                ("search", RateResource::Search),
+            ] {
+                if let Some(remaining) = state.limits.remaining(resource) {
+                    let entry = lowest.entry(name).or_insert(remaining);
+                    *entry = (*entry).min(remaining);
+                }
+            }
+        }
+        MessageResult(lowest)
     }
 }
 

@@ -4,7 +4,7 @@
 //! looks sessions up to route POSTed messages, and `/health` asks for the live count. One line
 //! is logged per session opened or closed, with the live count.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
@@ -21,6 +21,8 @@ pub struct Register {
     pub id: SessionId,
     pub addr: Addr<Session>,
     pub owner: String,
+    /// "sse" or "streamable-http", for the metrics.
+    pub transport: &'static str,
 }
 
 /// Session → registry: this session has stopped.
@@ -69,6 +71,11 @@ pub struct TotalInFlight;
 #[rtype(result = "()")]
 pub struct ShutdownAll;
 
+/// Metrics → registry: live sessions by transport.
+#[derive(Debug, Message)]
+#[rtype(result = "BTreeMap<&'static str, usize>")]
+pub struct CountByTransport;
+
 /// HTTP layer → registry: how many sessions are live?
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]
@@ -78,6 +85,7 @@ pub struct CountSessions;
 #[derive(Debug)]
 pub struct SessionRegistry {
     sessions: HashMap<SessionId, (Addr<Session>, String)>,
+    transports: HashMap<SessionId, &'static str>,
     max_sessions: usize,
     max_per_principal: usize,
 }
@@ -86,6 +94,7 @@ impl SessionRegistry {
     pub fn new(max_sessions: usize, max_per_principal: usize) -> Self {
         SessionRegistry {
             sessions: HashMap::new(),
+            transports: HashMap::new(),
             max_sessions,
             max_per_principal,
         }
@@ -112,6 +121,7 @@ impl Handler<Register> for SessionRegistry {
             msg.owner,
             self.sessions.len() + 1
         );
+        self.transports.insert(msg.id, msg.transport);
         self.sessions.insert(msg.id, (msg.addr, msg.owner));
     }
 }
@@ -120,6 +130,7 @@ impl Handler<Unregister> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: Unregister, _ctx: &mut Self::Context) {
+        self.transports.remove(&msg.id);
         if self.sessions.remove(&msg.id).is_some() {
             log::info!("session {} closed ({} live)", msg.id, self.sessions.len());
         }
@@ -199,6 +210,18 @@ impl Handler<ShutdownAll> for SessionRegistry {
                 let _ = ask.await;
             }
         })
+    }
+}
+
+impl Handler<CountByTransport> for SessionRegistry {
+    type Result = MessageResult<CountByTransport>;
+
+    fn handle(&mut self, _msg: CountByTransport, _ctx: &mut Self::Context) -> Self::Result {
+        let mut counts = BTreeMap::from([("sse", 0), ("streamable-http", 0)]);
+        for transport in self.transports.values() {
+            *counts.entry(*transport).or_default() += 1;
+        }
+        MessageResult(counts)
     }
 }
 

@@ -108,6 +108,8 @@ pub struct Session {
     watch: watch::Watch,
     /// The server is shutting down: new requests are refused.
     draining: bool,
+    /// Method and start of each request not yet answered, for the metrics.
+    started: HashMap<RequestId, (String, Instant)>,
 }
 
 /// What a transport gives a new session.
@@ -160,6 +162,7 @@ impl Session {
             last_activity: Instant::now(),
             watch: watch::Watch::default(),
             draining: false,
+            started: HashMap::new(),
         }
     }
 
@@ -191,6 +194,19 @@ impl Session {
 
     /// Sends a request's response where the request asked for it, which ends that stream.
     fn reply(&mut self, ctx: &mut Context<Self>, id: RequestId, message: Message) {
+        if let Some((method, since)) = self.started.remove(&id) {
+            let outcome = match &message {
+                Message::Error(_) => "error",
+                Message::Response(r) if r.result.get("isError") == Some(&Value::Bool(true)) => {
+                    "tool_error"
+                }
+                _ => "ok",
+            };
+            self.dispatcher
+                .config()
+                .metrics
+                .request(&method, outcome, since.elapsed());
+        }
         match self.reply_to.remove(&id) {
             // A client that dropped the POST's connection can resume the stream and get the
             // response from the replay buffer: disconnecting is not cancelling.
@@ -290,6 +306,8 @@ impl Session {
         if let Some(outlet) = outlet {
             self.reply_to.insert(id.clone(), outlet);
         }
+        self.started
+            .insert(id.clone(), (request.method.clone(), Instant::now()));
         match self.dispatcher.handle_request(&mut self.state, request) {
             Outcome::Ready(outcome) => self.reply(ctx, id.clone(), Message::reply(id, outcome)),
             Outcome::Pending(work) => {
@@ -369,6 +387,7 @@ impl Session {
                     ctx.cancel_future(handle);
                     // No response will come: a POST stream waiting for one can end.
                     self.reply_to.remove(&id);
+                    self.started.remove(&id);
                     self.log_to_client(
                         ctx,
                         LogLevel::Debug,
@@ -423,6 +442,10 @@ impl Actor for Session {
             id: self.id,
             addr: ctx.address(),
             owner: self.owner.clone(),
+            transport: match self.lifetime {
+                Lifetime::Stream => "sse",
+                Lifetime::Idle { .. } => "streamable-http",
+            },
         };
         self.registry
             .send(register)

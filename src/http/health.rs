@@ -1,5 +1,6 @@
 //! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the
-//! configuration is loaded and the server is not draining). Neither calls GitHub.
+//! configuration is loaded and the server is not draining). `GET /metrics`: Prometheus text.
+//! None of them calls GitHub.
 
 use std::time::SystemTime;
 
@@ -7,7 +8,15 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::{actors::registry::CountSessions, mcp::dispatcher::SERVER_NAME, time::rfc3339};
+use crate::{
+    actors::{
+        gateway::{RateLimits, Stats},
+        registry::{CountByTransport, CountSessions},
+    },
+    mcp::dispatcher::SERVER_NAME,
+    metrics::Snapshot,
+    time::rfc3339,
+};
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let live = state
@@ -33,4 +42,24 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::Ok().json(json!({"status": "ready"}))
     }
+}
+
+/// The Prometheus text format, with no token or principal in any label.
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let unavailable = |_| ApiError::Unavailable;
+    let stats = state.gateway.send(Stats).await.map_err(unavailable)?;
+    let snapshot = Snapshot {
+        sessions_by_transport: state
+            .registry
+            .send(CountByTransport)
+            .await
+            .map_err(unavailable)?,
+        not_modified: stats.not_modified,
+        coalesced: stats.coalesced,
+        refused: stats.refused,
+        rate_limit_remaining: state.gateway.send(RateLimits).await.map_err(unavailable)?,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&snapshot)))
 }

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     completions::{CompletionRequest, Completions},
+    metrics::Metrics,
     prompts::PromptRegistry,
     resources::ResourceRegistry,
     tools::{CallToolResult, LocalFuture, ToolRegistry},
@@ -91,6 +92,8 @@ pub struct DispatcherConfig {
     pub tool_timeout: Duration,
     /// Requests one session may have in flight at once.
     pub max_in_flight: usize,
+    /// Where sessions count their requests.
+    pub metrics: Metrics,
 }
 
 impl Default for DispatcherConfig {
@@ -100,6 +103,7 @@ impl Default for DispatcherConfig {
             poll_interval: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(120),
             max_in_flight: 16,
+            metrics: Metrics::default(),
         }
     }
 }

@@ -1,0 +1,194 @@
+//! Counters for `GET /metrics`, in the Prometheus text format.
+//!
+//! Sessions record each request (method, outcome, and for `tools/call` the latency); the
+//! GitHub gateway records each upstream answer's status. Labels are method names, outcomes,
+//! statuses, transports and rate-limit resources: never a token, key or principal.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write,
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
+
+/// Upper bounds (seconds) of the tool-call latency histogram's buckets.
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(Arc<Mutex<Counters>>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: BTreeMap<(String, &'static str), u64>,
+    tool_buckets: [u64; BUCKETS.len()],
+    tool_count: u64,
+    tool_seconds: f64,
+    github_status: BTreeMap<u16, u64>,
+}
+
+/// What the gateway and registry know, gathered when `/metrics` is read.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub sessions_by_transport: BTreeMap<&'static str, usize>,
+    pub not_modified: u64,
+    pub coalesced: u64,
+    pub refused: u64,
+    /// The lowest remaining budget of any credential, per resource.
+    pub rate_limit_remaining: BTreeMap<&'static str, u64>,
+}
+
+impl Metrics {
+    fn lock(&self) -> MutexGuard<'_, Counters> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One answered request. `outcome` is `ok`, `error` (JSON-RPC error) or `tool_error`.
+    pub fn request(&self, method: &str, outcome: &'static str, took: Duration) {
+        let mut counters = self.lock();
+        *counters
+            .requests
+            .entry((method.to_string(), outcome))
+            .or_default() += 1;
+        if method == "tools/call" {
+            let seconds = took.as_secs_f64();
+            counters.tool_count += 1;
+            counters.tool_seconds += seconds;
+            for (bucket, bound) in counters.tool_buckets.iter_mut().zip(BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+        }
+    }
+
+    /// One answer from GitHub.
+    pub fn github_status(&self, status: u16) {
+        *self.lock().github_status.entry(status).or_default() += 1;
+    }
+
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let counters = self.lock();
+        let mut out = String::new();
+        header(
+            &mut out,
+            "mcp_sessions",
+            "gauge",
+            "Live MCP sessions by transport.",
+        );
+        for (transport, count) in &snapshot.sessions_by_transport {
+            let _ = writeln!(out, "mcp_sessions{{transport=\"{transport}\"}} {count}");
+        }
+        header(
+            &mut out,
+            "mcp_requests_total",
+            "counter",
+            "Answered MCP requests by method and outcome.",
+        );
+        for ((method, outcome), count) in &counters.requests {
+            let method = escape(method);
+            let _ = writeln!(
+                out,
+                "mcp_requests_total{{method=\"{method}\",outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        header(
+            &mut out,
+            "mcp_tool_call_seconds",
+            "histogram",
+            "Tool call latency.",
+        );
+        for (bound, count) in BUCKETS.iter().zip(counters.tool_buckets) {
+            let _ = writeln!(
+                out,
+                "mcp_tool_call_seconds_bucket{{le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "mcp_tool_call_seconds_bucket{{le=\"+Inf\"}} {}",
+            counters.tool_count
+        );
+        let _ = writeln!(out, "mcp_tool_call_seconds_sum {}", counters.tool_seconds);
+        let _ = writeln!(out, "mcp_tool_call_seconds_count {}", counters.tool_count);
+        header(
+            &mut out,
+            "github_requests_total",
+            "counter",
+            "Requests sent to GitHub by answer status.",
+        );
+        for (status, count) in &counters.github_status {
+            let _ = writeln!(out, "github_requests_total{{status=\"{status}\"}} {count}");
+        }
+        for (name, help, value) in [
+            (
+                "github_not_modified_total",
+                "GitHub answers that were 304 Not Modified (no budget spent).",
+                snapshot.not_modified,
+            ),
+            (
+                "github_coalesced_total",
+                "Calls that shared an identical call's answer.",
+                snapshot.coalesced,
+            ),
+            (
+                "github_refused_total",
+                "Calls answered without sending (budget spent, back-off).",
+                snapshot.refused,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        header(
+            &mut out,
+            "github_rate_limit_remaining",
+            "gauge",
+            "Lowest remaining rate-limit budget of any token, per resource.",
+        );
+        for (resource, remaining) in &snapshot.rate_limit_remaining {
+            let _ = writeln!(
+                out,
+                "github_rate_limit_remaining{{resource=\"{resource}\"}} {remaining}"
+            );
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A label value with `\`, `"` and newlines escaped, as the text format requires.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let metrics = Metrics::default();
+        metrics.request("tools/call", "ok", Duration::from_millis(30));
+        metrics.request("tools/call", "tool_error", Duration::from_secs(2));
+        metrics.request("ping", "ok", Duration::ZERO);
+        metrics.github_status(200);
+        metrics.github_status(304);
+        let text = metrics.render(&Snapshot::default());
+        assert!(text.contains("mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 1"));
+        assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"2.5\"} 2"));
+        assert!(text.contains("mcp_tool_call_seconds_count 2"));
+        assert!(text.contains("github_requests_total{status=\"304\"} 1"));
+        assert_eq!(escape("a\"b"), "a\\\"b");
+    }
+}
