@@ -1,12 +1,26 @@
 //! The `github-issue-mcp` binary: logging, settings, bind, then [`github_issue_mcp::run`].
 
-use std::{net::TcpListener, process::ExitCode};
+use std::{io::Write, net::TcpListener, process::ExitCode};
 
 use github_issue_mcp::config::Settings;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // LOG_FORMAT=json: one JSON object per line, still on stderr, for log aggregation.
+    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
+        logger.format(|out, record| {
+            let line = serde_json::json!({
+                "ts": github_issue_mcp::time::rfc3339(std::time::SystemTime::now()),
+                "level": record.level().as_str(),
+                "target": record.target(),
+                "message": record.args().to_string(),
+            });
+            writeln!(out, "{line}")
+        });
+    }
+    logger.init();
 
     let settings = match Settings::load() {
         Ok(settings) => settings,

@@ -55,3 +55,48 @@ async fn metrics_count_sessions_requests_and_github_traffic_without_secrets() {
     let ready = reqwest::get(server.url("/ready")).await.unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_carry_an_audit_line_per_write_and_no_secret() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    let (child, server) = common::spawn_binary(&[
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", &fake.base_url),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "debug"),
+    ])
+    .await;
+    let mut client = session(&server, "2025-06-18").await;
+    let created = client
+        .call_tool(
+            1,
+            "create_issue",
+            json!({"owner": "octo", "repo": "hello", "title": "Audited"}),
+        )
+        .await;
+    assert_ne!(created["isError"], true, "{created}");
+    client
+        .call_tool(2, "list_issues", json!({"owner": "octo", "repo": "hello"}))
+        .await;
+    drop(client);
+    common::terminate(&child);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let logs = String::from_utf8(output.stderr).unwrap();
+    assert!(!logs.contains(TEST_TOKEN), "the token reached the logs");
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let audits: Vec<&str> = lines
+        .iter()
+        .filter(|line| line["target"] == "audit")
+        .map(|line| line["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        audits,
+        ["principal=\"anonymous\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"],
+        "one audit line, for the write only"
+    );
+}

@@ -4,14 +4,10 @@
 
 mod common;
 
-use std::{
-    net::TcpListener,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use common::{
-    SseClient, TestServer,
+    SseClient,
     fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN},
 };
 use serde_json::json;
@@ -23,22 +19,12 @@ async fn sigterm_drains_and_exits_zero() {
     fake.add_issue("octo", "hello", IssueSeed::default());
     fake.set_latency(Duration::from_millis(1500));
 
-    // A free port for the child process.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_github-issue-mcp"))
-        .env("GITHUB_TOKEN", TEST_TOKEN)
-        .env("GITHUB_API_URL", &fake.base_url)
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let server = TestServer::external(format!("http://127.0.0.1:{port}"));
-    server.wait_until_up().await;
+    let (mut child, server) = common::spawn_binary(&[
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", &fake.base_url),
+        ("RUST_LOG", "warn"),
+    ])
+    .await;
 
     let mut client = SseClient::connect(&server).await;
     client.initialize("2025-06-18").await;
@@ -54,11 +40,7 @@ async fn sigterm_drains_and_exits_zero() {
     }
 
     let signalled = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    common::terminate(&child);
     let ready = server.url("/ready");
     loop {
         let status = reqwest::get(&ready)

@@ -140,6 +140,7 @@ impl Session {
         } = setup;
         let state = McpState {
             credential: principal.credential,
+            principal: principal.id.clone(),
             ..McpState::default()
         };
         Session {

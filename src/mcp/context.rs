@@ -238,6 +238,8 @@ pub struct CallContext {
     pub version: ProtocolVersion,
     /// The GitHub identity of the session (the server's token until per-user tokens arrive).
     pub credential: Option<Credential>,
+    /// Who is calling (an id such as `key:1a2b3c4d`, never a secret), for audit lines.
+    pub principal: String,
     pub progress: Option<Progress>,
     pub memory: SessionMemory,
     /// Log messages to the client, on this request's stream.
@@ -252,6 +254,7 @@ impl CallContext {
         CallContext {
             version,
             credential: None,
+            principal: "anonymous".into(),
             progress: None,
             memory: SessionMemory::default(),
             log: None,

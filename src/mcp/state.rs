@@ -51,6 +51,8 @@ pub struct McpState {
     pub memory: SessionMemory,
     /// Requests sent to the client, awaiting its answers.
     pub pending: PendingRequests,
+    /// Who opened the session (a principal id, never a secret), for audit lines.
+    pub principal: String,
     /// Resources the client subscribed to.
     pub subscriptions: BTreeSet<String>,
 }
@@ -67,6 +69,7 @@ impl Default for McpState {
             notifier: None,
             memory: SessionMemory::default(),
             pending: PendingRequests::default(),
+            principal: "anonymous".into(),
             subscriptions: Default::default(),
         }
     }
@@ -86,6 +89,7 @@ impl McpState {
         CallContext {
             version,
             credential: self.credential.clone(),
+            principal: self.principal.clone(),
             progress,
             memory: self.memory.clone(),
             log: self

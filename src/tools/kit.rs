@@ -100,6 +100,41 @@ impl GitHubTool {
     }
 }
 
+impl GitHubTool {
+    /// For tools that change GitHub: who, which tool, which repository and issue. Values come
+    /// from the arguments, so they are quoted (`{:?}`) to keep one line per call.
+    fn audit_line(&self, arguments: &Map<String, Value>, context: &CallContext) -> Option<String> {
+        let writes = self
+            .definition
+            .annotations
+            .as_ref()
+            .is_some_and(|hints| hints["readOnlyHint"] != true);
+        if !writes {
+            return None;
+        }
+        let text = |key: &str| {
+            arguments
+                .get(key)
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        Some(format!(
+            "principal={:?} tool={} repository={:?} issue={}",
+            context.principal,
+            self.definition.name,
+            format!(
+                "{}/{}",
+                text("owner").trim_matches('"'),
+                text("repo").trim_matches('"')
+            ),
+            arguments
+                .get("issue_number")
+                .or_else(|| arguments.get("issue_numbers"))
+                .map_or("-".to_string(), |v| v.to_string()),
+        ))
+    }
+}
+
 impl Tool for GitHubTool {
     fn definition(&self) -> &ToolDefinition {
         &self.definition
@@ -110,6 +145,7 @@ impl Tool for GitHubTool {
         arguments: Map<String, Value>,
         context: CallContext,
     ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
+        let audit = self.audit_line(&arguments, &context);
         let args = Args::new(arguments, &self.definition.input_schema);
         let started = match (args, context.credential.clone()) {
             (Err(err), _) => Err(CallToolResult::error(err.0)),
@@ -128,12 +164,17 @@ impl Tool for GitHubTool {
             )),
         };
         Box::pin(async move {
-            match started {
-                Err(refusal) => Ok(refusal),
-                Ok(work) => Ok(work
+            let result = match started {
+                Err(refusal) => refusal,
+                Ok(work) => work
                     .await
-                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()))),
+                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string())),
+            };
+            if let Some(line) = audit {
+                let outcome = if result.is_error { "failed" } else { "ok" };
+                log::info!(target: "audit", "{line} outcome={outcome}");
             }
+            Ok(result)
         })
     }
 }

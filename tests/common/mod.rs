@@ -313,3 +313,31 @@ pub async fn session(server: &TestServer, version: &str) -> SseClient {
 pub fn text_of(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()
 }
+
+/// The real binary in a child process on a free port, with `env` set; waits until it answers.
+/// Its stderr (the logs) is piped, for the caller to read once it has exited.
+pub async fn spawn_binary(env: &[(&str, &str)]) -> (std::process::Child, TestServer) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_github-issue-mcp"))
+        .envs(env.iter().copied())
+        .env("PORT", port.to_string())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let server = TestServer::external(format!("http://127.0.0.1:{port}"));
+    server.wait_until_up().await;
+    (child, server)
+}
+
+/// Sends SIGTERM to a child process.
+pub fn terminate(child: &std::process::Child) {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
