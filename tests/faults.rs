@@ -1,0 +1,99 @@
+//! Faults: a client that stops reading is disconnected instead of growing the server's memory,
+//! and GitHub failing, slow or rate-limiting never leaves a call unanswered or the server down.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    SseClient, TestServer,
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, session, settings,
+};
+use futures_util::future::join_all;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let server = TestServer::start_github(settings(&[(
+        "GITHUB_ISSUE_MCP__SSE__OUTBOUND_CAPACITY",
+        "4",
+    )]));
+    let mut client = SseClient::connect(&server).await;
+    client.initialize("2025-06-18").await;
+    server.wait_for_sessions(1).await;
+    // Ask for far more than the socket buffers hold, and never read the answers: the session's
+    // queue fills and the session ends.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let mut id = 1;
+    loop {
+        let posts = (0..50).map(|n| {
+            client.post_raw(
+                json!({"jsonrpc": "2.0", "id": id * 100 + n, "method": "tools/list"}).to_string(),
+                "application/json",
+            )
+        });
+        let statuses: Vec<u16> = join_all(posts)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        if statuses.contains(&404) {
+            break; // the session is gone
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session was never disconnected"
+        );
+        id += 1;
+    }
+    server.wait_for_sessions(0).await;
+    drop(client);
+    assert_eq!(server.health().await["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_is_answered_while_github_misbehaves() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for _ in 0..5 {
+        fake.add_issue("octo", "hello", IssueSeed::default());
+    }
+    let server = github_server(
+        &fake,
+        &[
+            ("GITHUB_ISSUE_MCP__LIMITS__TOOL_TIMEOUT_SECS", "1"),
+            ("GITHUB_ISSUE_MCP__GITHUB__MAX_IN_FLIGHT_PER_TOKEN", "4"),
+        ],
+    );
+    let mut clients = Vec::new();
+    for _ in 0..6 {
+        clients.push(session(&server, "2025-06-18").await);
+    }
+    // Rounds of failures, slowness past the tool timeout, and a secondary rate limit.
+    for round in 0..3 {
+        match round {
+            0 => fake.fail_next(502, 10),
+            1 => fake.set_latency(Duration::from_millis(1500)),
+            _ => {
+                fake.set_latency(Duration::ZERO);
+                fake.set_secondary_limit(Some(1), 429, 3);
+            }
+        }
+        for (n, client) in clients.iter().enumerate() {
+            client
+                .post(json!({"jsonrpc": "2.0", "id": round * 10 + n, "method": "tools/call", "params": {
+                    "name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": n % 5 + 1}}}))
+                .await;
+        }
+        for (n, client) in clients.iter_mut().enumerate() {
+            let answer = client.next_message().await;
+            assert_eq!(answer["id"], round * 10 + n, "{answer}");
+            assert!(
+                answer.get("result").is_some(),
+                "a tool result, not a protocol error: {answer}"
+            );
+        }
+    }
+    assert_eq!(server.health().await["status"], "ok");
+}
