@@ -235,3 +235,57 @@ fn unauthenticated_remote_serving_is_refused_unless_allowed() {
     });
     assert!(allowed.is_ok(), "{allowed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_token_mode_over_the_legacy_transport() {
+    let token = "ghp_legacyCCCCCCCCCCCCCCCC3333";
+    let fake = FakeGitHub::start_with_tokens(&[token]);
+    fake.add_repo("octo", "hello");
+    let server = common::github_server(&fake, &[("GITHUB_ISSUE_MCP__AUTH__MODE", "github-token")]);
+    let refused = Client::new().get(server.url("/sse")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let stream = Client::new()
+        .get(server.url("/sse"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let mut reader = common::SseReader::new(stream);
+    let endpoint = match reader.next().await.unwrap() {
+        common::SseEvent::Event { data, .. } => server.url(&data),
+        other => panic!("{other:?}"),
+    };
+    let post = |body: serde_json::Value| {
+        Client::new()
+            .post(&endpoint)
+            .bearer_auth(token)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}))
+    .await
+    .unwrap();
+    post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "list_issues", "arguments": {"owner": "octo", "repo": "hello"}}}),
+    )
+    .await
+    .unwrap();
+    let mut answered = 0;
+    while answered < 2 {
+        if let Some(common::SseEvent::Event { data, .. }) = reader.next().await {
+            let message: serde_json::Value = serde_json::from_str(&data).unwrap();
+            assert!(message.get("result").is_some(), "{message}");
+            answered += 1;
+        }
+    }
+    let sent = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path_and_query.contains("/issues"))
+        .unwrap();
+    assert_eq!(sent.headers["authorization"], format!("Bearer {token}"));
+}

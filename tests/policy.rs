@@ -150,3 +150,61 @@ async fn only_allowed_repositories_are_touched() {
         "nothing about octo/other reached GitHub"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_applies_on_streamable_http_too() {
+    let fake = fake();
+    let server = github_server(
+        &fake,
+        &[
+            ("GITHUB_ISSUE_MCP__POLICY__READ_ONLY", "true"),
+            ("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/hello"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let post = |body: serde_json::Value, session: Option<String>| {
+        let mut request = http
+            .post(server.url("/mcp"))
+            .header("Accept", "application/json, text/event-stream")
+            .header("Content-Type", "application/json");
+        if let Some(session) = session {
+            request = request.header("Mcp-Session-Id", session);
+        }
+        request.body(body.to_string()).send()
+    };
+    let opened = post(
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}),
+        None,
+    )
+    .await
+    .unwrap();
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let listed: serde_json::Value = post(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
+        Some(session.clone()),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        listed["result"]["tools"].as_array().unwrap().len(),
+        5,
+        "{listed}"
+    );
+    let read: serde_json::Value = post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "resources/read", "params": {"uri": "issue://octo/other/1"}}),
+        Some(session),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(read["error"]["code"], -32602, "{read}");
+}
