@@ -7,13 +7,11 @@
 //! streams, progress, logging, requests to the client, subscriptions), so the suite passing
 //! says something about the real server. The tools are in [`tools`]; resources and prompts here.
 
-use std::collections::HashMap;
-
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::{
     mcp::{dispatcher::Features, jsonrpc::ErrorObject},
-    prompts::{Prompt, PromptArgument, PromptDefinition},
+    prompts::{PromptArgument, PromptDefinition, PromptFn, RenderFn, messages},
     resources::{ResourceEntry, ResourceSource},
     tools::{CallContext, LocalFuture},
 };
@@ -114,33 +112,13 @@ impl ResourceSource for TestResources {
     }
 }
 
-type Render = fn(&HashMap<String, String>) -> Vec<Value>;
-
-#[derive(Debug)]
-struct TestPrompt(PromptDefinition, Render);
-
-impl Prompt for TestPrompt {
-    fn definition(&self) -> &PromptDefinition {
-        &self.0
-    }
-
-    fn render(
-        &self,
-        arguments: &HashMap<String, String>,
-    ) -> Result<Map<String, Value>, ErrorObject> {
-        let mut result = Map::new();
-        result.insert("messages".into(), Value::Array((self.1)(arguments)));
-        Ok(result)
-    }
-}
-
 fn user(content: Value) -> Value {
     json!({"role": "user", "content": content})
 }
 
-fn prompt(name: &str, description: &str, arguments: &[&str], render: Render) -> TestPrompt {
-    TestPrompt(
-        PromptDefinition {
+fn prompt(name: &str, description: &str, arguments: &[&str], render: RenderFn) -> PromptFn {
+    PromptFn {
+        definition: PromptDefinition {
             name: name.into(),
             title: name.into(),
             description: description.into(),
@@ -154,19 +132,22 @@ fn prompt(name: &str, description: &str, arguments: &[&str], render: Render) -> 
                 .collect(),
         },
         render,
-    )
+    }
 }
 
-fn fixture_prompts() -> Vec<TestPrompt> {
+fn fixture_prompts() -> Vec<PromptFn> {
     vec![
         prompt(
             "test_simple_prompt",
             "A simple prompt without arguments",
             &[],
             |_| {
-                vec![user(
-                    json!({"type": "text", "text": "This is a simple prompt for testing."}),
-                )]
+                Ok(messages(
+                    None,
+                    vec![user(
+                        json!({"type": "text", "text": "This is a simple prompt for testing."}),
+                    )],
+                ))
             },
         ),
         prompt(
@@ -180,7 +161,10 @@ fn fixture_prompts() -> Vec<TestPrompt> {
                     arg("arg1"),
                     arg("arg2")
                 );
-                vec![user(json!({"type": "text", "text": text}))]
+                Ok(messages(
+                    None,
+                    vec![user(json!({"type": "text", "text": text}))],
+                ))
             },
         ),
         prompt(
@@ -189,15 +173,18 @@ fn fixture_prompts() -> Vec<TestPrompt> {
             &["resourceUri"],
             |args| {
                 let uri = args.get("resourceUri").cloned().unwrap_or_default();
-                vec![
-                    user(
-                        json!({"type": "resource", "resource": {"uri": uri, "mimeType": "text/plain",
+                Ok(messages(
+                    None,
+                    vec![
+                        user(
+                            json!({"type": "resource", "resource": {"uri": uri, "mimeType": "text/plain",
                         "text": "Embedded resource content for testing."}}),
-                    ),
-                    user(
-                        json!({"type": "text", "text": "Please process the embedded resource above."}),
-                    ),
-                ]
+                        ),
+                        user(
+                            json!({"type": "text", "text": "Please process the embedded resource above."}),
+                        ),
+                    ],
+                ))
             },
         ),
         prompt(
@@ -205,10 +192,13 @@ fn fixture_prompts() -> Vec<TestPrompt> {
             "A prompt with an image",
             &[],
             |_| {
-                vec![
-                    user(json!({"type": "image", "data": PNG, "mimeType": "image/png"})),
-                    user(json!({"type": "text", "text": "Please analyze the image above."})),
-                ]
+                Ok(messages(
+                    None,
+                    vec![
+                        user(json!({"type": "image", "data": PNG, "mimeType": "image/png"})),
+                        user(json!({"type": "text", "text": "Please analyze the image above."})),
+                    ],
+                ))
             },
         ),
     ]

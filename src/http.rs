@@ -14,8 +14,10 @@ use serde_json::json;
 
 use crate::{
     actors::{
+        SessionId,
         gateway::GitHubGateway,
-        registry::{Admit, SessionLimit, SessionRegistry},
+        registry::{Admit, Lookup, SessionLimit, SessionRegistry},
+        session::Session,
     },
     auth::{AuthError, Authenticator},
     config::Settings,
@@ -103,6 +105,24 @@ impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         ApiError::Unauthorized(err)
     }
+}
+
+/// The caller's session `id`: authenticates the request, then asks the registry, which only
+/// answers for the session's owner. `None` when unknown, ended, or someone else's.
+pub async fn own_session(
+    state: &AppState,
+    request: &actix_web::HttpRequest,
+    id: SessionId,
+) -> Result<Option<Addr<Session>>, ApiError> {
+    let principal = state.auth.authenticate(request).await?;
+    state
+        .registry
+        .send(Lookup {
+            id,
+            principal: principal.id,
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable)
 }
 
 /// Checks the session limits for `principal` before a session is made.

@@ -59,6 +59,39 @@ pub trait Prompt: Send + Sync {
 }
 
 /// The prompts this server offers. Cheap to clone.
+/// How a prompt turns its arguments into its result (`description`, `messages`).
+pub type RenderFn = fn(&HashMap<String, String>) -> Result<Map<String, Value>, ErrorObject>;
+
+/// A prompt made of a definition and a render function.
+#[derive(Debug)]
+pub struct PromptFn {
+    pub definition: PromptDefinition,
+    pub render: RenderFn,
+}
+
+impl Prompt for PromptFn {
+    fn definition(&self) -> &PromptDefinition {
+        &self.definition
+    }
+
+    fn render(
+        &self,
+        arguments: &HashMap<String, String>,
+    ) -> Result<Map<String, Value>, ErrorObject> {
+        (self.render)(arguments)
+    }
+}
+
+/// A prompt result with these messages.
+pub fn messages(description: Option<String>, messages: Vec<Value>) -> Map<String, Value> {
+    let mut result = Map::new();
+    if let Some(description) = description {
+        result.insert("description".into(), Value::String(description));
+    }
+    result.insert("messages".into(), Value::Array(messages));
+    result
+}
+
 #[derive(Clone, Default)]
 pub struct PromptRegistry {
     prompts: Arc<Vec<Arc<dyn Prompt>>>,

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{ApiError, AppState};
 use crate::{
-    actors::{SessionId, registry::Lookup, session::Deliver},
+    actors::{SessionId, session::Deliver},
     mcp::jsonrpc::{ErrorObject, Message},
 };
 
@@ -35,15 +35,8 @@ pub async fn post(
         .parse()
         .map_err(|_| ApiError::InvalidSessionId(raw_id.clone()))?;
     require_json(&request)?;
-    let principal = state.auth.authenticate(&request).await?;
-    let session = state
-        .registry
-        .send(Lookup {
-            id,
-            principal: principal.id,
-        })
-        .await
-        .map_err(|_| ApiError::Unavailable)?
+    let session = super::own_session(&state, &request, id)
+        .await?
         .ok_or_else(|| ApiError::UnknownSession(raw_id.clone()))?;
 
     let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;

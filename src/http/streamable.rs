@@ -31,7 +31,6 @@ use super::{
 use crate::{
     actors::{
         SessionId,
-        registry::Lookup,
         session::{
             Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, SessionSetup,
             StreamRefused,
@@ -84,17 +83,10 @@ async fn session_of(
     state: &AppState,
 ) -> Result<(Addr<Session>, String), ApiError> {
     let raw = header_value(request, SESSION_HEADER).ok_or(ApiError::MissingMcpSession)?;
-    let principal = state.auth.authenticate(request).await?;
     let unknown = || ApiError::UnknownMcpSession(raw.to_string());
     let id: SessionId = raw.parse().map_err(|_| unknown())?;
-    let session = state
-        .registry
-        .send(Lookup {
-            id,
-            principal: principal.id,
-        })
-        .await
-        .map_err(|_| ApiError::Unavailable)?
+    let session = super::own_session(state, request, id)
+        .await?
         .ok_or_else(unknown)?;
     Ok((session, raw.to_string()))
 }
