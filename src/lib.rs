@@ -121,6 +121,7 @@ pub fn run_with(
     let auth = Authenticator::new(&settings.auth, server_credential, github)
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
     let settings = Arc::new(settings);
+    let draining = Draining::default();
     let state = AppState {
         registry: SessionRegistry::new(
             settings.limits.max_sessions,
@@ -135,13 +136,14 @@ pub fn run_with(
                 tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
                 max_in_flight: settings.limits.max_in_flight_per_session,
                 metrics: metrics.clone(),
+                draining: draining.clone(),
             },
         ),
         settings: settings.clone(),
         started_at: Instant::now(),
         auth,
         guard: OriginGuard::new(&settings.server, address),
-        draining: Draining::default(),
+        draining,
         gateway,
         metrics,
     };

@@ -95,3 +95,63 @@ async fn sigterm_drains_and_exits_zero() {
     assert!(status.success(), "{status}");
     assert!(signalled.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_batch_stops_between_issues_and_says_which_were_not_done() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for _ in 0..10 {
+        fake.add_issue("octo", "hello", IssueSeed::default());
+    }
+    let (child, server) = common::spawn_binary(&[
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", &fake.base_url),
+        ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "500"),
+        ("RUST_LOG", "warn"),
+    ])
+    .await;
+    let mut client = SseClient::connect(&server).await;
+    client.initialize("2025-06-18").await;
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+            "name": "batch_label_issues",
+            "arguments": {"owner": "octo", "repo": "hello", "issue_numbers": (1..=10).collect::<Vec<_>>(), "labels": ["x"]}}}))
+        .await;
+    let deadline = Instant::now() + common::WAIT;
+    while fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count()
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the batch never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    common::terminate(&child);
+
+    let answer = client.next_message().await;
+    let results = &answer["result"]["structuredContent"];
+    let done = results["succeeded"].as_u64().unwrap();
+    assert!((1..10).contains(&done), "{answer}");
+    let skipped: Vec<_> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("shutting down"))
+        })
+        .collect();
+    assert_eq!(skipped.len() as u64, 10 - done, "{answer}");
+    // Nothing half-done: GitHub saw exactly the labelled issues.
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count() as u64;
+    assert_eq!(posts, done);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+}

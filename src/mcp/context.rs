@@ -19,7 +19,10 @@ use super::{
     outlet::{Delivery, Outlet},
     protocol::{LogLevel, ProtocolVersion},
 };
-use crate::github::{api::RepoRef, request::Credential};
+use crate::{
+    github::{api::RepoRef, request::Credential},
+    shutdown::Draining,
+};
 
 /// Sends messages to the session's client while a request is in flight, on the request's
 /// stream.
@@ -246,6 +249,8 @@ pub struct CallContext {
     pub log: Option<Logger>,
     /// Requests to the client, on this request's stream.
     pub client: Option<ClientRequests>,
+    /// On once the server is shutting down: a tool doing many steps stops between two.
+    pub draining: Draining,
 }
 
 impl CallContext {
@@ -259,6 +264,7 @@ impl CallContext {
             memory: SessionMemory::default(),
             log: None,
             client: None,
+            draining: Draining::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     metrics::Metrics,
     prompts::PromptRegistry,
     resources::ResourceRegistry,
+    shutdown::Draining,
     tools::{CallToolResult, LocalFuture, ToolRegistry},
 };
 
@@ -94,6 +95,8 @@ pub struct DispatcherConfig {
     pub max_in_flight: usize,
     /// Where sessions count their requests.
     pub metrics: Metrics,
+    /// Set when the server starts shutting down; long tools stop at a safe point.
+    pub draining: Draining,
 }
 
 impl Default for DispatcherConfig {
@@ -104,6 +107,7 @@ impl Default for DispatcherConfig {
             tool_timeout: Duration::from_secs(120),
             max_in_flight: 16,
             metrics: Metrics::default(),
+            draining: Draining::default(),
         }
     }
 }
@@ -303,7 +307,8 @@ impl Dispatcher {
         params: Option<Value>,
     ) -> Outcome {
         let started = parse_params::<CallToolParams>("tools/call", params).and_then(|p| {
-            let context = state.context(version, p.meta.as_ref());
+            let mut context = state.context(version, p.meta.as_ref());
+            context.draining = self.config.draining.clone();
             self.features.tools.call(&p.name, p.arguments, context)
         });
         let limit = self.config.tool_timeout;

@@ -104,6 +104,7 @@ impl McpState {
                     CLIENT_REQUEST_TIMEOUT,
                 )
             }),
+            draining: Default::default(),
         }
     }
 }

@@ -235,7 +235,14 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         let total = numbers.len() as u64;
         let mut results = Vec::new();
         let mut lines = Vec::new();
-        for (done, number) in numbers.into_iter().enumerate() {
+        let mut skipped = Vec::new();
+        for (done, number) in numbers.iter().copied().enumerate() {
+            // Shutting down: stop between two issues, never in the middle of one, and say which
+            // were not done.
+            if env.context.draining.is_on() {
+                skipped = numbers[done..].to_vec();
+                break;
+            }
             let outcome: Result<Vec<Label>, GitHubError> = env
                 .github
                 .add_labels(&env.credential, &repo, number, &labels)
@@ -259,6 +266,11 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                     &format!("labelled {} of {total} issues", done + 1),
                 );
             }
+        }
+        for number in &skipped {
+            let why = "not done: the server is shutting down; call again for this issue";
+            lines.push(format!("- #{number}: {why}"));
+            results.push(json!({"issue_number": number, "ok": false, "error": why}));
         }
         let succeeded = results.iter().filter(|r| r["ok"] == true).count();
         let failed = results.len() - succeeded;
