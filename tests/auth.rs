@@ -141,6 +141,15 @@ async fn a_session_is_invisible_to_other_principals() {
             .send()
     };
     assert_eq!(post(beta).await.unwrap().status(), 404);
+    let keyless = Client::new()
+        .post(server.url(&endpoint))
+        .header("Content-Type", "application/json")
+        .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keyless.status(), 401, "POST /messages without a key");
+    assert!(keyless.headers().contains_key("www-authenticate"));
     assert_eq!(post("alpha-key").await.unwrap().status(), 202);
 }
 
