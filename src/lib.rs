@@ -32,6 +32,7 @@ pub mod completions;
 pub mod config;
 pub mod conformance;
 pub mod github;
+pub mod healthcheck;
 pub mod http;
 pub mod mcp;
 pub mod metrics;

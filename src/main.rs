@@ -4,8 +4,24 @@ use std::{io::Write, net::TcpListener, process::ExitCode};
 
 use github_issue_mcp::config::Settings;
 
+fn main() -> ExitCode {
+    // `github-issue-mcp healthcheck`: for container HEALTHCHECKs, no server started.
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        return match github_issue_mcp::healthcheck::check(
+            github_issue_mcp::healthcheck::port_from_env(),
+        ) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(why) => {
+                eprintln!("unhealthy: {why}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    serve()
+}
+
 #[actix_web::main]
-async fn main() -> ExitCode {
+async fn serve() -> ExitCode {
     let mut logger =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     // LOG_FORMAT=json: one JSON object per line, still on stderr, for log aggregation.
