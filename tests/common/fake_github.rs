@@ -1,15 +1,19 @@
 //! A stateful fake of GitHub's REST API for the integration tests: real HTTP on 127.0.0.1:0.
 //!
-//! It keeps repositories, issues (with pull requests mixed in, as GitHub's issue lists do),
-//! comments and labels, and answers like GitHub: `Link` pagination pointing at
-//! `/repositories/{id}/...`, ETags and free 304s, `x-ratelimit-*` headers with 403 answers when
-//! a budget is spent, secondary limits with `retry-after`, and GitHub's 401/404/410/422 bodies.
-//! Tests seed it, inject faults, and read back every request it served (with the most it served
-//! at once). `tests/fake_github.rs` checks its shapes against GitHub's OpenAPI description and
-//! recorded answers in `tests/fixtures/github-api/`, so that it cannot drift from GitHub.
+//! The gateway, tool, resource, auth and fault tests start one, seed it, point the server at
+//! `base_url`, and read back every request it served. It keeps repositories, issues (with pull
+//! requests mixed in, as GitHub's issue lists do), comments and labels, and answers like GitHub:
+//! `Link` pagination pointing at `/repositories/{id}/...`, ETags and free 304s, `x-ratelimit-*`
+//! headers with 403 answers when a budget is spent, secondary limits with `retry-after`, and
+//! GitHub's 401/404/410/422 bodies. Faults can be injected: 5xx answers, secondary limits,
+//! latency, and connections that break after the write was applied.
 //!
-//! The HTTP layer is in `routes.rs`, the endpoints in `endpoints.rs`; this file holds the
-//! state, the seeding API and the JSON shapes.
+//! `tests/fake_github.rs` checks its answers against GitHub's OpenAPI description and recorded
+//! answers in `tests/fixtures/github-api/`, so that it cannot drift from the real GitHub.
+//!
+//! Layout: this file holds the state and the seeding API; `shapes.rs` the JSON objects,
+//! `routes.rs` the HTTP layer (auth, faults, budgets, ETags, pagination) and `endpoints.rs`
+//! the endpoints.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -24,6 +28,7 @@ use serde_json::{Value, json};
 
 mod endpoints;
 mod routes;
+mod shapes;
 
 /// The token that `common::settings` gives the server.
 pub const TEST_TOKEN: &str = "ghp_testtokentesttokentest";
@@ -45,7 +50,7 @@ pub struct RecordedRequest {
     /// Lowercase names.
     pub headers: HashMap<String, String>,
     pub body: String,
-    /// The status the fake answered.
+    /// The status the fake answered (for a dropped connection: the one it would have sent).
     pub status: u16,
     pub at: Instant,
 }
@@ -55,6 +60,7 @@ pub struct RecordedRequest {
 pub struct IssueSeed {
     pub title: String,
     pub body: Option<String>,
+    /// `open` or `closed`.
     pub state: String,
     pub labels: Vec<String>,
     pub assignees: Vec<String>,
@@ -86,25 +92,47 @@ pub(crate) struct Repo {
     pub deleted: HashSet<u64>,
     /// (issue number, comment)
     pub comments: Vec<(u64, Value)>,
+    /// The repository's labels: an issue's label with a known name (any case) is this one.
+    pub labels: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Budget {
     pub limit: u64,
     pub remaining: u64,
+    /// Epoch seconds.
     pub reset: u64,
+}
+
+/// An injected fault: what it answers, and how many more requests get it.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault<T> {
+    pub what: T,
+    pub times: usize,
+}
+
+impl<T: Clone> Fault<T> {
+    /// Takes one use of the fault, if any is left.
+    pub fn take(fault: &mut Option<Fault<T>>) -> Option<T> {
+        let fault = fault.as_mut().filter(|f| f.times > 0)?;
+        fault.times -= 1;
+        Some(fault.what.clone())
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct State {
     pub base_url: String,
     pub tokens: HashSet<String>,
+    /// Logins that can be assigned.
     pub users: HashSet<String>,
     pub repos: Vec<Repo>,
     pub budgets: HashMap<&'static str, Budget>,
-    pub secondary: Option<(Option<u64>, u16, usize)>,
-    pub failures: Option<(u16, usize)>,
-    pub broken: Option<(String, usize)>,
+    /// (retry-after, status)
+    pub secondary: Option<Fault<(Option<u64>, u16)>>,
+    pub failures: Option<Fault<u16>>,
+    /// The method whose answers break off.
+    pub broken: Option<Fault<String>>,
     pub latency: Duration,
     pub requests: Vec<RecordedRequest>,
     pub in_flight: usize,
@@ -117,57 +145,50 @@ pub(crate) struct State {
 pub(crate) type Shared = Arc<Mutex<State>>;
 
 /// The fake GitHub, stopped when dropped.
+#[derive(Debug)]
 pub struct FakeGitHub {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
     pub base_url: String,
     state: Shared,
     handle: ServerHandle,
 }
 
-fn epoch_now() -> u64 {
+pub(crate) fn epoch_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-/// `2024-01-01T00:00:00Z` plus `minutes`, in GitHub's format.
-pub(crate) fn timestamp(minutes: u64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(1_704_067_200 + minutes * 60);
-    github_issue_mcp::time::rfc3339(time).replace(".000Z", "Z")
+/// GitHub's default budgets for an authenticated user.
+fn default_budgets() -> HashMap<&'static str, Budget> {
+    let reset = epoch_now() + 3600;
+    let budget = |limit| Budget {
+        limit,
+        remaining: limit,
+        reset,
+    };
+    HashMap::from([("core", budget(5000)), ("search", budget(30))])
 }
 
 impl FakeGitHub {
+    /// A fake that accepts [`TEST_TOKEN`], the token `common::settings` configures.
     pub fn start() -> FakeGitHub {
         Self::start_with_tokens(&[TEST_TOKEN])
     }
 
+    /// A fake that accepts exactly `tokens`; each belongs to the user [`login_of`] names.
     pub fn start_with_tokens(tokens: &[&str]) -> FakeGitHub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let reset = epoch_now() + 3600;
+        let mut users: HashSet<String> = ["octocat", "hubot"].map(String::from).into();
+        users.extend(tokens.iter().map(|token| login_of(token)));
         let state = Arc::new(Mutex::new(State {
             base_url: base_url.clone(),
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
-            users: ["octocat", "hubot"].map(String::from).into(),
+            users,
             repos: Vec::new(),
-            budgets: HashMap::from([
-                (
-                    "core",
-                    Budget {
-                        limit: 5000,
-                        remaining: 5000,
-                        reset,
-                    },
-                ),
-                (
-                    "search",
-                    Budget {
-                        limit: 30,
-                        remaining: 30,
-                        reset,
-                    },
-                ),
-            ]),
+            budgets: default_budgets(),
             secondary: None,
             failures: None,
             broken: None,
@@ -178,27 +199,7 @@ impl FakeGitHub {
             next_id: 1000,
             clock: 0,
         }));
-        let shared = state.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(shared.clone()))
-                        .default_service(web::to(routes::serve))
-                })
-                .workers(2)
-                .disable_signals()
-                .listen(listener)
-                .expect("listen")
-                .run();
-                tx.send(server.handle()).unwrap();
-                server.await
-            })
-        });
-        let handle = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("fake GitHub started");
+        let handle = serve(listener, state.clone());
         FakeGitHub {
             base_url,
             state,
@@ -210,10 +211,10 @@ impl FakeGitHub {
         f(&mut self.state.lock().unwrap())
     }
 
+    /// Adds an empty repository owned by `owner` and returns its id.
     pub fn add_repo(&self, owner: &str, repo: &str) -> u64 {
         self.with(|state| {
-            state.next_id += 1;
-            let id = state.next_id;
+            let id = state.new_id();
             state.users.insert(owner.to_string());
             state.repos.push(Repo {
                 id,
@@ -222,15 +223,23 @@ impl FakeGitHub {
                 issues: Vec::new(),
                 deleted: HashSet::new(),
                 comments: Vec::new(),
+                labels: Vec::new(),
             });
             id
         })
     }
 
+    /// Lets `login` be assigned (besides octocat, hubot, repo owners and seeded authors).
+    pub fn add_user(&self, login: &str) {
+        self.with(|state| state.users.insert(login.to_string()));
+    }
+
+    /// Adds an issue and returns its number (issues and pull requests share the numbers).
     pub fn add_issue(&self, owner: &str, repo: &str, seed: IssueSeed) -> u64 {
         self.with(|state| state.insert_issue(owner, repo, seed, false))
     }
 
+    /// Adds an open pull request by octocat and returns its number.
     pub fn add_pull_request(&self, owner: &str, repo: &str, title: &str) -> u64 {
         let seed = IssueSeed {
             title: title.into(),
@@ -239,22 +248,22 @@ impl FakeGitHub {
         self.with(|state| state.insert_issue(owner, repo, seed, true))
     }
 
+    /// Adds a comment by `user` and returns its id; the issue's `comments` count goes up.
     pub fn add_comment(&self, owner: &str, repo: &str, number: u64, user: &str, body: &str) -> u64 {
         self.with(|state| state.insert_comment(owner, repo, number, user, body))
             .expect("the issue exists")
     }
 
-    /// Later reads of the issue answer 410 Gone.
+    /// Later reads of the issue answer 410 Gone, and lists and searches leave it out.
     pub fn delete_issue(&self, owner: &str, repo: &str, number: u64) {
         self.with(|state| {
-            state
-                .repo_mut(owner, repo)
-                .expect("repo")
-                .deleted
-                .insert(number);
+            let repo = state.repo_mut(owner, repo).expect("add_repo first");
+            repo.deleted.insert(number);
         })
     }
 
+    /// The issue's current state, as GET /repos/{owner}/{repo}/issues/{number} would show it
+    /// (also after it was deleted).
     pub fn issue(&self, owner: &str, repo: &str, number: u64) -> Option<Value> {
         self.with(|state| {
             let repo = state.repo_mut(owner, repo)?;
@@ -262,6 +271,7 @@ impl FakeGitHub {
         })
     }
 
+    /// Sets the budget of `resource` (`core` or `search`); it refills `reset_in` from now.
     pub fn set_rate_limit(&self, resource: &str, remaining: u64, reset_in: Duration) {
         self.with(|state| {
             let key = if resource == "search" {
@@ -270,32 +280,49 @@ impl FakeGitHub {
                 "core"
             };
             let budget = state.budgets.get_mut(key).unwrap();
-            budget.remaining = remaining;
+            budget.remaining = remaining.min(budget.limit);
             budget.reset = epoch_now() + reset_in.as_secs();
         })
     }
 
-    /// The next `times` requests get a secondary rate limit answer.
+    /// The next `times` requests get a secondary rate limit answer: `status` (403 or 429),
+    /// with `retry-after` when `retry_after` is `Some`.
     pub fn set_secondary_limit(&self, retry_after: Option<u64>, status: u16, times: usize) {
-        self.with(|state| state.secondary = Some((retry_after, status, times)))
+        let fault = Fault {
+            what: (retry_after, status),
+            times,
+        };
+        self.with(|state| state.secondary = Some(fault))
     }
 
-    /// The next `times` requests get `status` with a GitHub-shaped body.
+    /// The next `times` requests get `status` with a GitHub-shaped body, and have no effect.
     pub fn fail_next(&self, status: u16, times: usize) {
-        self.with(|state| state.failures = Some((status, times)))
+        self.with(|state| {
+            state.failures = Some(Fault {
+                what: status,
+                times,
+            })
+        })
     }
 
-    /// The next `times` requests with `method` take effect, but their answer breaks off
-    /// mid-body (a declared length that the stream never delivers), so the client sees a
-    /// network error after GitHub did the work.
+    /// The next `times` requests with `method` take effect, but their connection is then
+    /// closed before any byte of the answer is sent, so the client sees a network error after
+    /// GitHub did the work. (The answer's body stream fails at once; actix then drops the
+    /// connection without flushing the status line it had buffered.)
     pub fn drop_connection_next(&self, method: &str, times: usize) {
-        self.with(|state| state.broken = Some((method.to_uppercase(), times)))
+        let fault = Fault {
+            what: method.to_uppercase(),
+            times,
+        };
+        self.with(|state| state.broken = Some(fault))
     }
 
+    /// Every answer waits this long before it is sent.
     pub fn set_latency(&self, latency: Duration) {
         self.with(|state| state.latency = latency)
     }
 
+    /// Every request served since the start or the last [`FakeGitHub::reset_records`].
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.with(|state| state.requests.clone())
     }
@@ -304,10 +331,12 @@ impl FakeGitHub {
         self.with(|state| state.requests.len())
     }
 
+    /// The most requests that were being served at the same time.
     pub fn max_in_flight(&self) -> usize {
         self.with(|state| state.max_in_flight)
     }
 
+    /// Forgets the recorded requests and restarts `max_in_flight` from the current count.
     pub fn reset_records(&self) {
         self.with(|state| {
             state.requests.clear();
@@ -316,92 +345,111 @@ impl FakeGitHub {
     }
 }
 
+/// Runs the fake's HTTP server in its own thread and actix system, as `TestServer` does.
+fn serve(listener: TcpListener, state: Shared) -> ServerHandle {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .default_service(web::to(routes::serve))
+            })
+            .workers(2)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+            tx.send(server.handle()).unwrap();
+            server.await
+        })
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("fake GitHub started")
+}
+
 impl Drop for FakeGitHub {
     fn drop(&mut self) {
+        // The stop command is sent at once; nobody needs to await its completion.
         drop(self.handle.stop(false));
     }
 }
 
 impl State {
+    pub fn new_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
     pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
         self.repos
             .iter_mut()
             .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
     }
 
+    /// The time of a change: one minute after the previous change.
     pub fn tick(&mut self) -> String {
         self.clock += 1;
-        timestamp(100_000 + self.clock)
+        shapes::timestamp(100_000 + self.clock)
     }
 
-    pub fn user(&self, login: &str) -> Value {
-        let id = login.bytes().map(u64::from).sum::<u64>();
-        json!({
-            "login": login, "id": id, "node_id": format!("MDQ6VXNlcj{id}"),
-            "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
-            "gravatar_id": "", "url": format!("https://api.github.com/users/{login}"),
-            "html_url": format!("https://github.com/{login}"), "type": "User", "site_admin": false,
-        })
-    }
-
+    /// The repository's label called `name` (any case), created if it does not exist yet.
     pub fn label(&mut self, owner: &str, repo: &str, name: &str) -> Value {
-        self.next_id += 1;
-        json!({
-            "id": self.next_id, "node_id": format!("MDU6TGFiZWw{}", self.next_id),
-            "url": format!("{}/repos/{owner}/{repo}/labels/{name}", self.base_url),
-            "name": name, "color": "ededed", "default": false, "description": null,
-        })
+        let id = self.next_id + 1;
+        let base = self.base_url.clone();
+        let repo = self.repo_mut(owner, repo).expect("add_repo first");
+        if let Some(known) = repo.labels.iter().find(|l| {
+            l["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            return known.clone();
+        }
+        let api = format!("{base}/repos/{}/{}", repo.owner, repo.name);
+        let label = shapes::label(&api, id, name);
+        repo.labels.push(label.clone());
+        self.next_id = id;
+        label
     }
 
     pub fn insert_issue(&mut self, owner: &str, repo: &str, seed: IssueSeed, pull: bool) -> u64 {
         self.users.insert(seed.user.clone());
-        let labels: Vec<Value> = seed
+        let labels = seed
             .labels
             .iter()
             .map(|l| self.label(owner, repo, l))
             .collect();
-        let assignees: Vec<Value> = seed.assignees.iter().map(|a| self.user(a)).collect();
-        let author = self.user(&seed.user);
-        self.next_id += 1;
-        let id = self.next_id;
+        let id = self.new_id();
         let base = self.base_url.clone();
         let r = self.repo_mut(owner, repo).expect("add_repo first");
-        let number = r.issues.len() as u64 + 1;
         let api = format!("{base}/repos/{}/{}", r.owner, r.name);
         let html = format!("https://github.com/{}/{}", r.owner, r.name);
-        let closed = seed.state == "closed";
-        let mut issue = json!({
-            "url": format!("{api}/issues/{number}"),
-            "repository_url": api,
-            "labels_url": format!("{api}/issues/{number}/labels{{/name}}"),
-            "comments_url": format!("{api}/issues/{number}/comments"),
-            "events_url": format!("{api}/issues/{number}/events"),
-            "html_url": format!("{html}/{}/{number}", if pull { "pull" } else { "issues" }),
-            "id": id, "node_id": format!("MDU6SXNzdWU{id}"), "number": number,
-            "title": seed.title, "user": author, "labels": labels, "state": seed.state,
-            "locked": false, "assignee": assignees.first().cloned(), "assignees": assignees,
-            "milestone": null, "comments": seed.comments,
-            "created_at": timestamp(number), "updated_at": timestamp(number),
-            "closed_at": if closed { json!(timestamp(number)) } else { Value::Null },
-            "author_association": "OWNER", "active_lock_reason": null, "body": seed.body,
-            "reactions": {"url": format!("{api}/issues/{number}/reactions"), "total_count": 0,
-                          "+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0, "heart": 0,
-                          "rocket": 0, "eyes": 0},
-            "timeline_url": format!("{api}/issues/{number}/timeline"),
-            "performed_via_github_app": null,
-            "state_reason": if closed { json!("completed") } else { Value::Null },
-        });
-        if pull {
-            issue["pull_request"] = json!({
-                "url": format!("{api}/pulls/{number}"), "html_url": format!("{html}/pull/{number}"),
-                "diff_url": format!("{html}/pull/{number}.diff"),
-                "patch_url": format!("{html}/pull/{number}.patch"), "merged_at": null,
-            });
-        }
+        let place = shapes::Place {
+            api: &api,
+            html: &html,
+            owner: &r.owner,
+        };
+        let number = r.issues.len() as u64 + 1;
+        let issue = shapes::issue(
+            &place,
+            shapes::NewIssue {
+                id,
+                number,
+                title: seed.title,
+                body: seed.body,
+                author: seed.user,
+                labels,
+                assignees: seed.assignees.iter().map(|a| shapes::user(a)).collect(),
+                comments: seed.comments,
+                closed: seed.state == "closed",
+                pull,
+            },
+        );
         r.issues.push(issue);
         number
     }
 
+    /// Adds a comment by `login`; GitHub counts it on the issue and bumps its `updated_at`.
     pub fn insert_comment(
         &mut self,
         owner: &str,
@@ -411,30 +459,14 @@ impl State {
         body: &str,
     ) -> Option<u64> {
         self.users.insert(login.to_string());
-        let user = self.user(login);
         let now = self.tick();
-        self.next_id += 1;
-        let id = self.next_id;
+        let id = self.new_id();
         let r = self.repo_mut(owner, repo)?;
         let issue = r.issues.get_mut(number.checked_sub(1)? as usize)?;
         issue["comments"] = json!(issue["comments"].as_u64().unwrap_or(0) + 1);
-        let issue_url = issue["url"].as_str().unwrap_or_default().to_string();
-        let html = issue["html_url"].as_str().unwrap_or_default().to_string();
-        let api = issue["repository_url"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        r.comments.push((
-            number,
-            json!({
-                "url": format!("{api}/issues/comments/{id}"),
-                "html_url": format!("{html}#issuecomment-{id}"),
-                "issue_url": issue_url, "id": id, "node_id": format!("MDEyOklzc3VlQ29tbWVudA{id}"),
-                "user": user, "created_at": now, "updated_at": now,
-                "author_association": "NONE", "body": body, "performed_via_github_app": null,
-                "reactions": {"url": format!("{api}/issues/comments/{id}/reactions"), "total_count": 0},
-            }),
-        ));
+        issue["updated_at"] = json!(now);
+        let comment = shapes::comment(issue, id, login, body, &now);
+        r.comments.push((number, comment));
         Some(id)
     }
 }

@@ -11,15 +11,20 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{RecordedRequest, Shared, State, endpoints::route};
+use super::{Fault, RecordedRequest, Shared, State, endpoints::route, epoch_now};
 
+/// GitHub's `documentation_url` where no endpoint-specific page applies.
 pub(super) const DOCS: &str = "https://docs.github.com/rest";
+const RATE_LIMIT_DOCS: &str =
+    "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
+const SECONDARY_DOCS: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
 
 /// What a route produced, before the common headers.
 pub(super) struct Answer {
     pub status: u16,
     pub body: Value,
     pub link: Option<String>,
+    pub location: Option<String>,
     pub retry_after: Option<u64>,
 }
 
@@ -28,28 +33,48 @@ pub(super) fn answer(status: u16, body: Value) -> Answer {
         status,
         body,
         link: None,
+        location: None,
         retry_after: None,
     }
 }
 
-pub(super) fn error(status: u16, message: &str) -> Answer {
+/// GitHub's error body: message, documentation_url and the status as a string.
+pub(super) fn error(status: u16, message: &str, docs: &str) -> Answer {
     answer(
         status,
-        json!({"message": message, "documentation_url": DOCS, "status": status.to_string()}),
+        json!({"message": message, "documentation_url": docs, "status": status.to_string()}),
     )
 }
 
-pub(super) fn validation(resource: &str, field: &str, code: &str, value: Option<&Value>) -> Answer {
+/// A 422 "Validation Failed" with one item in `errors`.
+pub(super) fn validation(
+    docs: &str,
+    resource: &str,
+    field: &str,
+    code: &str,
+    value: Option<&Value>,
+) -> Answer {
     let mut item = json!({"resource": resource, "field": field, "code": code});
     if let Some(value) = value {
         item["value"] = value.clone();
     }
     answer(
         422,
-        json!({"message": "Validation Failed", "errors": [item], "documentation_url": DOCS, "status": "422"}),
+        json!({"message": "Validation Failed", "errors": [item], "documentation_url": docs, "status": "422"}),
     )
 }
 
+/// Which budget a path draws on: `/search/*` has its own, as on GitHub.
+fn resource_of(path: &str) -> &'static str {
+    if path.starts_with("/search/") {
+        "search"
+    } else {
+        "core"
+    }
+}
+
+/// The one handler: every request comes here, is recorded, and counts as in flight until its
+/// answer (latency included) is produced.
 pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) -> HttpResponse {
     let method = request.method().as_str().to_string();
     let path_and_query = request
@@ -66,17 +91,13 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
         })
         .collect();
     let body_text = String::from_utf8_lossy(&body).into_owned();
-    let resource = if request.path().starts_with("/search/") {
-        "search"
-    } else {
-        "core"
-    };
+    let resource = resource_of(request.path());
 
-    let (latency, answer, broken) = {
+    let (latency, decided, broken) = {
         let mut state = state.lock().unwrap();
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
-        let answer = decide(
+        let decided = decide(
             &mut state,
             &method,
             &path_and_query,
@@ -84,32 +105,43 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
             &body_text,
             resource,
         );
-        let broken = match &mut state.broken {
-            Some((m, times)) if *m == method && *times > 0 => {
-                *times -= 1;
-                true
-            }
-            _ => false,
-        };
+        // The effect (if any) is applied by now; only the answer is lost.
+        let broken = state
+            .broken
+            .as_ref()
+            .is_some_and(|fault| fault.what == method)
+            && Fault::take(&mut state.broken).is_some();
         state.requests.push(RecordedRequest {
             method: method.clone(),
             path_and_query: path_and_query.clone(),
-            headers: headers.clone(),
+            headers,
             body: body_text,
-            status: answer.0.status,
+            status: decided.answer.status,
             at: Instant::now(),
         });
-        (state.latency, answer, broken)
+        (state.latency, decided, broken)
     };
     if !latency.is_zero() {
         actix_web::rt::time::sleep(latency).await;
     }
-    let response = respond(&state, answer, resource, broken);
+    let response = respond(&state, decided, resource, broken);
     state.lock().unwrap().in_flight -= 1;
     response
 }
 
-/// The answer and the ETag-matching verdict, applying the injected faults and budgets.
+/// A route's answer after the common rules, with its ETag when it is a 200 or 304.
+struct Decided {
+    answer: Answer,
+    etag: Option<String>,
+}
+
+impl From<Answer> for Decided {
+    fn from(answer: Answer) -> Self {
+        Decided { answer, etag: None }
+    }
+}
+
+/// Applies auth, the injected faults and the budgets, in GitHub's order, then the route.
 fn decide(
     state: &mut State,
     method: &str,
@@ -117,66 +149,82 @@ fn decide(
     headers: &HashMap<String, String>,
     body: &str,
     resource: &'static str,
-) -> (Answer, bool) {
+) -> Decided {
     let token = headers.get("authorization").and_then(|auth| {
         auth.strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("token "))
     });
     let Some(token) = token.filter(|token| state.tokens.contains(*token)) else {
-        return (error(401, "Bad credentials"), false);
+        return error(401, "Bad credentials", DOCS).into();
     };
     let token = token.to_string();
-    if let Some((retry_after, status, times)) = state.secondary.as_mut().filter(|s| s.2 > 0) {
-        *times -= 1;
-        let mut answer = error(
-            *status,
-            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-        );
-        answer.retry_after = *retry_after;
-        return (answer, false);
+    if let Some((retry_after, status)) = Fault::take(&mut state.secondary) {
+        let message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.";
+        let mut answer = error(status, message, SECONDARY_DOCS);
+        answer.retry_after = retry_after;
+        return answer.into();
     }
-    if let Some((status, times)) = state.failures.as_mut().filter(|f| f.1 > 0) {
-        *times -= 1;
-        let status = *status;
-        return (error(status, "Server Error"), false);
+    if let Some(status) = Fault::take(&mut state.failures) {
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|code| code.canonical_reason())
+            .unwrap_or("Server Error");
+        return error(status, reason, DOCS).into();
     }
-    let budget = state.budgets[resource];
-    if budget.remaining == 0 {
-        return (
-            error(
-                403,
-                "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
-            ),
-            false,
-        );
+    refill_expired_budgets(state);
+    // GitHub serves /rate_limit even with a spent budget, and does not charge for it.
+    let free = path_and_query == "/rate_limit" || path_and_query.starts_with("/rate_limit?");
+    if !free && state.budgets[resource].remaining == 0 {
+        let message = "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.";
+        return answer(
+            403,
+            json!({"message": message, "documentation_url": RATE_LIMIT_DOCS}),
+        )
+        .into();
     }
-    let answer = route(state, method, path_and_query, body, &token);
-    let etag = etag_of(&answer.body);
-    let not_modified = method == "GET"
-        && answer.status == 200
-        && headers
-            .get("if-none-match")
-            .is_some_and(|sent| *sent == etag);
-    if !not_modified {
-        let budget = state.budgets.get_mut(resource).unwrap();
-        budget.remaining -= 1;
+    let mut answer = route(state, method, path_and_query, body, &token);
+    let etag = (method == "GET" && answer.status == 200).then(|| etag_of(&answer.body));
+    let not_modified = etag
+        .as_deref()
+        .zip(headers.get("if-none-match"))
+        .is_some_and(|(etag, sent)| matches_etag(sent, etag));
+    // GitHub does not charge for a 304.
+    if not_modified {
+        answer.status = 304;
+    } else if !free {
+        state.budgets.get_mut(resource).unwrap().remaining -= 1;
     }
-    let status = if not_modified { 304 } else { answer.status };
-    (Answer { status, ..answer }, not_modified)
+    Decided { answer, etag }
 }
 
+/// A budget whose reset time has passed is full again, as on GitHub.
+fn refill_expired_budgets(state: &mut State) {
+    let now = epoch_now();
+    for budget in state.budgets.values_mut() {
+        if now >= budget.reset {
+            budget.remaining = budget.limit;
+            budget.reset = now + 3600;
+        }
+    }
+}
+
+/// A quoted hash of the body: stable while the resource is unchanged.
 fn etag_of(body: &Value) -> String {
     let mut hasher = DefaultHasher::new();
     body.to_string().hash(&mut hasher);
     format!("W/\"{:016x}\"", hasher.finish())
 }
 
-fn respond(
-    state: &Shared,
-    (answer, not_modified): (Answer, bool),
-    resource: &str,
-    broken: bool,
-) -> HttpResponse {
+/// `If-None-Match` may list several tags, or `*`; weak and strong forms match (RFC 9110's weak
+/// comparison, which is what GET uses).
+fn matches_etag(sent: &str, etag: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    sent.split(',')
+        .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag))
+}
+
+fn respond(state: &Shared, decided: Decided, resource: &str, broken: bool) -> HttpResponse {
+    let Decided { answer, etag } = decided;
     let budget = state.lock().unwrap().budgets[resource];
     let mut builder = HttpResponse::build(StatusCode::from_u16(answer.status).unwrap());
     builder
@@ -189,33 +237,34 @@ fn respond(
         .insert_header(("x-ratelimit-reset", budget.reset.to_string()))
         .insert_header(("x-ratelimit-resource", resource))
         .insert_header(("x-github-api-version-selected", "2022-11-28"));
-    if let Some(link) = &answer.link {
-        builder.insert_header(("link", link.as_str()));
+    for (name, value) in [("link", &answer.link), ("location", &answer.location)] {
+        if let Some(value) = value {
+            builder.insert_header((name, value.as_str()));
+        }
     }
     if let Some(seconds) = answer.retry_after {
         builder.insert_header(("retry-after", seconds.to_string()));
     }
-    if answer.status == 200 {
-        builder.insert_header(("etag", etag_of(&answer.body)));
+    if let Some(etag) = etag {
+        builder.insert_header(("etag", etag));
     }
-    if not_modified || answer.status == 204 {
+    if answer.status == 304 || answer.status == 204 {
         return builder.finish();
     }
     builder.content_type("application/json; charset=utf-8");
-    let text = answer.body.to_string();
     if broken {
-        // Promise more than is sent, then fail the stream: the connection breaks mid-answer.
-        let half = Bytes::from(text[..text.len() / 2].to_string());
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(half),
-            Err(std::io::Error::other("connection dropped by the fake")),
-        ];
-        builder.insert_header(("content-length", text.len().to_string()));
-        return builder.streaming(futures_util::stream::iter(chunks));
+        // The body stream fails before its first byte: actix gives up on the connection
+        // without flushing the head it had buffered, so the client sees the connection close
+        // with no answer at all, exactly like a network failure after GitHub did the work.
+        let failing = futures_util::stream::once(async {
+            Err::<Bytes, _>(std::io::Error::other("connection dropped by the fake"))
+        });
+        return builder.streaming(failing);
     }
-    builder.body(text)
+    builder.body(answer.body.to_string())
 }
 
+/// The path and the decoded query parameters, in order.
 pub(super) fn query_of(path_and_query: &str) -> (String, Vec<(String, String)>) {
     let (path, query) = path_and_query
         .split_once('?')
@@ -225,7 +274,7 @@ pub(super) fn query_of(path_and_query: &str) -> (String, Vec<(String, String)>) 
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k.to_string(), decode(v))
+            (decode(k), decode(v))
         })
         .collect();
     (path.to_string(), pairs)
@@ -236,17 +285,20 @@ fn decode(text: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
                 i += 3;
             }
-            b'+' => {
+            (b'+', _) => {
                 out.push(b' ');
                 i += 1;
             }
-            byte => {
+            (byte, _) => {
                 out.push(byte);
                 i += 1;
             }
@@ -262,17 +314,17 @@ pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a
         .map(|(_, v)| v.as_str())
 }
 
-/// One page of `items` and GitHub's `Link` header for it, with links at `link_path`.
+/// One page of `items` and GitHub's `Link` header for it, with links at `link_path`, keeping
+/// the other query parameters in their order and putting `page` last, as GitHub does.
 pub(super) fn paginate(
     items: Vec<Value>,
     pairs: &[(String, String)],
     base: &str,
     link_path: &str,
-    default_per_page: usize,
 ) -> Answer {
     let per_page = param(pairs, "per_page")
         .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(default_per_page)
+        .unwrap_or(30)
         .clamp(1, 100);
     let page = param(pairs, "page")
         .and_then(|p| p.parse::<usize>().ok())
@@ -287,7 +339,7 @@ pub(super) fn paginate(
     let kept: Vec<String> = pairs
         .iter()
         .filter(|(k, _)| k != "page")
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
         .collect();
     let url = |n: usize| {
         let mut query = kept.clone();
