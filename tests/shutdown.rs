@@ -12,6 +12,23 @@ use common::{
 };
 use serde_json::json;
 
+/// The real binary against `fake`, with `extra` settings, and an initialized session on it.
+async fn start(
+    fake: &FakeGitHub,
+    extra: &[(&str, &str)],
+) -> (std::process::Child, common::TestServer, SseClient) {
+    let mut env = vec![
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+        ("RUST_LOG", "warn"),
+    ];
+    env.extend_from_slice(extra);
+    let (child, server) = common::spawn_binary(&env).await;
+    let mut client = SseClient::connect(&server).await;
+    client.initialize("2025-06-18").await;
+    (child, server, client)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_and_exits_zero() {
     let fake = FakeGitHub::start();
@@ -19,15 +36,7 @@ async fn sigterm_drains_and_exits_zero() {
     fake.add_issue("octo", "hello", IssueSeed::default());
     fake.set_latency(Duration::from_millis(1500));
 
-    let (mut child, server) = common::spawn_binary(&[
-        ("GITHUB_TOKEN", TEST_TOKEN),
-        ("GITHUB_API_URL", &fake.base_url),
-        ("RUST_LOG", "warn"),
-    ])
-    .await;
-
-    let mut client = SseClient::connect(&server).await;
-    client.initialize("2025-06-18").await;
+    let (mut child, server, mut client) = start(&fake, &[]).await;
     client
         .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
             "name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": 1}}}))
@@ -103,15 +112,11 @@ async fn a_long_batch_stops_between_issues_and_says_which_were_not_done() {
     for _ in 0..10 {
         fake.add_issue("octo", "hello", IssueSeed::default());
     }
-    let (child, server) = common::spawn_binary(&[
-        ("GITHUB_TOKEN", TEST_TOKEN),
-        ("GITHUB_API_URL", &fake.base_url),
-        ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "500"),
-        ("RUST_LOG", "warn"),
-    ])
+    let (child, _server, mut client) = start(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "500")],
+    )
     .await;
-    let mut client = SseClient::connect(&server).await;
-    client.initialize("2025-06-18").await;
     client
         .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
             "name": "batch_label_issues",
