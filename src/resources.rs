@@ -55,6 +55,14 @@ pub trait ResourceSource: Send + Sync {
         uri: &str,
         context: &CallContext,
     ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>>;
+
+    /// Whether a URI names one of this source's resources, without reading it: `None` when the
+    /// source does not own it, an error when it does but the URI is malformed or not allowed.
+    /// The default answers by whether `read` takes it.
+    fn check(&self, uri: &str) -> Option<Result<(), ErrorObject>> {
+        let context = CallContext::bare(ProtocolVersion::LATEST);
+        self.read(uri, &context).map(|_| Ok(()))
+    }
 }
 
 /// Every resource source this server has. Cheap to clone.
@@ -103,12 +111,13 @@ impl ResourceRegistry {
             .any(|entry| entry.uri == template && entry.uri.contains(&placeholder))
     }
 
-    /// Whether some source reads `uri` (it may still turn out not to exist).
-    pub fn recognizes(&self, uri: &str) -> bool {
-        let context = CallContext::bare(crate::mcp::protocol::ProtocolVersion::LATEST);
+    /// Checks that `uri` is one some source can read (it may still turn out not to exist):
+    /// -32602 for a malformed or disallowed URI of a known scheme, -32002 for an unknown one.
+    pub fn check(&self, uri: &str) -> Result<(), ErrorObject> {
         self.sources
             .iter()
-            .any(|source| source.read(uri, &context).is_some())
+            .find_map(|source| source.check(uri))
+            .unwrap_or_else(|| Err(not_found(uri)))
     }
 
     pub fn read(

@@ -365,4 +365,12 @@ async fn a_subscribed_issue_is_watched_with_free_304s_and_its_change_announced()
         .request(json!(4), "resources/subscribe", json!({"uri": "nope://x"}))
         .await;
     assert_eq!(unknown["error"]["code"], -32002, "{unknown}");
+    let malformed = client
+        .request(
+            json!(5),
+            "resources/subscribe",
+            json!({"uri": "issue://octo/hello/first"}),
+        )
+        .await;
+    assert_eq!(malformed["error"]["code"], -32602, "{malformed}");
 }

@@ -363,9 +363,7 @@ impl Dispatcher {
         on: bool,
     ) -> Result<Map<String, Value>, ErrorObject> {
         if on {
-            if !self.features.resources.recognizes(&uri) {
-                return Err(crate::resources::not_found(&uri));
-            }
+            self.features.resources.check(&uri)?;
             state.subscriptions.insert(uri);
         } else {
             state.subscriptions.remove(&uri);

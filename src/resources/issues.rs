@@ -110,6 +110,16 @@ fn template(uri: &str, name: &str, title: &str, description: &str) -> ResourceEn
     }
 }
 
+impl IssueResources {
+    /// What an `issue://` URI names, if well formed and allowed by the policy.
+    fn target(&self, uri: &str) -> Option<Result<IssueUri, String>> {
+        Some(IssueUri::parse(uri)?.and_then(|target| {
+            self.policy.check_repo(target.repo())?;
+            Ok(target)
+        }))
+    }
+}
+
 impl ResourceSource for IssueResources {
     fn resources(&self) -> Vec<ResourceEntry> {
         Vec::new()
@@ -138,15 +148,20 @@ impl ResourceSource for IssueResources {
         ]
     }
 
+    fn check(&self, uri: &str) -> Option<Result<(), ErrorObject>> {
+        Some(
+            self.target(uri)?
+                .map(|_| ())
+                .map_err(ErrorObject::invalid_params),
+        )
+    }
+
     fn read(
         &self,
         uri: &str,
         context: &CallContext,
     ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>> {
-        let parsed = IssueUri::parse(uri)?.and_then(|target| {
-            self.policy.check_repo(target.repo())?;
-            Ok(target)
-        });
+        let parsed = self.target(uri)?;
         let (github, settings, uri) = (self.github.clone(), self.settings.clone(), uri.to_string());
         let credential = context.credential.clone();
         let memory = context.memory.clone();
