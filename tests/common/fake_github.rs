@@ -26,8 +26,12 @@ use std::{
 use actix_web::{App, HttpServer, dev::ServerHandle, web};
 use serde_json::{Value, json};
 
+// Explicit paths, so that the benchmark (benches/load) can include this file as well.
+#[path = "fake_github/endpoints.rs"]
 mod endpoints;
+#[path = "fake_github/routes.rs"]
 mod routes;
+#[path = "fake_github/shapes.rs"]
 mod shapes;
 
 /// The token that `common::settings` gives the server.
@@ -137,6 +141,12 @@ pub(crate) struct State {
     pub requests: Vec<RecordedRequest>,
     pub in_flight: usize,
     pub max_in_flight: usize,
+    /// Rendered GET answers by token and path, valid until the state changes (any request
+    /// other than a GET, any call of the seeding API).
+    pub memo: HashMap<String, Arc<routes::Rendered>>,
+    /// Every 200 gets an ETag never seen before, as if the resource changed between reads.
+    pub fresh_etags: bool,
+    pub etag_serial: u64,
     pub next_id: u64,
     /// Minutes since the fake's epoch, advanced by every change (for `updated_at`).
     pub clock: u64,
@@ -196,6 +206,9 @@ impl FakeGitHub {
             requests: Vec::new(),
             in_flight: 0,
             max_in_flight: 0,
+            memo: HashMap::new(),
+            fresh_etags: false,
+            etag_serial: 0,
             next_id: 1000,
             clock: 0,
         }));
@@ -208,7 +221,10 @@ impl FakeGitHub {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
-        f(&mut self.state.lock().unwrap())
+        let mut state = self.state.lock().unwrap();
+        // Whatever the seeding API changes, no rendered answer may outlive it.
+        state.memo.clear();
+        f(&mut state)
     }
 
     /// Adds an empty repository owned by `owner` and returns its id.
@@ -320,6 +336,13 @@ impl FakeGitHub {
     /// Every answer waits this long before it is sent.
     pub fn set_latency(&self, latency: Duration) {
         self.with(|state| state.latency = latency)
+    }
+
+    /// With `true`, every 200 to a GET carries a new ETag, so that no conditional request
+    /// gets a 304: reads behave as if the data changed all the time (benchmarks use this to
+    /// measure uncached reads).
+    pub fn set_fresh_etags(&self, fresh: bool) {
+        self.with(|state| state.fresh_etags = fresh)
     }
 
     /// Every request served since the start or the last [`FakeGitHub::reset_records`].

@@ -4,6 +4,7 @@
 use std::{
     collections::HashMap,
     hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
     time::Instant,
 };
 
@@ -18,6 +19,9 @@ pub(super) const DOCS: &str = "https://docs.github.com/rest";
 const RATE_LIMIT_DOCS: &str =
     "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
 const SECONDARY_DOCS: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+
+/// At most this many GET answers are kept rendered; past it the memo starts over.
+const MEMO_ENTRIES: usize = 10_000;
 
 /// What a route produced, before the common headers.
 pub(super) struct Answer {
@@ -116,7 +120,7 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
             path_and_query: path_and_query.clone(),
             headers,
             body: body_text,
-            status: decided.answer.status,
+            status: decided.status,
             at: Instant::now(),
         });
         (state.latency, decided, broken)
@@ -129,15 +133,51 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
     response
 }
 
-/// A route's answer after the common rules, with its ETag when it is a 200 or 304.
+/// An answer rendered to bytes once. GET answers are kept in `State::memo` until the state
+/// changes, so that a benchmark's thousands of identical reads cost the fake one rendering.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    status: u16,
+    text: Bytes,
+    /// Of `text`: the stable part of the ETag.
+    hash: u64,
+    link: Option<String>,
+    location: Option<String>,
+    retry_after: Option<u64>,
+}
+
+impl From<Answer> for Rendered {
+    fn from(answer: Answer) -> Self {
+        let text = answer.body.to_string();
+        let mut hasher = DefaultHasher::new();
+        text.hash(&mut hasher);
+        Rendered {
+            status: answer.status,
+            text: Bytes::from(text),
+            hash: hasher.finish(),
+            link: answer.link,
+            location: answer.location,
+            retry_after: answer.retry_after,
+        }
+    }
+}
+
+/// A route's answer after the common rules: its status (a 304 where the ETag matched) and its
+/// ETag when it is a 200 or 304.
 struct Decided {
-    answer: Answer,
+    rendered: Arc<Rendered>,
+    status: u16,
     etag: Option<String>,
 }
 
 impl From<Answer> for Decided {
     fn from(answer: Answer) -> Self {
-        Decided { answer, etag: None }
+        let rendered = Arc::new(Rendered::from(answer));
+        Decided {
+            status: rendered.status,
+            rendered,
+            etag: None,
+        }
     }
 }
 
@@ -182,19 +222,65 @@ fn decide(
         )
         .into();
     }
-    let mut answer = route(state, method, path_and_query, body, &token);
-    let etag = (method == "GET" && answer.status == 200).then(|| etag_of(&answer.body));
+    let rendered = if method == "GET" && !free {
+        // A GET's answer depends only on the state, the token and the path and query.
+        let key = format!("{token} {path_and_query}");
+        match state.memo.get(&key) {
+            Some(rendered) => rendered.clone(),
+            None => {
+                let rendered = Arc::new(Rendered::from(route(
+                    state,
+                    method,
+                    path_and_query,
+                    body,
+                    &token,
+                )));
+                if state.memo.len() >= MEMO_ENTRIES {
+                    state.memo.clear();
+                }
+                state.memo.insert(key, rendered.clone());
+                rendered
+            }
+        }
+    } else {
+        state.memo.clear();
+        Arc::new(Rendered::from(route(
+            state,
+            method,
+            path_and_query,
+            body,
+            &token,
+        )))
+    };
+    let etag = (method == "GET" && rendered.status == 200).then(|| {
+        if state.fresh_etags {
+            state.etag_serial += 1;
+            format!("W/\"{:016x}{:08x}\"", rendered.hash, state.etag_serial)
+        } else {
+            format!("W/\"{:016x}\"", rendered.hash)
+        }
+    });
     let not_modified = etag
         .as_deref()
         .zip(headers.get("if-none-match"))
         .is_some_and(|(etag, sent)| matches_etag(sent, etag));
     // GitHub does not charge for a 304.
     if not_modified {
-        answer.status = 304;
-    } else if !free {
-        state.budgets.get_mut(resource).unwrap().remaining -= 1;
+        Decided {
+            status: 304,
+            rendered,
+            etag,
+        }
+    } else {
+        if !free {
+            state.budgets.get_mut(resource).unwrap().remaining -= 1;
+        }
+        Decided {
+            status: rendered.status,
+            rendered,
+            etag,
+        }
     }
-    Decided { answer, etag }
 }
 
 /// A budget whose reset time has passed is full again, as on GitHub.
@@ -208,13 +294,6 @@ fn refill_expired_budgets(state: &mut State) {
     }
 }
 
-/// A quoted hash of the body: stable while the resource is unchanged.
-fn etag_of(body: &Value) -> String {
-    let mut hasher = DefaultHasher::new();
-    body.to_string().hash(&mut hasher);
-    format!("W/\"{:016x}\"", hasher.finish())
-}
-
 /// `If-None-Match` may list several tags, or `*`; weak and strong forms match (RFC 9110's weak
 /// comparison, which is what GET uses).
 fn matches_etag(sent: &str, etag: &str) -> bool {
@@ -224,9 +303,13 @@ fn matches_etag(sent: &str, etag: &str) -> bool {
 }
 
 fn respond(state: &Shared, decided: Decided, resource: &str, broken: bool) -> HttpResponse {
-    let Decided { answer, etag } = decided;
+    let Decided {
+        rendered: answer,
+        status,
+        etag,
+    } = decided;
     let budget = state.lock().unwrap().budgets[resource];
-    let mut builder = HttpResponse::build(StatusCode::from_u16(answer.status).unwrap());
+    let mut builder = HttpResponse::build(StatusCode::from_u16(status).unwrap());
     builder
         .insert_header(("x-ratelimit-limit", budget.limit.to_string()))
         .insert_header(("x-ratelimit-remaining", budget.remaining.to_string()))
@@ -248,7 +331,7 @@ fn respond(state: &Shared, decided: Decided, resource: &str, broken: bool) -> Ht
     if let Some(etag) = etag {
         builder.insert_header(("etag", etag));
     }
-    if answer.status == 304 || answer.status == 204 {
+    if status == 304 || status == 204 {
         return builder.finish();
     }
     builder.content_type("application/json; charset=utf-8");
@@ -261,7 +344,7 @@ fn respond(state: &Shared, decided: Decided, resource: &str, broken: bool) -> Ht
         });
         return builder.streaming(failing);
     }
-    builder.body(answer.body.to_string())
+    builder.body(answer.text.clone())
 }
 
 /// The path and the decoded query parameters, in order.
