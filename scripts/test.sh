@@ -3,11 +3,11 @@
 #
 # 1. Installs the real MCP clients the integration tests drive (MCP Inspector CLI, the official
 #    TypeScript SDK, Node 22 itself) from tests/clients/package-lock.json, when missing or stale.
-# 2. cargo test: unit tests and the integration tests, which start the real server on
-#    127.0.0.1:0 and speak HTTP/SSE to it (raw, and through the real clients).
-# 3. A seconds-long run of the churn benchmark, to check that it still works. It prints numbers
-#    and has no thresholds: the full run is `cargo run --release --example churn`.
-# 4. The container smoke test (scripts/container-smoke.sh: lint, podman build of the
+# 2. cargo test --all-targets: unit tests and the integration tests, which start the real server
+#    on 127.0.0.1:0 and speak HTTP/SSE to it (raw, and through the real clients), and a
+#    seconds-long smoke run of the load benchmark (benches/load) that checks that it still
+#    works. It prints numbers and has no thresholds: the full run is `cargo bench --bench load`.
+# 3. The container smoke test (scripts/container-smoke.sh: lint, podman build of the
 #    Containerfile, run read-only as non-root, healthcheck, SIGTERM). It installs podman and
 #    needs root; SKIP_CONTAINER_SMOKE=1 skips it for a quick local run.
 set -euo pipefail
@@ -22,9 +22,6 @@ fi
 
 echo "== cargo test"
 cargo test --all-targets
-
-echo "== churn benchmark, smoke run"
-cargo run --quiet --example churn -- --cycles 500 --concurrency 8
 
 if [ "${SKIP_CONTAINER_SMOKE:-0}" = 1 ]; then
     echo "== container smoke test skipped (SKIP_CONTAINER_SMOKE=1)"

@@ -301,6 +301,21 @@ impl FakeGitHub {
         })
     }
 
+    /// Gives `resource` a budget of `limit` requests per hour, full now. (GitHub's are 5,000
+    /// and 30 per token; a benchmark that sends thousands of calls a second needs more.)
+    pub fn set_rate_limit_size(&self, resource: &str, limit: u64) {
+        self.with(|state| {
+            let key = if resource == "search" {
+                "search"
+            } else {
+                "core"
+            };
+            let budget = state.budgets.get_mut(key).unwrap();
+            budget.limit = limit;
+            budget.remaining = limit;
+        })
+    }
+
     /// The next `times` requests get a secondary rate limit answer: `status` (403 or 429),
     /// with `retry-after` when `retry_after` is `Some`.
     pub fn set_secondary_limit(&self, retry_after: Option<u64>, status: u16, times: usize) {

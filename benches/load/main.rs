@@ -1,0 +1,439 @@
+//! The load benchmark (issue 7): the real server binary under MCP load from both transports,
+//! against the test suite's fake GitHub with a settable latency.
+//!
+//! ```text
+//! cargo bench --bench load                      # the standard scenarios: table + JSON
+//! cargo bench --bench load -- --only uncached   # the scenarios whose name contains this
+//! cargo bench --bench load -- --json out.json   # JSON elsewhere (default target/bench/load.json)
+//! ```
+//!
+//! The server runs in its own process pinned to core 0 (`taskset`); this program (the load
+//! generator, and the fake GitHub in its threads) pins itself to core 1. Each scenario gets a
+//! fresh server process, so that the CPU time and memory read from /proc are that scenario's.
+//! It prints numbers and checks no timing: the targets are in the README's Performance
+//! section. It fails only if something did not work (an error answer, a session that did not
+//! open or did not go away).
+//!
+//! Without `--bench` (that is, under `cargo test --all-targets`, which runs it in CI) it runs a
+//! smoke version of every scenario, a few sessions for a fraction of a second each, to check
+//! that the benchmark still works.
+
+mod client;
+mod report;
+mod scenarios;
+mod server;
+
+#[allow(dead_code)] // the benchmark uses the fake's seeding and knobs, not its inspection API
+#[path = "../../tests/common/fake_github.rs"]
+mod fake_github;
+
+use std::{
+    cell::RefCell,
+    fs::{self, File},
+    path::PathBuf,
+    process::Command,
+    time::Duration,
+};
+
+use client::Transport;
+use fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN};
+use report::Report;
+use scenarios::Load;
+use server::Server;
+
+/// Repositories with their own copy of the seeded issues, one per session.
+const OWN_REPOS: usize = 50;
+const OUT_DIR: &str = "target/bench";
+
+/// What every scenario needs: the HTTP client, the fake GitHub, the run's sizes.
+#[derive(Debug)]
+pub struct Bench {
+    pub http: reqwest::Client,
+    pub fake: FakeGitHub,
+    pub warmup: Duration,
+    pub measure: Duration,
+    server_core: Option<usize>,
+    startups: RefCell<Vec<Duration>>,
+}
+
+impl Bench {
+    /// A server for the scenario `name`, pointed at the fake, its log in target/bench.
+    pub async fn start_server(&self, name: &str, env: &[(&'static str, String)]) -> Server {
+        let file_name: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let log = File::create(format!("{OUT_DIR}/server-{file_name}.log")).expect("a log file");
+        let mut all = vec![
+            ("GITHUB_TOKEN", TEST_TOKEN.to_string()),
+            ("GITHUB_API_URL", self.fake.base_url.clone()),
+        ];
+        all.extend(env.iter().cloned());
+        let server = Server::start(&self.http, &all, self.server_core, log).await;
+        self.startups.borrow_mut().push(server.started_in);
+        server
+    }
+}
+
+struct Plan {
+    smoke: bool,
+    sessions: usize,
+    idle: usize,
+    active: usize,
+    churn: usize,
+    only: Option<String>,
+    json: PathBuf,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let args: Vec<String> = std::env::args().collect();
+        let value = |name: &str| {
+            args.iter()
+                .position(|a| a == name)
+                .and_then(|i| args.get(i + 1))
+                .cloned()
+        };
+        let smoke = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--smoke");
+        let (sessions, idle, active, churn) = if smoke {
+            (4, 50, 4, 50)
+        } else {
+            (50, 10_000, 100, 10_000)
+        };
+        Plan {
+            smoke,
+            sessions,
+            idle,
+            active,
+            churn,
+            only: value("--only"),
+            json: value("--json")
+                .map_or_else(|| PathBuf::from(OUT_DIR).join("load.json"), PathBuf::from),
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| name.contains(only.as_str()))
+    }
+}
+
+/// A bearer token for user `i` of the multi-user scenario (the fake's login: `user-<last 4>`).
+fn user_token(i: usize) -> String {
+    format!("ghp_benchuser{i:027}")
+}
+
+/// Seeds `bench/issues` and `bench/repo-0..` alike: 40 issues, every fifth a pull request (as
+/// GitHub mixes them into issue lists), with labels, assignees and a paragraph of body.
+fn seed(fake: &FakeGitHub) {
+    let body = "Steps to reproduce: open the page, click the button, wait. ".repeat(7);
+    let repos =
+        std::iter::once("issues".to_string()).chain((0..OWN_REPOS).map(|i| format!("repo-{i}")));
+    for repo in repos {
+        fake.add_repo("bench", &repo);
+        for n in 1..=40 {
+            if n % 5 == 0 {
+                fake.add_pull_request("bench", &repo, &format!("Pull request {n}"));
+                continue;
+            }
+            let seed = IssueSeed {
+                title: format!("Issue {n}: the button does nothing on the settings page"),
+                body: Some(body.clone()),
+                labels: if n % 2 == 0 {
+                    vec!["bug".into()]
+                } else {
+                    vec!["enhancement".into(), "p2".into()]
+                },
+                assignees: vec!["octocat".into()],
+                comments: n % 7,
+                ..IssueSeed::default()
+            };
+            fake.add_issue("bench", &repo, seed);
+        }
+    }
+    // A benchmark sends far more than GitHub's 5,000 an hour.
+    fake.set_rate_limit_size("core", 1_000_000_000);
+}
+
+fn list_params(repo: &str) -> String {
+    format!(
+        r#"{{"name":"list_issues","arguments":{{"owner":"bench","repo":"{repo}","limit":20}}}}"#
+    )
+}
+
+/// Scenarios 1, 2, 3 and their Streamable HTTP versions (6).
+fn standard_loads(plan: &Plan) -> Vec<Load> {
+    let own_repos: Vec<String> = (0..OWN_REPOS)
+        .map(|i| list_params(&format!("repo-{i}")))
+        .collect();
+    let base = |name: &str, method, params: Vec<String>, latency_ms| Load {
+        name: name.to_string(),
+        transport: Transport::Sse,
+        sessions: plan.sessions,
+        github_latency: Duration::from_millis(latency_ms),
+        fresh_etags: false,
+        env: Vec::new(),
+        bearers: Vec::new(),
+        method,
+        params,
+        pace: None,
+    };
+    let one_repo = vec![list_params("issues")];
+    let mut loads = vec![
+        base("1 ping", "ping", vec!["{}".into()], 0),
+        base("1 tools/list", "tools/list", vec!["{}".into()], 0),
+        base(
+            "2 list_issues one repo, 0 ms",
+            "tools/call",
+            one_repo.clone(),
+            0,
+        ),
+        base("2 list_issues one repo, 50 ms", "tools/call", one_repo, 50),
+        Load {
+            fresh_etags: true,
+            ..base(
+                "2 list_issues uncached (own repo, new data)",
+                "tools/call",
+                own_repos.clone(),
+                0,
+            )
+        },
+        base(
+            "2 list_issues revalidated (own repo, 304)",
+            "tools/call",
+            own_repos.clone(),
+            0,
+        ),
+        Load {
+            env: vec![("GITHUB_ISSUE_MCP__AUTH__MODE", "github-token".into())],
+            bearers: (0..OWN_REPOS).map(user_token).collect(),
+            ..base(
+                "3 multi-user (own token + repo), 50 ms",
+                "tools/call",
+                own_repos,
+                50,
+            )
+        },
+    ];
+    let streamable: Vec<Load> = loads
+        .iter()
+        .map(|load| Load {
+            transport: Transport::Streamable,
+            ..load.clone()
+        })
+        .collect();
+    loads.extend(streamable);
+    loads
+}
+
+/// Pins this process to core 1 and the servers to core 0, where there are two cores.
+fn pin() -> (Option<usize>, String) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return (None, format!("none ({cores} core available)"));
+    }
+    let pid = std::process::id().to_string();
+    let pinned = Command::new("taskset")
+        .args(["-a", "-p", "-c", "1", &pid])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if pinned {
+        (
+            Some(0),
+            "server on core 0, load generator and fake GitHub on core 1 (taskset)".into(),
+        )
+    } else {
+        (None, "none (taskset failed)".into())
+    }
+}
+
+/// Raises this process's open-file limit to its hard limit: 10,000 idle sessions are 10,000
+/// sockets here and in the server, which inherits the limit.
+fn raise_file_limit() {
+    let pid = std::process::id().to_string();
+    let hard = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid,
+            "--nofile",
+            "--raw",
+            "--noheadings",
+            "--output",
+            "HARD",
+        ])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|text| text.trim().to_string());
+    if let Some(hard) = hard.filter(|h| !h.is_empty()) {
+        let _ = Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--nofile={hard}:{hard}")])
+            .status();
+    }
+}
+
+fn first_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.lines().next().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The CPU, core count (before pinning), memory and kernel.
+fn machine(cores: usize) -> String {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map_or("unknown CPU", |m| m.trim_start_matches([' ', '\t', ':']));
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {cores} cores, {:.0} GiB, Linux {}",
+        memory_kib as f64 / 1024.0 / 1024.0,
+        kernel.trim()
+    )
+}
+
+fn build() -> String {
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let commit = first_line("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = !first_line("git", &["status", "--porcelain"]).eq("unknown");
+    let rustc = first_line("rustc", &["-V"]);
+    format!(
+        "{profile}, commit {commit}{}, {rustc}",
+        if dirty { " (with local changes)" } else { "" }
+    )
+}
+
+fn main() {
+    let plan = Plan::from_args();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Before any thread starts, so that they all inherit the core and the limit.
+    let (server_core, pinning) = pin();
+    raise_file_limit();
+    fs::create_dir_all(OUT_DIR).expect("target/bench");
+    let mut tokens: Vec<String> = (0..OWN_REPOS).map(user_token).collect();
+    tokens.push(TEST_TOKEN.to_string());
+    let fake =
+        FakeGitHub::start_with_tokens(&tokens.iter().map(String::as_str).collect::<Vec<_>>());
+    seed(&fake);
+    let bench = Bench {
+        http: reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .expect("an HTTP client"),
+        fake,
+        warmup: if plan.smoke {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(1)
+        },
+        measure: if plan.smoke {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(5)
+        },
+        server_core,
+        startups: RefCell::new(Vec::new()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let machine = machine(cores);
+    let report = runtime.block_on(run_all(&bench, &plan, machine, pinning));
+    println!("{}", report.table());
+    fs::write(
+        &plan.json,
+        serde_json::to_string_pretty(&report).expect("JSON"),
+    )
+    .expect("write the JSON report");
+    println!("JSON: {}", plan.json.display());
+    let problems = problems(&report, &plan);
+    assert!(
+        problems.is_empty(),
+        "the benchmark did not run cleanly:\n{}",
+        problems.join("\n")
+    );
+}
+
+async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -> Report {
+    let mut rows = Vec::new();
+    for load in standard_loads(plan).iter().filter(|l| plan.wants(&l.name)) {
+        eprintln!("running: {} ({})", load.name, load.transport.name());
+        rows.push(scenarios::run(bench, load).await);
+    }
+    let mut memory = Vec::new();
+    let idle_name = "4 active beside idle SSE sessions";
+    if plan.wants(idle_name) {
+        eprintln!("running: {idle_name}");
+        let active = Load {
+            name: format!("4 {} active at 10/s, {} idle SSE", plan.active, plan.idle),
+            sessions: plan.active,
+            pace: Some(Duration::from_millis(100)),
+            ..standard_loads(plan).swap_remove(2)
+        };
+        let (active_rows, idle) = scenarios::idle(bench, active, plan.idle).await;
+        rows.extend(active_rows);
+        memory.push(idle);
+    }
+    for transport in [Transport::Sse, Transport::Streamable] {
+        if plan.wants("5 churn") {
+            eprintln!("running: 5 churn ({})", transport.name());
+            memory.push(scenarios::churn(bench, transport, plan.churn).await);
+        }
+    }
+    Report {
+        machine,
+        build: build(),
+        pinning,
+        rows,
+        memory,
+        startup_ms: report::summary_of(&bench.startups.borrow()),
+    }
+}
+
+/// What did not work: errors, sessions that did not open or did not go away.
+fn problems(report: &Report, plan: &Plan) -> Vec<String> {
+    let mut problems = Vec::new();
+    for row in &report.rows {
+        if row.errors > 0 || row.calls_per_second == 0.0 {
+            problems.push(format!(
+                "{} ({}): {} errors, {:.0} calls/s; first error: {}",
+                row.name,
+                row.transport,
+                row.errors,
+                row.calls_per_second,
+                row.first_error.as_deref().unwrap_or("none")
+            ));
+        }
+    }
+    for m in &report.memory {
+        let expected = if m.cycles_per_second.is_some() {
+            0
+        } else {
+            (plan.idle + plan.active) as u64
+        };
+        if m.sessions_after != expected {
+            problems.push(format!(
+                "{}: {} live sessions afterwards, expected {expected}",
+                m.name, m.sessions_after
+            ));
+        }
+    }
+    problems
+}

@@ -1,0 +1,207 @@
+//! What the benchmark measured: latency statistics, one row per throughput scenario, the
+//! memory scenarios, and their table (stdout) and JSON forms.
+
+use std::{fmt::Write as _, time::Duration};
+
+use serde::Serialize;
+
+/// Latencies and errors of one session, or of all of them merged.
+#[derive(Debug, Default)]
+pub struct Stats {
+    micros: Vec<u32>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+impl Stats {
+    pub fn record(&mut self, took: Duration, result: Result<(), String>) {
+        match result {
+            Ok(()) => self
+                .micros
+                .push(took.as_micros().min(u32::MAX as u128) as u32),
+            Err(err) => self.record_error(err),
+        }
+    }
+
+    pub fn record_error(&mut self, err: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(err);
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.micros.len() as u64
+    }
+
+    pub fn merge(all: Vec<Stats>) -> Stats {
+        all.into_iter().fold(Stats::default(), |mut merged, one| {
+            merged.micros.extend(one.micros);
+            merged.errors += one.errors;
+            merged.first_error = merged.first_error.or(one.first_error);
+            merged
+        })
+    }
+
+    pub fn summary(&self) -> Latency {
+        let mut sorted = self.micros.clone();
+        sorted.sort_unstable();
+        // Nearest rank: the smallest value with at least p% of the calls at or below it.
+        let at = |p: f64| -> f64 {
+            if sorted.is_empty() {
+                return 0.0;
+            }
+            let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+            sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1000.0
+        };
+        Latency {
+            p50_ms: at(50.0),
+            p90_ms: at(90.0),
+            p99_ms: at(99.0),
+            max_ms: at(100.0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Latency {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One throughput scenario.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub transport: &'static str,
+    pub sessions: usize,
+    pub github_latency_ms: u64,
+    pub calls_per_second: f64,
+    pub latency: Latency,
+    pub server_cpu_us_per_call: f64,
+    /// Of one core.
+    pub server_cpu_percent: f64,
+    /// The load generator and the fake GitHub, on the other core.
+    pub bench_cpu_percent: f64,
+    /// Requests the fake GitHub served per tool call.
+    pub github_requests_per_call: f64,
+    /// Rate-limit budget spent per call (GitHub requests that were not 304s).
+    pub budget_per_call: f64,
+    pub not_modified_per_call: f64,
+    pub coalesced_per_call: f64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+/// One memory scenario.
+#[derive(Debug, Serialize)]
+pub struct Memory {
+    pub name: String,
+    pub sessions: usize,
+    pub rss_before_kib: u64,
+    pub rss_after_kib: u64,
+    /// RSS growth over the sessions (for churn: what each cycle left behind).
+    pub bytes_per_session: f64,
+    pub sessions_before: u64,
+    pub sessions_after: u64,
+    pub cycles_per_second: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub build: String,
+    pub pinning: String,
+    pub rows: Vec<Row>,
+    pub memory: Vec<Memory>,
+    /// From spawning the server process to its first `/health` answer, over every start.
+    pub startup_ms: Latency,
+}
+
+impl Report {
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "machine: {}", self.machine);
+        let _ = writeln!(out, "build:   {}", self.build);
+        let _ = writeln!(out, "pinning: {}\n", self.pinning);
+        let _ = writeln!(
+            out,
+            "{:<44} {:<10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>5} {:>5} {:>4}",
+            "scenario",
+            "transport",
+            "calls/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "µs/call",
+            "srv %",
+            "gen %",
+            "gh/c",
+            "304/c",
+            "co/c",
+            "err"
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "{:<44} {:<10} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.1} {:>6.0} {:>6.0} {:>6.3} {:>5.2} {:>5.2} {:>4}",
+                r.name,
+                r.transport,
+                r.calls_per_second,
+                r.latency.p50_ms,
+                r.latency.p90_ms,
+                r.latency.p99_ms,
+                r.latency.max_ms,
+                r.server_cpu_us_per_call,
+                r.server_cpu_percent,
+                r.bench_cpu_percent,
+                r.github_requests_per_call,
+                r.not_modified_per_call,
+                r.coalesced_per_call,
+                r.errors
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nµs/call: server CPU time per call. srv %, gen %: CPU of the server's core and of the \
+             load generator's (with the fake GitHub). gh/c: GitHub requests per call; 304/c: of \
+             them 304s per call; co/c: calls per call that shared another's answer.\n"
+        );
+        let _ = writeln!(
+            out,
+            "{:<44} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
+            "memory", "RSS before", "RSS after", "B/session", "live bef.", "live aft.", "cycles/s"
+        );
+        for m in &self.memory {
+            let _ = writeln!(
+                out,
+                "{:<44} {:>9} KiB {:>9} KiB {:>10.0} {:>10} {:>10} {:>9}",
+                m.name,
+                m.rss_before_kib,
+                m.rss_after_kib,
+                m.bytes_per_session,
+                m.sessions_before,
+                m.sessions_after,
+                m.cycles_per_second
+                    .map_or("-".to_string(), |c| format!("{c:.0}"))
+            );
+        }
+        let s = self.startup_ms;
+        let _ = writeln!(
+            out,
+            "\nprocess start to first /health answer: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            s.p50_ms, s.p90_ms, s.max_ms
+        );
+        out
+    }
+}
+
+/// The latency summary of a set of durations (for the start-up times).
+pub fn summary_of(durations: &[Duration]) -> Latency {
+    let mut stats = Stats::default();
+    for d in durations {
+        stats.record(*d, Ok(()));
+    }
+    stats.summary()
+}
