@@ -12,7 +12,11 @@ pub mod read;
 pub mod render;
 pub mod write;
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, OnceLock},
+};
 
 use serde_json::{Map, Value, json};
 
@@ -110,12 +114,19 @@ pub trait Tool: Send + Sync {
     ) -> LocalFuture<Result<CallToolResult, ErrorObject>>;
 }
 
+/// Tool definitions as `tools/list` shows them, per protocol version.
+type Listed = Vec<(ProtocolVersion, Vec<Value>)>;
+
 /// The tools this server offers, in the order `tools/list` shows them. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
     tools: Arc<Vec<Arc<dyn Tool>>>,
     /// Tools the policy withholds, with why: refused by name if called anyway.
     disabled: Arc<Vec<(String, String)>>,
+    /// `definitions` per protocol version, built on first use: a registry does not change
+    /// once built (`with` and `disable` make a new one), and building the JSON of every schema
+    /// on each `tools/list` cost more than the rest of the request.
+    listed: Arc<OnceLock<Listed>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -135,6 +146,7 @@ impl ToolRegistry {
         ToolRegistry {
             tools: Arc::new(tools),
             disabled: self.disabled,
+            listed: Arc::default(),
         }
     }
 
@@ -145,14 +157,24 @@ impl ToolRegistry {
         ToolRegistry {
             tools: self.tools,
             disabled: Arc::new(disabled),
+            listed: Arc::default(),
         }
     }
 
-    pub fn definitions(&self, version: ProtocolVersion) -> Vec<Value> {
-        self.tools
+    pub fn definitions(&self, version: ProtocolVersion) -> &[Value] {
+        let listed = self.listed.get_or_init(|| {
+            ProtocolVersion::SUPPORTED
+                .iter()
+                .map(|&v| {
+                    let json = self.tools.iter().map(|t| t.definition().to_json(v));
+                    (v, json.collect())
+                })
+                .collect()
+        });
+        listed
             .iter()
-            .map(|tool| tool.definition().to_json(version))
-            .collect()
+            .find(|(v, _)| *v == version)
+            .map_or(&[], |(_, definitions)| definitions)
     }
 
     /// Starts a call. An unknown name is a protocol error (-32602), as the spec says.

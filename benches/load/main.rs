@@ -5,6 +5,7 @@
 //! cargo bench --bench load                      # the standard scenarios: table + JSON
 //! cargo bench --bench load -- --only uncached   # the scenarios whose name contains this
 //! cargo bench --bench load -- --json out.json   # JSON elsewhere (default target/bench/load.json)
+//! cargo bench --bench load -- --baseline PATH   # each scenario also on another server binary
 //! ```
 //!
 //! The server runs in its own process pinned to core 0 (`taskset`); this program (the load
@@ -39,7 +40,7 @@ use client::Transport;
 use fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN};
 use report::Report;
 use scenarios::Load;
-use server::Server;
+use server::{Binary, Server};
 
 /// Repositories with their own copy of the seeded issues, one per session.
 const OWN_REPOS: usize = 50;
@@ -57,19 +58,25 @@ pub struct Bench {
 }
 
 impl Bench {
-    /// A server for the scenario `name`, pointed at the fake, its log in target/bench.
-    pub async fn start_server(&self, name: &str, env: &[(&'static str, String)]) -> Server {
+    /// `binary` for the scenario `name`, pointed at the fake, its log in target/bench.
+    pub async fn start_server(
+        &self,
+        binary: &Binary,
+        name: &str,
+        env: &[(&'static str, String)],
+    ) -> Server {
         let file_name: String = name
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
-        let log = File::create(format!("{OUT_DIR}/server-{file_name}.log")).expect("a log file");
+        let log = File::create(format!("{OUT_DIR}/server-{}-{file_name}.log", binary.label))
+            .expect("a log file");
         let mut all = vec![
             ("GITHUB_TOKEN", TEST_TOKEN.to_string()),
             ("GITHUB_API_URL", self.fake.base_url.clone()),
         ];
         all.extend(env.iter().cloned());
-        let server = Server::start(&self.http, &all, self.server_core, log).await;
+        let server = Server::start(&self.http, binary, &all, self.server_core, log).await;
         self.startups.borrow_mut().push(server.started_in);
         server
     }
@@ -83,6 +90,9 @@ struct Plan {
     churn: usize,
     only: Option<String>,
     json: PathBuf,
+    /// This build, and the baseline it is compared with (`--baseline PATH`), if any: every
+    /// scenario runs on each in turn, so that both are measured side by side.
+    binaries: Vec<Binary>,
 }
 
 impl Plan {
@@ -107,6 +117,14 @@ impl Plan {
             active,
             churn,
             only: value("--only"),
+            binaries: value("--baseline")
+                .map(|path| Binary {
+                    label: "baseline",
+                    path,
+                })
+                .into_iter()
+                .chain([Binary::this_build()])
+                .collect(),
             json: value("--json")
                 .map_or_else(|| PathBuf::from(OUT_DIR).join("load.json"), PathBuf::from),
         }
@@ -374,8 +392,15 @@ fn main() {
 async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -> Report {
     let mut rows = Vec::new();
     for load in standard_loads(plan).iter().filter(|l| plan.wants(&l.name)) {
-        eprintln!("running: {} ({})", load.name, load.transport.name());
-        rows.push(scenarios::run(bench, load).await);
+        for binary in &plan.binaries {
+            eprintln!(
+                "running: {} ({}, {})",
+                load.name,
+                load.transport.name(),
+                binary.label
+            );
+            rows.push(scenarios::run(bench, binary, load).await);
+        }
     }
     let mut memory = Vec::new();
     let idle_name = "4 active beside idle SSE sessions";
@@ -387,19 +412,27 @@ async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -
             pace: Some(Duration::from_millis(100)),
             ..standard_loads(plan).swap_remove(2)
         };
-        let (active_rows, idle) = scenarios::idle(bench, active, plan.idle).await;
-        rows.extend(active_rows);
-        memory.push(idle);
+        for binary in &plan.binaries {
+            let (active_rows, idle) =
+                scenarios::idle(bench, binary, active.clone(), plan.idle).await;
+            rows.extend(active_rows);
+            memory.push(idle);
+        }
     }
     for transport in [Transport::Sse, Transport::Streamable] {
         if plan.wants("5 churn") {
             eprintln!("running: 5 churn ({})", transport.name());
-            memory.push(scenarios::churn(bench, transport, plan.churn).await);
+            for binary in &plan.binaries {
+                memory.push(scenarios::churn(bench, binary, transport, plan.churn).await);
+            }
         }
     }
     Report {
         machine,
-        build: build(),
+        build: match plan.binaries.iter().find(|b| b.label == "baseline") {
+            Some(baseline) => format!("{}; baseline: {}", build(), baseline.path),
+            None => build(),
+        },
         pinning,
         rows,
         memory,

@@ -72,6 +72,8 @@ pub struct Latency {
 /// One throughput scenario.
 #[derive(Debug, Serialize)]
 pub struct Row {
+    /// Which binary: `this` build, or the `baseline` it is compared with.
+    pub server: &'static str,
     pub name: String,
     pub transport: &'static str,
     pub sessions: usize,
@@ -96,6 +98,7 @@ pub struct Row {
 /// One memory scenario.
 #[derive(Debug, Serialize)]
 pub struct Memory {
+    pub server: &'static str,
     pub name: String,
     pub sessions: usize,
     pub rss_before_kib: u64,
@@ -126,8 +129,9 @@ impl Report {
         let _ = writeln!(out, "pinning: {}\n", self.pinning);
         let _ = writeln!(
             out,
-            "{:<44} {:<10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>5} {:>5} {:>4}",
+            "{:<44} {:<8} {:<10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>5} {:>5} {:>4}",
             "scenario",
+            "server",
             "transport",
             "calls/s",
             "p50 ms",
@@ -145,8 +149,9 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "{:<44} {:<10} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.1} {:>6.0} {:>6.0} {:>6.3} {:>5.2} {:>5.2} {:>4}",
+                "{:<44} {:<8} {:<10} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.1} {:>6.0} {:>6.0} {:>6.3} {:>5.2} {:>5.2} {:>4}",
                 r.name,
+                r.server,
                 r.transport,
                 r.calls_per_second,
                 r.latency.p50_ms,
@@ -170,14 +175,22 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<44} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
-            "memory", "RSS before", "RSS after", "B/session", "live bef.", "live aft.", "cycles/s"
+            "{:<44} {:<8} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
+            "memory",
+            "server",
+            "RSS before",
+            "RSS after",
+            "B/session",
+            "live bef.",
+            "live aft.",
+            "cycles/s"
         );
         for m in &self.memory {
             let _ = writeln!(
                 out,
-                "{:<44} {:>9} KiB {:>9} KiB {:>10.0} {:>10} {:>10} {:>9}",
+                "{:<44} {:<8} {:>9} KiB {:>9} KiB {:>10.0} {:>10} {:>10} {:>9}",
                 m.name,
+                m.server,
                 m.rss_before_kib,
                 m.rss_after_kib,
                 m.bytes_per_session,

@@ -13,7 +13,7 @@ use crate::{
     Bench,
     client::{Session, Transport},
     report::{Memory, Row, Stats},
-    server::{Reading, Server, cpu_time},
+    server::{Binary, Reading, Server, cpu_time},
 };
 
 /// What the sessions of a scenario call.
@@ -77,22 +77,25 @@ pub async fn open_sessions(
         .unwrap_or_else(|err| panic!("opening {count} {transport:?} sessions: {err}"))
 }
 
-/// Starts a server for `load`, with the fake set up for it.
-pub async fn start_server(bench: &Bench, load: &Load) -> Server {
+/// Starts `binary` for `load`, with the fake set up for it.
+pub async fn start_server(bench: &Bench, binary: &Binary, load: &Load) -> Server {
     bench.fake.set_latency(load.github_latency);
     bench.fake.set_fresh_etags(load.fresh_etags);
     bench.fake.reset_records();
-    bench.start_server(&load.name, &load.env).await
+    bench.start_server(binary, &load.name, &load.env).await
 }
 
 /// Runs `load` on its own server and measures it.
-pub async fn run(bench: &Bench, load: &Load) -> Row {
-    let server = start_server(bench, load).await;
+pub async fn run(bench: &Bench, binary: &Binary, load: &Load) -> Row {
+    let server = start_server(bench, binary, load).await;
     let mut sessions =
         open_sessions(bench, &server, load.transport, load.sessions, &load.bearers).await;
     let row = closed_loop(bench, &server, load, &mut sessions).await;
     bench.fake.reset_records();
-    row
+    Row {
+        server: binary.label,
+        ..row
+    }
 }
 
 /// Every session calls `load.method` in a loop through the warm-up and the measured window;
@@ -143,6 +146,7 @@ pub async fn closed_loop(
     let calls = stats.calls().max(1) as f64;
     let per_call = |after: u64, before: u64| after.saturating_sub(before) as f64 / calls;
     Row {
+        server: "this",
         name: load.name.clone(),
         transport: load.transport.name(),
         sessions: load.sessions,
@@ -166,8 +170,8 @@ pub async fn closed_loop(
 
 /// 10,000 idle SSE sessions beside 100 active ones: the idle ones' memory, the active ones'
 /// latency, paced as agents (`active.pace`), then as fast as they can go.
-pub async fn idle(bench: &Bench, active: Load, idle: usize) -> (Vec<Row>, Memory) {
-    let server = start_server(bench, &active).await;
+pub async fn idle(bench: &Bench, binary: &Binary, active: Load, idle: usize) -> (Vec<Row>, Memory) {
+    let server = start_server(bench, binary, &active).await;
     let mut sessions = open_sessions(bench, &server, active.transport, active.sessions, &[]).await;
     let before = server.read(&bench.http).await;
     let parked = open_sessions(bench, &server, Transport::Sse, idle, &[]).await;
@@ -183,6 +187,7 @@ pub async fn idle(bench: &Bench, active: Load, idle: usize) -> (Vec<Row>, Memory
     drop(parked);
     bench.fake.reset_records();
     let memory = Memory {
+        server: binary.label,
         name: format!("{idle} idle SSE sessions"),
         sessions: idle,
         rss_before_kib: before.rss_kib,
@@ -193,12 +198,16 @@ pub async fn idle(bench: &Bench, active: Load, idle: usize) -> (Vec<Row>, Memory
         sessions_after: after.sessions,
         cycles_per_second: None,
     };
-    (vec![paced, fast], memory)
+    let rows = [paced, fast].map(|row| Row {
+        server: binary.label,
+        ..row
+    });
+    (rows.into(), memory)
 }
 
 /// Connect, initialize and disconnect, `cycles` times, 8 at a time: memory and the session
 /// count before and after.
-pub async fn churn(bench: &Bench, transport: Transport, cycles: usize) -> Memory {
+pub async fn churn(bench: &Bench, binary: &Binary, transport: Transport, cycles: usize) -> Memory {
     let load = Load {
         name: format!("churn-{}", transport.name()),
         transport,
@@ -211,7 +220,7 @@ pub async fn churn(bench: &Bench, transport: Transport, cycles: usize) -> Memory
         params: vec!["{}".into()],
         pace: None,
     };
-    let server = start_server(bench, &load).await;
+    let server = start_server(bench, binary, &load).await;
     let before = server.read(&bench.http).await;
     let began = Instant::now();
     stream::iter(0..cycles)
@@ -227,6 +236,7 @@ pub async fn churn(bench: &Bench, transport: Transport, cycles: usize) -> Memory
         .wait_for_no_sessions(&bench.http, Duration::from_secs(10))
         .await;
     Memory {
+        server: binary.label,
         name: format!("{cycles} connect/disconnect cycles ({})", transport.name()),
         sessions: cycles,
         rss_before_kib: before.rss_kib,

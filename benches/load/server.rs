@@ -9,8 +9,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The server binary cargo built beside this benchmark (same profile).
-const BINARY: &str = env!("CARGO_BIN_EXE_github-issue-mcp");
+/// A server binary under test, and what the report calls it.
+#[derive(Debug, Clone)]
+pub struct Binary {
+    pub label: &'static str,
+    pub path: String,
+}
+
+impl Binary {
+    /// The server binary cargo built beside this benchmark (same profile).
+    pub fn this_build() -> Binary {
+        Binary {
+            label: "this",
+            path: env!("CARGO_BIN_EXE_github-issue-mcp").to_string(),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct Server {
@@ -39,6 +53,7 @@ impl Server {
     /// its log in `log`, and waits for its first `/health` answer.
     pub async fn start(
         http: &reqwest::Client,
+        binary: &Binary,
         env: &[(&str, String)],
         core: Option<usize>,
         log: File,
@@ -50,10 +65,10 @@ impl Server {
         let mut command = match core {
             Some(core) => {
                 let mut c = Command::new("taskset");
-                c.args(["-c", &core.to_string(), BINARY]);
+                c.args(["-c", &core.to_string(), &binary.path]);
                 c
             }
-            None => Command::new(BINARY),
+            None => Command::new(&binary.path),
         };
         command
             .env_clear()

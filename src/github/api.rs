@@ -65,7 +65,8 @@ impl fmt::Display for RepoRef {
 /// One page of a list, with where the others are.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
-    pub items: Vec<T>,
+    /// Shared with the cached answer: see `ApiResponse::decoded`.
+    pub items: Arc<Vec<T>>,
     pub links: Links,
 }
 
@@ -108,7 +109,7 @@ impl GitHub {
     }
 
     /// A page by URL, as GitHub's `Link` header gave it.
-    pub async fn page_at<T: DeserializeOwned>(
+    pub async fn page_at<T: DeserializeOwned + Send + Sync + 'static>(
         &self,
         credential: &Credential,
         repo: &RepoRef,
@@ -118,7 +119,7 @@ impl GitHub {
             .call(credential, get(url, Some(repo), RateResource::Core))
             .await?;
         Ok(Page {
-            items: response.json()?,
+            items: response.decoded()?,
             links: response.links.clone(),
         })
     }
@@ -189,7 +190,7 @@ impl GitHub {
         let mut more = false;
         while let Some(next) = url.take() {
             let page: Page<Comment> = self.page_at(credential, repo, next).await?;
-            comments.extend(page.items);
+            comments.extend(page.items.iter().cloned());
             more = page.links.next.is_some() || comments.len() > limit;
             if comments.len() < limit {
                 url = page.links.next;

@@ -139,6 +139,7 @@ mod tests {
             body: body.to_string().into(),
             links: Links::default(),
             revalidated: false,
+            decoded: Default::default(),
         })
     }
 

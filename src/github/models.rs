@@ -3,7 +3,12 @@
 //! Lenient by design: fields GitHub may omit or null are optional or defaulted, and unknown
 //! fields are ignored, so a new GitHub field never breaks a tool.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::{
+    Deserialize, Deserializer, Serialize,
+    de::{self, MapAccess, Visitor},
+};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct User {
@@ -11,8 +16,7 @@ pub struct User {
 }
 
 /// In issue objects GitHub gives labels as objects; its schema also allows bare strings.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Label {
     Full { name: String },
     Name(String),
@@ -23,6 +27,64 @@ impl Label {
         match self {
             Label::Full { name } | Label::Name(name) => name,
         }
+    }
+}
+
+/// By hand rather than `#[serde(untagged)]`, which buffers every label object into an
+/// intermediate tree before trying each form: labels are in every issue of every list.
+impl<'de> Deserialize<'de> for Label {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LabelVisitor;
+
+        impl<'de> Visitor<'de> for LabelVisitor {
+            type Value = Label;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a label object with a name, or a label name")
+            }
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Label, E> {
+                Ok(Label::Name(name.to_string()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Label, A::Error> {
+                let mut name = None;
+                while let Some(key) = map.next_key::<LabelKey>()? {
+                    if key.0 {
+                        name = Some(map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+                Ok(Label::Full { name })
+            }
+        }
+
+        deserializer.deserialize_any(LabelVisitor)
+    }
+}
+
+/// A key of a label object: whether it is `name` (read without allocating).
+struct LabelKey(bool);
+
+impl<'de> Deserialize<'de> for LabelKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl Visitor<'_> for KeyVisitor {
+            type Value = LabelKey;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<LabelKey, E> {
+                Ok(LabelKey(key == "name"))
+            }
+        }
+
+        deserializer.deserialize_identifier(KeyVisitor)
     }
 }
 
@@ -134,5 +196,19 @@ mod tests {
         assert_eq!(issue.label_names(), ["bug", "plain"]);
         assert_eq!(issue.author(), "(unknown)");
         assert!(!issue.is_pull_request());
+    }
+
+    #[test]
+    fn labels_decode_from_text_as_objects_or_names() {
+        let labels: Vec<Label> =
+            serde_json::from_str(r#"[{"id": 1, "na\u006de": "bug", "default": true}, "plain"]"#)
+                .unwrap();
+        let names: Vec<&str> = labels.iter().map(Label::name).collect();
+        assert_eq!(names, ["bug", "plain"]);
+        let nameless = serde_json::from_str::<Label>(r#"{"color": "f00"}"#).unwrap_err();
+        assert!(
+            nameless.to_string().contains("missing field `name`"),
+            "{nameless}"
+        );
     }
 }

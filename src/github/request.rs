@@ -6,9 +6,10 @@
 //! refuses any URL outside the configured API base, so a token is never sent elsewhere.
 
 use std::{
+    any::Any,
     fmt,
     hash::{DefaultHasher, Hash, Hasher},
-    sync::Arc,
+    sync::{Arc, OnceLock},
 };
 
 use bytes::Bytes;
@@ -98,13 +99,34 @@ pub struct ApiResponse {
     pub links: Links,
     /// Served from the cache after GitHub answered 304 Not Modified.
     pub revalidated: bool,
+    /// The body, decoded by the first caller that asked; shared by every copy of this answer
+    /// (the cached one, its 304 revalidations, coalesced callers), so that it is decoded once.
+    pub decoded: Decoded,
 }
+
+/// The decoded form of an answer's body, set once (see [`ApiResponse::decoded`]).
+#[derive(Debug, Clone, Default)]
+pub struct Decoded(Arc<OnceLock<Arc<dyn Any + Send + Sync>>>);
 
 impl ApiResponse {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
         serde_json::from_slice(&self.body).map_err(|err| GitHubError::Decode {
             reason: err.to_string(),
         })
+    }
+
+    /// The body decoded as `T`, decoded at most once per answer: a 304 revalidation or a
+    /// coalesced call reuses what the first reader decoded. (Decoding a page of 30 issues
+    /// is most of a list call's CPU time.) A read as another type decodes afresh.
+    pub fn decoded<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+    ) -> Result<Arc<T>, GitHubError> {
+        if let Some(Ok(done)) = self.decoded.0.get().map(|any| any.clone().downcast::<T>()) {
+            return Ok(done);
+        }
+        let fresh = Arc::new(self.json::<T>()?);
+        let _ = self.decoded.0.set(fresh.clone());
+        Ok(fresh)
     }
 }
 

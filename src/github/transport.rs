@@ -229,6 +229,7 @@ impl Raw {
                 links: self.link.as_deref().map(Links::parse).unwrap_or_default(),
                 body: self.body,
                 revalidated: false,
+                decoded: Default::default(),
             }),
             304 => Classified::NotModified,
             401 => Classified::Failed(GitHubError::Unauthorized {

@@ -226,7 +226,7 @@ impl Dispatcher {
                 &method,
                 params,
                 "tools",
-                &self.features.tools.definitions(version),
+                self.features.tools.definitions(version),
             ),
             "resources/list" => self.list(
                 &method,

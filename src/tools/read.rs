@@ -86,11 +86,15 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             .issues_page(&env.credential, &repo, &query)
             .await
             .about(what)?;
-        let mut issues: Vec<Issue> = Vec::new();
+        // The pages stay shared with the gateway's cache; the list borrows from them.
+        let mut pages = Vec::new();
+        let mut found = 0;
         for read in 1.. {
-            issues.extend(page.items.into_iter().filter(|i| !i.is_pull_request()));
-            match page.links.next.take() {
-                Some(next) if issues.len() < limit && read < MAX_PAGES => {
+            found += page.items.iter().filter(|i| !i.is_pull_request()).count();
+            let next = page.links.next.take();
+            pages.push(page.items);
+            match next {
+                Some(next) if found < limit && read < MAX_PAGES => {
                     page = env
                         .github
                         .page_at(&env.credential, &repo, next)
@@ -100,7 +104,12 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 _ => break,
             }
         }
-        issues.truncate(limit);
+        let issues: Vec<&Issue> = pages
+            .iter()
+            .flat_map(|items| items.iter())
+            .filter(|i| !i.is_pull_request())
+            .take(limit)
+            .collect();
         let mut text = format!("{} {state} issues in {repo}", issues.len());
         if issues.is_empty() {
             text.push('.');
@@ -108,20 +117,24 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n"));
             text.push_str(&lines(&issues));
         }
-        Ok(output(
-            text,
-            json!({
-                "repository": repo.to_string(),
-                "state": state,
-                "count": issues.len(),
-                "issues": issues.iter().map(issue_summary).collect::<Vec<_>>(),
-            }),
-        ))
+        let mut structured = json!({
+            "repository": repo.to_string(),
+            "state": state,
+            "count": issues.len(),
+        });
+        // Not inside json!{}, which would copy the finished values once more.
+        structured["issues"] = summaries(&issues);
+        Ok(output(text, structured))
     })
 }
 
-fn lines(issues: &[Issue]) -> String {
-    issues.iter().map(issue_line).collect::<Vec<_>>().join("\n")
+fn lines<I: std::borrow::Borrow<Issue>>(issues: &[I]) -> String {
+    let lines: Vec<String> = issues.iter().map(|i| issue_line(i.borrow())).collect();
+    lines.join("\n")
+}
+
+fn summaries<I: std::borrow::Borrow<Issue>>(issues: &[I]) -> Value {
+    Value::Array(issues.iter().map(|i| issue_summary(i.borrow())).collect())
 }
 
 pub fn list_issues_paginated_definition() -> ToolDefinition {
@@ -181,11 +194,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             }
         });
         let total = page.items.len();
-        let issues: Vec<Issue> = page
-            .items
-            .into_iter()
-            .filter(|i| !i.is_pull_request())
-            .collect();
+        let issues: Vec<&Issue> = page.items.iter().filter(|i| !i.is_pull_request()).collect();
         let omitted = total - issues.len();
         let of = total_pages.map_or("?".to_string(), |t| t.to_string());
         let mut text = format!(
@@ -211,12 +220,12 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             "repository": repo.to_string(),
             "state": query.state,
             "count": issues.len(),
-            "issues": issues.iter().map(issue_summary).collect::<Vec<_>>(),
             "page": query.page,
             "per_page": query.per_page,
             "has_next": has_next,
             "pull_requests_omitted": omitted,
         });
+        structured["issues"] = summaries(&issues);
         if let Some(total) = total_pages {
             structured["total_pages"] = json!(total);
         }
@@ -378,14 +387,14 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 item["url"].as_str().unwrap_or_default(),
             ));
         }
-        Ok(output(
-            text,
-            json!({
+        Ok(output(text, {
+            let mut structured = json!({
                 "total_count": results.total_count,
                 "incomplete_results": results.incomplete_results,
-                "items": items,
-            }),
-        ))
+            });
+            structured["items"] = Value::Array(items);
+            structured
+        }))
     })
 }
 
@@ -464,9 +473,11 @@ pub fn list_issue_comments(env: Env, args: Args) -> LocalFuture<Outcome> {
                 entry
             })
             .collect();
-        Ok(output(
-            text,
-            json!({"issue_number": number, "count": structured.len(), "comments": structured}),
-        ))
+        Ok(output(text, {
+            let count = structured.len();
+            let mut all = json!({"issue_number": number, "count": count});
+            all["comments"] = Value::Array(structured);
+            all
+        }))
     })
 }

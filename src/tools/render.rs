@@ -34,8 +34,19 @@ fn is_hidden(c: char) -> bool {
     ) || (c.is_control() && c != '\n' && c != '\t')
 }
 
+/// Whether `text` needs no cleaning: printable ASCII (and newlines and tabs) without our
+/// fence words. Most titles and logins are; checking bytes is much cheaper than cleaning.
+fn already_clean(text: &str) -> bool {
+    text.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\n' || b == b'\t')
+        && !text.contains("user-written text")
+}
+
 /// User-written text without hidden characters, and with our fence markers defused.
 pub fn clean(text: &str) -> String {
+    if already_clean(text) {
+        return text.to_string();
+    }
     let visible: String = text.chars().filter(|c| !is_hidden(*c)).collect();
     visible
         .replace(FENCE_OPEN, "<<< user-written text")
@@ -44,6 +55,13 @@ pub fn clean(text: &str) -> String {
 
 /// A title on one line.
 pub fn clean_line(text: &str) -> String {
+    let one_spaced = !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.contains("  ")
+        && !text.contains(['\n', '\t']);
+    if one_spaced && already_clean(text) {
+        return text.to_string();
+    }
     clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -95,20 +113,29 @@ pub fn issue_line(issue: &Issue) -> String {
     )
 }
 
-/// An issue without its body, as structured content.
+/// An issue without its body, as structured content. (Built field by field: `json!` would
+/// copy every string once more, and lists show this for every issue.)
 pub fn issue_summary(issue: &Issue) -> Value {
-    json!({
-        "number": issue.number,
-        "title": clean_line(&issue.title),
-        "state": issue.state,
-        "author": clean_line(issue.author()),
-        "labels": issue.label_names(),
-        "assignees": issue.assignee_logins(),
-        "comments": issue.comments,
-        "created_at": issue.created_at,
-        "updated_at": issue.updated_at,
-        "url": issue.html_url,
-    })
+    let text = |s: &str| Value::String(s.to_string());
+    let names = |names: Vec<String>| Value::Array(names.into_iter().map(Value::String).collect());
+    let fields = [
+        ("number", Value::from(issue.number)),
+        ("title", Value::String(clean_line(&issue.title))),
+        ("state", text(&issue.state)),
+        ("author", Value::String(clean_line(issue.author()))),
+        ("labels", names(issue.label_names())),
+        ("assignees", names(issue.assignee_logins())),
+        ("comments", Value::from(issue.comments)),
+        ("created_at", text(&issue.created_at)),
+        ("updated_at", text(&issue.updated_at)),
+        ("url", text(&issue.html_url)),
+    ];
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 /// The JSON Schema of [`issue_summary`], for `outputSchema`.
