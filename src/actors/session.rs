@@ -20,7 +20,7 @@ use std::{
 
 use actix::prelude::*;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{
     SessionId,
@@ -36,7 +36,7 @@ use crate::{
         context::Notifier,
         dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
         jsonrpc::{ErrorCode, ErrorObject, Message, Notification, Request, RequestId},
-        outlet::{Delivery, Event, Outlet, Replay},
+        outlet::{Delivery, EventSender, Outlet, Replay},
         protocol::{LogLevel, ProtocolVersion},
     },
 };
@@ -55,7 +55,7 @@ pub struct Deliver {
 /// A POST's own answer channel.
 #[derive(Debug)]
 pub struct ReplyTo {
-    pub sender: mpsc::Sender<Event>,
+    pub sender: EventSender,
     /// An SSE answer, whose events get ids and can be resumed; otherwise a JSON one.
     pub streamed: bool,
 }
@@ -91,7 +91,7 @@ pub struct Session {
     /// Streams of requests whose responses are still due, by request id.
     reply_to: HashMap<RequestId, Outlet>,
     /// The legacy stream's sender, watched (in `started`) to end the session with its stream.
-    legacy_sender: Option<mpsc::Sender<Event>>,
+    legacy_sender: Option<EventSender>,
     /// Recent events of resumable streams (Streamable HTTP only).
     replay: Option<Replay>,
     /// The number of the last request stream opened (0 is the GET stream).
@@ -120,7 +120,7 @@ pub struct SessionSetup {
     pub dispatcher: Dispatcher,
     pub lifetime: Lifetime,
     /// The legacy transport's one stream; `None` for Streamable HTTP.
-    pub stream: Option<mpsc::Sender<Event>>,
+    pub stream: Option<EventSender>,
     /// Told once the registry knows the session.
     pub on_registered: oneshot::Sender<()>,
     /// Who opened it: the session belongs to them, and uses their GitHub credential.
@@ -425,7 +425,7 @@ impl Session {
     }
 
     /// Ends a legacy session as soon as the transport drops its stream's receiving end.
-    fn end_with_stream(&mut self, ctx: &mut Context<Self>, stream: mpsc::Sender<Event>) {
+    fn end_with_stream(&mut self, ctx: &mut Context<Self>, stream: EventSender) {
         ctx.spawn(
             async move { stream.closed().await }
                 .into_actor(self)

@@ -23,7 +23,7 @@ use crate::{
         SessionId,
         session::{Lifetime, Session, SessionSetup},
     },
-    mcp::outlet::Event,
+    mcp::outlet::EventReceiver,
 };
 
 pub async fn open(
@@ -61,7 +61,7 @@ pub async fn open(
 /// The event stream of one session: the `endpoint` event, then its messages.
 struct SessionEvents {
     endpoint: Option<String>,
-    receiver: mpsc::Receiver<Event>,
+    receiver: EventReceiver,
 }
 
 impl Stream for SessionEvents {
@@ -75,7 +75,7 @@ impl Stream for SessionEvents {
             event.map(|event| {
                 // Compact JSON has no raw newlines, so each message is a single `data:` line.
                 // Legacy events carry no ids: this transport cannot resume.
-                serde_json::to_string(&event.message)
+                serde_json::to_string(&event.message.as_deref())
                     .map(|json| sse::Data::new(json).event("message").into())
             })
         })

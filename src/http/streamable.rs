@@ -38,7 +38,7 @@ use crate::{
     },
     mcp::{
         jsonrpc::{ErrorObject, Message},
-        outlet::Event,
+        outlet::{Event, EventReceiver},
         protocol::ProtocolVersion,
     },
 };
@@ -222,8 +222,10 @@ pub async fn post(
     };
     let mut answers = Vec::new();
     while let Some(event) = replies.recv().await {
-        if let Some(message @ (Message::Response(_) | Message::Error(_))) = event.message {
-            answers.push(message);
+        if let Some(message) = event.message
+            && matches!(*message, Message::Response(_) | Message::Error(_))
+        {
+            answers.push(std::sync::Arc::unwrap_or_clone(message));
         }
     }
     let body = match (batch, answers.len()) {
@@ -290,7 +292,7 @@ pub async fn delete(
 
 /// The events of a channel, each framed by `frame`, until the channel closes.
 struct Frames<F> {
-    receiver: mpsc::Receiver<Event>,
+    receiver: EventReceiver,
     frame: F,
 }
 
@@ -301,18 +303,18 @@ impl<T, F: Fn(Event) -> T + Unpin> Stream for Frames<F> {
         let this = &mut *self;
         this.receiver
             .poll_recv(cx)
-            .map(|event| event.map(&this.frame))
+            .map(|event| event.map(|event| (this.frame)(*event)))
     }
 }
 
 /// Events for a GET stream (actix-web-lab adds the keep-alives).
 fn sse_events(
-    receiver: mpsc::Receiver<Event>,
+    receiver: EventReceiver,
 ) -> impl Stream<Item = Result<sse::Event, serde_json::Error>> {
     Frames {
         receiver,
         frame: |event: Event| {
-            let data = match &event.message {
+            let data = match event.message.as_deref() {
                 Some(message) => serde_json::to_string(message)?,
                 None => String::new(),
             };
@@ -331,9 +333,7 @@ fn sse_events(
 /// The same events framed by hand, for a POST's streamed answer: it ends with its last
 /// response, so it needs no keep-alive. Compact JSON has no newlines: one `data:` line each.
 /// The priming event (2025-11-25) is an id, a `retry` and empty data.
-fn sse_bytes(
-    receiver: mpsc::Receiver<Event>,
-) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
+fn sse_bytes(receiver: EventReceiver) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
     Frames {
         receiver,
         frame: |event: Event| {
@@ -344,7 +344,7 @@ fn sse_bytes(
             if let Some(retry) = event.retry {
                 frame.push_str(&format!("retry: {}\n", retry.as_millis()));
             }
-            match &event.message {
+            match event.message.as_deref() {
                 Some(message) => {
                     let json = serde_json::to_string(message)?;
                     frame.push_str(&format!("event: message\ndata: {json}\n\n"));

@@ -23,10 +23,14 @@ use crate::mcp::jsonrpc::Message;
 
 /// One SSE event: an id on resumable streams, a message (none for the priming event that
 /// gives the client an id to resume from), and the reconnection delay to announce.
+///
+/// The message is behind an `Arc`: the replay buffer keeps the same message that is sent (no
+/// deep copy of a large result), and the event stays small. Every stream's channel allocates
+/// room for 32 events up front, and 10,000 idle SSE sessions each hold a channel.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: Option<String>,
-    pub message: Option<Message>,
+    pub message: Option<Arc<Message>>,
     pub retry: Option<Duration>,
 }
 
@@ -34,11 +38,16 @@ impl Event {
     pub fn plain(message: Message) -> Event {
         Event {
             id: None,
-            message: Some(message),
+            message: Some(Arc::new(message)),
             retry: None,
         }
     }
 }
+
+/// The channels that carry events to a stream's HTTP response. Boxed: a channel allocates
+/// room for 32 items when it is made, and every idle SSE session holds one.
+pub type EventSender = mpsc::Sender<Box<Event>>;
+pub type EventReceiver = mpsc::Receiver<Box<Event>>;
 
 /// What became of a message sent to an outlet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,22 +133,22 @@ pub struct Outlet(Arc<Mutex<OutletState>>);
 struct OutletState {
     stream: u64,
     seq: u64,
-    sender: Option<mpsc::Sender<Event>>,
+    sender: Option<EventSender>,
     replay: Option<Replay>,
 }
 
 impl Outlet {
     /// An outlet without ids or replay (the legacy transport, JSON answers).
-    pub fn plain(sender: mpsc::Sender<Event>) -> Self {
+    pub fn plain(sender: EventSender) -> Self {
         Self::with(0, Some(sender), None)
     }
 
     /// A resumable outlet for `stream`, recording into `replay`.
-    pub fn resumable(stream: u64, sender: Option<mpsc::Sender<Event>>, replay: Replay) -> Self {
+    pub fn resumable(stream: u64, sender: Option<EventSender>, replay: Replay) -> Self {
         Self::with(stream, sender, Some(replay))
     }
 
-    fn with(stream: u64, sender: Option<mpsc::Sender<Event>>, replay: Option<Replay>) -> Self {
+    fn with(stream: u64, sender: Option<EventSender>, replay: Option<Replay>) -> Self {
         Outlet(Arc::new(Mutex::new(OutletState {
             stream,
             seq: 0,
@@ -169,6 +178,7 @@ impl Outlet {
     }
 
     fn emit(&self, message: Option<Message>, retry: Option<Duration>) -> Delivery {
+        let message = message.map(Arc::new);
         let mut state = self.lock();
         let id = match state.replay.clone() {
             Some(replay) => {
@@ -187,7 +197,7 @@ impl Outlet {
         let Some(sender) = &state.sender else {
             return Delivery::Detached;
         };
-        match sender.try_send(Event { id, message, retry }) {
+        match sender.try_send(Box::new(Event { id, message, retry })) {
             Ok(()) => Delivery::Sent,
             Err(mpsc::error::TrySendError::Full(_)) => Delivery::Full,
             Err(mpsc::error::TrySendError::Closed(_)) => {
@@ -203,9 +213,9 @@ impl Outlet {
     }
 
     /// Attaches a new connection, first sending it `backlog` (replayed events).
-    pub fn attach(&self, sender: mpsc::Sender<Event>, backlog: Vec<Event>) {
+    pub fn attach(&self, sender: EventSender, backlog: Vec<Event>) {
         for event in backlog {
-            let _ = sender.try_send(event);
+            let _ = sender.try_send(Box::new(event));
         }
         self.lock().sender = Some(sender);
     }

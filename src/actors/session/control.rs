@@ -2,12 +2,11 @@
 //! ask for the negotiated version, end the session.
 
 use actix::prelude::*;
-use tokio::sync::mpsc;
 
 use super::Session;
 use crate::mcp::{
     jsonrpc::{ErrorCode, ErrorObject, Message, RequestId},
-    outlet::{Event, Outlet, parse_event_id},
+    outlet::{EventSender, Outlet, parse_event_id},
     protocol::ProtocolVersion,
 };
 
@@ -15,7 +14,7 @@ use crate::mcp::{
 #[derive(Debug, Message)]
 #[rtype(result = "Result<(), StreamRefused>")]
 pub struct OpenStream {
-    pub sender: mpsc::Sender<Event>,
+    pub sender: EventSender,
 }
 
 /// Transport → session: a GET with `Last-Event-ID`: continue that stream on this connection,
@@ -24,7 +23,7 @@ pub struct OpenStream {
 #[rtype(result = "Result<(), StreamRefused>")]
 pub struct Resume {
     pub last_event_id: String,
-    pub sender: mpsc::Sender<Event>,
+    pub sender: EventSender,
 }
 
 /// Why a stream was not opened.
@@ -116,7 +115,7 @@ impl Handler<Resume> for Session {
             // the stream ends after them.
             None => {
                 for event in backlog {
-                    let _ = msg.sender.try_send(event);
+                    let _ = msg.sender.try_send(Box::new(event));
                 }
                 Ok(())
             }
