@@ -75,8 +75,10 @@ impl Stream for SessionEvents {
             event.map(|event| {
                 // Compact JSON has no raw newlines, so each message is a single `data:` line.
                 // Legacy events carry no ids: this transport cannot resume.
-                serde_json::to_string(&event.message.as_deref())
-                    .map(|json| sse::Data::new(json).event("message").into())
+                let json = event
+                    .message
+                    .map_or_else(String::new, |m| m.json.to_string());
+                Ok(sse::Data::new(json).event("message").into())
             })
         })
     }

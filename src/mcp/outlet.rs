@@ -24,22 +24,34 @@ use crate::mcp::jsonrpc::Message;
 /// One SSE event: an id on resumable streams, a message (none for the priming event that
 /// gives the client an id to resume from), and the reconnection delay to announce.
 ///
-/// The message is behind an `Arc`: the replay buffer keeps the same message that is sent (no
-/// deep copy of a large result), and the event stays small. Every stream's channel allocates
-/// room for 32 events up front, and 10,000 idle SSE sessions each hold a channel.
+/// The message is kept as the compact JSON text that goes on the wire, serialized once when it
+/// is sent: the replay buffer of a resumable stream holds the last `mcp.replay_events` events
+/// of each session, and as text a list result is a few KB and shared by reference (`Arc`),
+/// where as a `serde_json::Value` tree it was several times that and costly to free.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub id: Option<String>,
-    pub message: Option<Arc<Message>>,
+    pub message: Option<Payload>,
     pub retry: Option<Duration>,
 }
 
-impl Event {
-    pub fn plain(message: Message) -> Event {
-        Event {
-            id: None,
-            message: Some(Arc::new(message)),
-            retry: None,
+/// A message as compact JSON (no raw newlines, so it fits one SSE `data:` line).
+#[derive(Debug, Clone)]
+pub struct Payload {
+    pub json: Arc<str>,
+    /// A response or an error: the answer to a request.
+    pub answers: bool,
+}
+
+impl Payload {
+    pub fn of(message: &Message) -> Payload {
+        Payload {
+            // Our messages hold only string-keyed maps and finite numbers: serializing them
+            // cannot fail.
+            json: serde_json::to_string(message)
+                .expect("a JSON-RPC message serializes")
+                .into(),
+            answers: matches!(message, Message::Response(_) | Message::Error(_)),
         }
     }
 }
@@ -178,7 +190,7 @@ impl Outlet {
     }
 
     fn emit(&self, message: Option<Message>, retry: Option<Duration>) -> Delivery {
-        let message = message.map(Arc::new);
+        let message = message.as_ref().map(Payload::of);
         let mut state = self.lock();
         let id = match state.replay.clone() {
             Some(replay) => {
