@@ -77,6 +77,13 @@ impl Bench {
         ];
         all.extend(env.iter().cloned());
         let server = Server::start(&self.http, binary, &all, self.server_core, log).await;
+        if server.started_in > Duration::from_millis(50) {
+            eprintln!(
+                "note: the server ({}) for {name} took {:.1} ms to answer /health",
+                binary.label,
+                server.started_in.as_secs_f64() * 1000.0
+            );
+        }
         self.startups.borrow_mut().push(server.started_in);
         server
     }

@@ -184,7 +184,13 @@ pub async fn idle(bench: &Bench, binary: &Binary, active: Load, idle: usize) -> 
         ..active.clone()
     };
     let fast = closed_loop(bench, &server, &flat_out, &mut sessions).await;
+    // Let the 10,100 connections close before the next scenario starts its server: tearing
+    // them down keeps both cores busy for a moment.
     drop(parked);
+    drop(sessions);
+    server
+        .wait_for_no_sessions(&bench.http, Duration::from_secs(30))
+        .await;
     bench.fake.reset_records();
     let memory = Memory {
         server: binary.label,
