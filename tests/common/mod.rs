@@ -8,6 +8,7 @@
 
 pub mod clients;
 pub mod fake_github;
+pub mod raw_github;
 
 use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
 
