@@ -91,7 +91,7 @@ impl Completions {
                 "hasMore": total > MAX_VALUES,
             }});
             match result {
-                Value::Object(map) => Ok(map),
+                Value::Object(map) => Ok(map.into()),
                 _ => unreachable!("json! object literal"),
             }
         }))

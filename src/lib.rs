@@ -71,11 +71,16 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
 
 /// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
 /// switched on).
-fn github_features(github: &GitHub, settings: &Settings) -> Features {
+fn github_features(github: &GitHub, settings: &Settings, metrics: &Metrics) -> Features {
     // Validated with the settings, so this cannot fail here.
     let policy = Arc::new(Policy::new(&settings.policy).unwrap_or_default());
     let mut features = Features {
-        tools: tools::github_tools(github.clone(), settings.tools.clone(), policy.clone()),
+        tools: tools::github_tools(
+            github.clone(),
+            settings.tools.clone(),
+            policy.clone(),
+            metrics.clone(),
+        ),
         resources: ResourceRegistry::default().with(IssueResources::new(
             github.clone(),
             settings.tools.clone(),
@@ -93,12 +98,12 @@ fn github_features(github: &GitHub, settings: &Settings) -> Features {
     features
 }
 
-/// Starts the server with the features `make_features` builds on the GitHub gateway (tests
-/// pass their own).
+/// Starts the server with the features `make_features` builds on the GitHub gateway and the
+/// server's metrics (tests pass their own).
 pub fn run_with(
     listener: TcpListener,
     settings: Settings,
-    make_features: impl FnOnce(&GitHub, &Settings) -> Features,
+    make_features: impl FnOnce(&GitHub, &Settings, &Metrics) -> Features,
 ) -> io::Result<Server> {
     let address = listener.local_addr()?;
     if settings.auth.mode == AuthMode::None
@@ -117,7 +122,7 @@ pub fn run_with(
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
         .start();
     let github = GitHub::new(gateway.clone(), &settings.github.api_url);
-    let features = make_features(&github, &settings);
+    let features = make_features(&github, &settings, &metrics);
     let server_credential = settings.github.token.clone().map(Credential::new);
     let auth = Authenticator::new(&settings.auth, server_credential, github)
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;

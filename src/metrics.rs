@@ -26,6 +26,7 @@ struct Counters {
     tool_count: u64,
     tool_seconds: f64,
     github_status: BTreeMap<u16, u64>,
+    tool_results_reused: u64,
 }
 
 /// What the gateway and registry know, gathered when `/metrics` is read.
@@ -63,6 +64,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// A tool call answered with a result rendered before (see `tools::memo`).
+    pub fn tool_result_reused(&self) {
+        self.lock().tool_results_reused += 1;
     }
 
     /// One answer from GitHub.
@@ -114,6 +120,17 @@ impl Metrics {
         );
         let _ = writeln!(out, "mcp_tool_call_seconds_sum {}", counters.tool_seconds);
         let _ = writeln!(out, "mcp_tool_call_seconds_count {}", counters.tool_count);
+        header(
+            &mut out,
+            "mcp_tool_results_reused_total",
+            "counter",
+            "Tool calls answered with a result rendered for an earlier identical call.",
+        );
+        let _ = writeln!(
+            out,
+            "mcp_tool_results_reused_total {}",
+            counters.tool_results_reused
+        );
         header(
             &mut out,
             "github_requests_total",
@@ -183,12 +200,14 @@ mod tests {
         metrics.request("ping", "ok", Duration::ZERO);
         metrics.github_status(200);
         metrics.github_status(304);
+        metrics.tool_result_reused();
         let text = metrics.render(&Snapshot::default());
         assert!(text.contains("mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 1"));
         assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"2.5\"} 2"));
         assert!(text.contains("mcp_tool_call_seconds_count 2"));
         assert!(text.contains("github_requests_total{status=\"304\"} 1"));
+        assert!(text.contains("mcp_tool_results_reused_total 1"));
         assert_eq!(escape("a\"b"), "a\\\"b");
     }
 }

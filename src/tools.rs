@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod kit;
+pub mod memo;
 pub mod read;
 pub mod render;
 pub mod write;
@@ -24,7 +25,11 @@ pub use crate::mcp::context::CallContext;
 use crate::{
     config::ToolSettings,
     github::api::GitHub,
-    mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion},
+    mcp::{
+        jsonrpc::{ErrorObject, ResultObject, SerializedResult},
+        protocol::ProtocolVersion,
+    },
+    metrics::Metrics,
     policy::Policy,
 };
 
@@ -104,6 +109,36 @@ impl CallToolResult {
     }
 }
 
+/// What a tool call gives back: a result still to be serialized, or one already serialized
+/// for the caller's protocol version (a rendering kept by [`memo::Renderings`]).
+#[derive(Debug, Clone)]
+pub enum ToolReply {
+    Built(CallToolResult),
+    Serialized(SerializedResult),
+}
+
+impl ToolReply {
+    pub fn is_error(&self) -> bool {
+        match self {
+            ToolReply::Built(result) => result.is_error,
+            ToolReply::Serialized(serialized) => serialized.is_tool_error(),
+        }
+    }
+
+    pub fn into_result(self, version: ProtocolVersion) -> ResultObject {
+        match self {
+            ToolReply::Built(result) => result.into_result(version).into(),
+            ToolReply::Serialized(serialized) => serialized.into(),
+        }
+    }
+}
+
+impl From<CallToolResult> for ToolReply {
+    fn from(result: CallToolResult) -> Self {
+        ToolReply::Built(result)
+    }
+}
+
 /// One tool: its definition and its handler.
 pub trait Tool: Send + Sync {
     fn definition(&self) -> &ToolDefinition;
@@ -111,7 +146,7 @@ pub trait Tool: Send + Sync {
         &self,
         arguments: Map<String, Value>,
         context: CallContext,
-    ) -> LocalFuture<Result<CallToolResult, ErrorObject>>;
+    ) -> LocalFuture<Result<ToolReply, ErrorObject>>;
 }
 
 /// Tool definitions as `tools/list` shows them, per protocol version.
@@ -183,7 +218,7 @@ impl ToolRegistry {
         name: &str,
         arguments: Map<String, Value>,
         context: CallContext,
-    ) -> Result<LocalFuture<Result<CallToolResult, ErrorObject>>, ErrorObject> {
+    ) -> Result<LocalFuture<Result<ToolReply, ErrorObject>>, ErrorObject> {
         let tool = self
             .tools
             .iter()
@@ -211,8 +246,14 @@ impl ToolRegistry {
 }
 
 /// The GitHub issue tools, in the order `tools/list` shows them.
-pub fn github_tools(github: GitHub, settings: ToolSettings, policy: Arc<Policy>) -> ToolRegistry {
+pub fn github_tools(
+    github: GitHub,
+    settings: ToolSettings,
+    policy: Arc<Policy>,
+    metrics: Metrics,
+) -> ToolRegistry {
     let settings = Arc::new(settings);
+    let renderings = memo::Renderings::new(metrics);
     let tools: [(ToolDefinition, kit::Handler); 9] = [
         (read::list_issues_definition(), read::list_issues),
         (read::get_issue_definition(), read::get_issue),
@@ -251,6 +292,7 @@ pub fn github_tools(github: GitHub, settings: ToolSettings, policy: Arc<Policy>)
                     github.clone(),
                     settings.clone(),
                     policy.clone(),
+                    renderings.clone(),
                 )),
             }
         },

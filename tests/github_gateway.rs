@@ -138,6 +138,68 @@ async fn a_repeated_read_is_answered_by_a_free_304() {
     assert_eq!(third["structuredContent"]["issue"]["title"], "Renamed");
 }
 
+/// The count of tool calls answered with an earlier rendering, from `/metrics`.
+async fn reused(server: &common::TestServer) -> u64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("mcp_tool_results_reused_total "))
+        .unwrap_or_else(|| panic!("no reuse counter in {text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once() {
+    let fake = repo_with_issues(3);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    let mut other = session(&server, "2025-06-18").await;
+    let args = json!({"owner": "octo", "repo": "hello", "limit": 5});
+
+    let first = client.call_tool(1, "list_issues", args.clone()).await;
+    assert_eq!(first["structuredContent"]["count"], 3, "{first}");
+    assert_eq!(reused(&server).await, 0);
+    // Another session, same GitHub identity: GitHub says 304, the rendering is shared.
+    let second = other.call_tool(1, "list_issues", args.clone()).await;
+    assert_eq!(second, first);
+    assert_eq!(fake.requests().last().unwrap().status, 304);
+    assert_eq!(reused(&server).await, 1);
+
+    // Someone else files an issue on GitHub: the next list has it, rendered anew.
+    fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            title: "Filed on github.com".into(),
+            ..IssueSeed::default()
+        },
+    );
+    let third = client.call_tool(2, "list_issues", args.clone()).await;
+    assert_eq!(fake.requests().last().unwrap().status, 200);
+    assert_eq!(third["structuredContent"]["count"], 4, "{third}");
+    assert!(
+        text_of(&third).contains("#4 Filed on github.com"),
+        "{third}"
+    );
+    assert_eq!(reused(&server).await, 1);
+
+    // Other arguments are another rendering.
+    let limited = client
+        .call_tool(
+            3,
+            "list_issues",
+            json!({"owner": "octo", "repo": "hello", "limit": 1}),
+        )
+        .await;
+    assert_eq!(limited["structuredContent"]["count"], 1, "{limited}");
+    assert_eq!(reused(&server).await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_goes_out_while_the_budget_is_spent() {
     let fake = repo_with_issues(1);

@@ -11,7 +11,9 @@ use github_issue_mcp::{
         dispatcher::Features,
         jsonrpc::{ErrorCode, ErrorObject},
     },
-    tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry},
+    tools::{
+        CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry, ToolReply,
+    },
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -264,7 +266,7 @@ impl Tool for GatedTool {
         &self,
         arguments: Map<String, Value>,
         _context: CallContext,
-    ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
+    ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
         let tag = arguments
             .get("tag")
             .and_then(Value::as_str)
@@ -280,7 +282,8 @@ impl Tool for GatedTool {
             Ok(CallToolResult {
                 structured_content: Some(json!({"tag": tag})),
                 ..CallToolResult::text(format!("done {tag}"))
-            })
+            }
+            .into())
         })
     }
 }

@@ -13,7 +13,9 @@ use common::{
 };
 use github_issue_mcp::{
     mcp::{dispatcher::Features, jsonrpc::ErrorObject},
-    tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry},
+    tools::{
+        CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry, ToolReply,
+    },
 };
 use serde_json::{Map, Value, json};
 
@@ -47,10 +49,10 @@ impl Tool for Echo {
         &self,
         arguments: Map<String, Value>,
         _context: CallContext,
-    ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
+    ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
         let text = arguments.get("text").and_then(Value::as_str).unwrap_or("");
         let result = CallToolResult::text(format!("echo: {text}"));
-        Box::pin(async move { Ok(result) })
+        Box::pin(async move { Ok(result.into()) })
     }
 }
 

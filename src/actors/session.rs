@@ -198,9 +198,7 @@ impl Session {
         if let Some((method, since)) = self.started.remove(&id) {
             let outcome = match &message {
                 Message::Error(_) => "error",
-                Message::Response(r) if r.result.get("isError") == Some(&Value::Bool(true)) => {
-                    "tool_error"
-                }
+                Message::Response(r) if r.result.is_tool_error() => "tool_error",
                 _ => "ok",
             };
             self.dispatcher
@@ -504,7 +502,7 @@ impl Handler<Deliver> for Session {
                 if !self
                     .state
                     .pending
-                    .resolve(&response.id, Ok(response.result))
+                    .resolve(&response.id, Ok(response.result.into_map()))
                 {
                     log::debug!("session {}: unexpected response {}", self.id, response.id);
                     self.log_to_client(

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{PNG, WAV};
 use crate::{
     mcp::{jsonrpc::ErrorObject, protocol::LogLevel},
-    tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition},
+    tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply},
 };
 
 type Handler =
@@ -31,8 +31,9 @@ impl Tool for FixtureTool {
         &self,
         arguments: Map<String, Value>,
         context: CallContext,
-    ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
-        (self.1)(arguments, context)
+    ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
+        let call = (self.1)(arguments, context);
+        Box::pin(async move { call.await.map(ToolReply::from) })
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 pub use super::state::{LOGGER, McpState};
 use super::{
-    jsonrpc::{ErrorObject, Notification, Request, RequestId},
+    jsonrpc::{ErrorObject, Notification, Request, RequestId, ResultObject},
     protocol::{InitializeParams, ListParams, LogLevel, ProtocolVersion, paginate, parse_params},
     state::RequestMeta,
 };
@@ -47,7 +47,7 @@ pub struct Features {
 }
 
 /// A request's result, still being worked out.
-pub type PendingReply = LocalFuture<Result<Map<String, Value>, ErrorObject>>;
+pub type PendingReply = LocalFuture<Result<ResultObject, ErrorObject>>;
 
 /// The answer to a request.
 pub enum Outcome {
@@ -322,7 +322,8 @@ impl Dispatcher {
                         "The tool call took longer than {} s and was stopped. If it was \
                          changing something, check the current state before trying again.",
                         limit.as_secs()
-                    )),
+                    ))
+                    .into(),
                 };
                 Ok(result.into_result(version))
             })),
@@ -346,7 +347,7 @@ impl Dispatcher {
                 let contents = read.await?;
                 let mut result = Map::new();
                 result.insert("contents".into(), Value::Array(contents));
-                Ok(result)
+                Ok(result.into())
             })),
             Err(err) => Outcome::Ready(Err(err)),
         }

@@ -6,10 +6,10 @@
 //! members it has, so that `{"id": null, "method": "x"}` is an invalid request rather than being
 //! mistaken for a notification.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, value::RawValue};
 
 /// The `jsonrpc` member: serializes as `"2.0"` and accepts nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -157,7 +157,100 @@ impl Notification {
 pub struct Response {
     pub jsonrpc: Version2,
     pub id: RequestId,
-    pub result: Map<String, Value>,
+    pub result: ResultObject,
+}
+
+/// A response's result: an object built for this answer, or one serialized before and kept
+/// (a tool result rendered once for many identical calls), sent as the text it already is.
+#[derive(Debug, Clone)]
+pub enum ResultObject {
+    Built(Map<String, Value>),
+    Serialized(SerializedResult),
+}
+
+/// A result object as compact JSON text, with whether it is a tool result with `isError`
+/// (read by metrics, which should not parse the text to find out).
+#[derive(Debug, Clone)]
+pub struct SerializedResult {
+    json: Arc<RawValue>,
+    tool_error: bool,
+}
+
+impl SerializedResult {
+    /// Serializes `result`. Our maps hold only string keys and finite numbers, so this cannot
+    /// fail.
+    pub fn of(result: &Map<String, Value>) -> Self {
+        SerializedResult {
+            // Straight to raw JSON: `RawValue::from_string` would parse the text again.
+            json: serde_json::value::to_raw_value(result)
+                .expect("a JSON object serializes")
+                .into(),
+            tool_error: result.get("isError") == Some(&Value::Bool(true)),
+        }
+    }
+
+    pub fn json(&self) -> &str {
+        self.json.get()
+    }
+
+    pub fn is_tool_error(&self) -> bool {
+        self.tool_error
+    }
+}
+
+impl ResultObject {
+    /// Whether this is a tool result that reports a failure (`isError: true`).
+    pub fn is_tool_error(&self) -> bool {
+        match self {
+            ResultObject::Built(map) => map.get("isError") == Some(&Value::Bool(true)),
+            ResultObject::Serialized(serialized) => serialized.is_tool_error(),
+        }
+    }
+
+    /// The result as a map (parsing it again if it was kept serialized).
+    pub fn into_map(self) -> Map<String, Value> {
+        match self {
+            ResultObject::Built(map) => map,
+            // Text we serialized from a map: it parses back to one.
+            ResultObject::Serialized(serialized) => {
+                serde_json::from_str(serialized.json()).expect("a serialized result object parses")
+            }
+        }
+    }
+}
+
+impl From<Map<String, Value>> for ResultObject {
+    fn from(map: Map<String, Value>) -> Self {
+        ResultObject::Built(map)
+    }
+}
+
+impl From<SerializedResult> for ResultObject {
+    fn from(serialized: SerializedResult) -> Self {
+        ResultObject::Serialized(serialized)
+    }
+}
+
+/// Equal when they say the same: compared as JSON values, whichever form they are in.
+impl PartialEq for ResultObject {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ResultObject::Built(a), ResultObject::Built(b)) => a == b,
+            (ResultObject::Serialized(a), ResultObject::Serialized(b)) => a.json() == b.json(),
+            _ => self.clone().into_map() == other.clone().into_map(),
+        }
+    }
+}
+
+impl Serialize for ResultObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultObject::Built(map) => map.serialize(serializer),
+            ResultObject::Serialized(serialized) => {
+                RawValue::serialize(&serialized.json, serializer)
+            }
+        }
+    }
 }
 
 /// An error response. The id is absent when the request's id could not be read.
@@ -180,11 +273,11 @@ pub enum Message {
 }
 
 impl Message {
-    pub fn response(id: RequestId, result: Map<String, Value>) -> Self {
+    pub fn response(id: RequestId, result: impl Into<ResultObject>) -> Self {
         Message::Response(Response {
             jsonrpc: Version2,
             id,
-            result,
+            result: result.into(),
         })
     }
 
@@ -197,7 +290,7 @@ impl Message {
     }
 
     /// The answer to a request: its result, or its error.
-    pub fn reply(id: RequestId, outcome: Result<Map<String, Value>, ErrorObject>) -> Self {
+    pub fn reply<R: Into<ResultObject>>(id: RequestId, outcome: Result<R, ErrorObject>) -> Self {
         match outcome {
             Ok(result) => Message::response(id, result),
             Err(error) => Message::error(Some(id), error),

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition,
+    CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply,
     args::{ArgError, Args},
+    memo::Renderings,
 };
 use crate::{
     config::ToolSettings,
@@ -17,7 +18,7 @@ use crate::{
         error::GitHubError,
         request::Credential,
     },
-    mcp::jsonrpc::ErrorObject,
+    mcp::jsonrpc::{ErrorObject, SerializedResult},
     policy::Policy,
 };
 
@@ -52,6 +53,7 @@ pub struct Env {
     pub context: CallContext,
     pub settings: Arc<ToolSettings>,
     pub policy: Arc<Policy>,
+    pub renderings: Renderings,
 }
 
 impl Env {
@@ -62,9 +64,41 @@ impl Env {
         self.context.memory.remember(&repo);
         Ok(repo)
     }
+
+    /// The key of a rendering by `tool` of `what` (its arguments, normalized) for this caller:
+    /// the credential decides what GitHub shows, the protocol version what the result holds.
+    pub fn rendering_key(&self, tool: &str, what: std::fmt::Arguments<'_>) -> String {
+        format!(
+            "{tool} {what} credential={} version={}",
+            self.credential.key(),
+            self.context.version
+        )
+    }
+
+    /// The result kept under `key` if it was rendered from these very pages.
+    pub fn rendered<T: std::any::Any + Send + Sync>(
+        &self,
+        key: &str,
+        sources: &[Arc<T>],
+    ) -> Option<ToolReply> {
+        self.renderings.get(key, sources).map(ToolReply::Serialized)
+    }
+
+    /// Serializes `result` for this caller and keeps it for the next call with the same key
+    /// and sources.
+    pub fn keep<T: std::any::Any + Send + Sync>(
+        &self,
+        key: String,
+        sources: &[Arc<T>],
+        result: CallToolResult,
+    ) -> ToolReply {
+        let serialized = SerializedResult::of(&result.into_result(self.context.version));
+        self.renderings.keep(key, sources, serialized.clone());
+        ToolReply::Serialized(serialized)
+    }
 }
 
-pub type Outcome = Result<CallToolResult, Failure>;
+pub type Outcome = Result<ToolReply, Failure>;
 pub type Handler = fn(Env, Args) -> LocalFuture<Outcome>;
 
 /// A tool backed by GitHub.
@@ -74,6 +108,7 @@ pub struct GitHubTool {
     github: GitHub,
     settings: Arc<ToolSettings>,
     policy: Arc<Policy>,
+    renderings: Renderings,
 }
 
 impl std::fmt::Debug for GitHubTool {
@@ -89,6 +124,7 @@ impl GitHubTool {
         github: GitHub,
         settings: Arc<ToolSettings>,
         policy: Arc<Policy>,
+        renderings: Renderings,
     ) -> Self {
         GitHubTool {
             definition,
@@ -96,6 +132,7 @@ impl GitHubTool {
             github,
             settings,
             policy,
+            renderings,
         }
     }
 }
@@ -144,14 +181,15 @@ impl Tool for GitHubTool {
         &self,
         arguments: Map<String, Value>,
         context: CallContext,
-    ) -> LocalFuture<Result<CallToolResult, ErrorObject>> {
+    ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
         let audit = self.audit_line(&arguments, &context);
         let args = Args::new(arguments, &self.definition.input_schema);
         let started = match (args, context.credential.clone()) {
-            (Err(err), _) => Err(CallToolResult::error(err.0)),
+            (Err(err), _) => Err(CallToolResult::error(err.0).into()),
             (Ok(_), None) => Err(CallToolResult::error(
                 "This session has no GitHub credential, so GitHub tools cannot run.",
-            )),
+            )
+            .into()),
             (Ok(args), Some(credential)) => Ok((self.handler)(
                 Env {
                     github: self.github.clone(),
@@ -159,6 +197,7 @@ impl Tool for GitHubTool {
                     context,
                     settings: self.settings.clone(),
                     policy: self.policy.clone(),
+                    renderings: self.renderings.clone(),
                 },
                 args,
             )),
@@ -168,10 +207,10 @@ impl Tool for GitHubTool {
                 Err(refusal) => refusal,
                 Ok(work) => work
                     .await
-                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string())),
+                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()).into()),
             };
             if let Some(line) = audit {
-                let outcome = if result.is_error { "failed" } else { "ok" };
+                let outcome = if result.is_error() { "failed" } else { "ok" };
                 log::info!(target: "audit", "{line} outcome={outcome}");
             }
             Ok(result)

@@ -104,6 +104,11 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 _ => break,
             }
         }
+        // Agents often ask for the same list while it has not changed: render it once.
+        let key = env.rendering_key("list_issues", format_args!("{repo} {state} {limit}"));
+        if let Some(kept) = env.rendered(&key, &pages) {
+            return Ok(kept);
+        }
         let issues: Vec<&Issue> = pages
             .iter()
             .flat_map(|items| items.iter())
@@ -124,7 +129,7 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         });
         // Not inside json!{}, which would copy the finished values once more.
         structured["issues"] = summaries(&issues);
-        Ok(output(text, structured))
+        Ok(env.keep(key, &pages, output(text, structured)))
     })
 }
 
@@ -229,7 +234,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
         if let Some(total) = total_pages {
             structured["total_pages"] = json!(total);
         }
-        Ok(output(text, structured))
+        Ok(output(text, structured).into())
     })
 }
 
@@ -291,7 +296,7 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
             structured["closed_at"] = json!(closed);
         }
         structured["is_pull_request"] = json!(issue.is_pull_request());
-        Ok(output(text, json!({ "issue": structured })))
+        Ok(output(text, json!({ "issue": structured })).into())
     })
 }
 
@@ -394,7 +399,8 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             });
             structured["items"] = Value::Array(items);
             structured
-        }))
+        })
+        .into())
     })
 }
 
@@ -478,6 +484,7 @@ pub fn list_issue_comments(env: Env, args: Args) -> LocalFuture<Outcome> {
             let mut all = json!({"issue_number": number, "count": count});
             all["comments"] = Value::Array(structured);
             all
-        }))
+        })
+        .into())
     })
 }

@@ -72,7 +72,8 @@ pub fn create_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
                 issue_line(&issue)
             ),
             json!({ "issue": issue_summary(&issue) }),
-        ))
+        )
+        .into())
     })
 }
 
@@ -182,7 +183,8 @@ pub fn update_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
                 issue_line(&issue)
             ),
             json!({ "issue": issue_summary(&issue) }),
-        ))
+        )
+        .into())
     })
 }
 
@@ -290,7 +292,7 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         );
         // All failed: the call as a whole failed. Some failed: the results say which.
         result.is_error = succeeded == 0;
-        Ok(result)
+        Ok(result.into())
     })
 }
 
@@ -349,6 +351,7 @@ pub fn add_issue_comment(env: Env, args: Args) -> LocalFuture<Outcome> {
                 comment.html_url.as_deref().unwrap_or("")
             ),
             json!({ "comment": structured }),
-        ))
+        )
+        .into())
     })
 }

@@ -64,7 +64,7 @@ impl TestServer {
             actix_web::rt::System::new().block_on(async move {
                 let server = match features {
                     Some(features) => {
-                        github_issue_mcp::run_with(listener, settings, move |_, _| features)
+                        github_issue_mcp::run_with(listener, settings, move |_, _, _| features)
                     }
                     None => github_issue_mcp::run(listener, settings),
                 }
