@@ -198,6 +198,16 @@ async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once
         .await;
     assert_eq!(limited["structuredContent"]["count"], 1, "{limited}");
     assert_eq!(reused(&server).await, 1);
+
+    // Pages too: the page's text (page X of Y) comes from the same answer as its issues.
+    let page = json!({"owner": "octo", "repo": "hello", "per_page": 3, "page": 2});
+    let mine = client
+        .call_tool(4, "list_issues_paginated", page.clone())
+        .await;
+    assert!(text_of(&mine).starts_with("Page 2 of 2 "), "{mine}");
+    let theirs = other.call_tool(2, "list_issues_paginated", page).await;
+    assert_eq!(theirs, mine);
+    assert_eq!(reused(&server).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]

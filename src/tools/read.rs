@@ -188,6 +188,18 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             .issues_page(&env.credential, &repo, &query)
             .await
             .about(|| format!("page {} of the issues of {repo}", query.page))?;
+        // The links that shape the text came with these items: same items, same answer.
+        let key = env.rendering_key(
+            "list_issues_paginated",
+            format_args!(
+                "{repo} {} {} {} {} {}",
+                query.state, query.page, query.per_page, query.sort, query.direction
+            ),
+        );
+        let sources = [page.items.clone()];
+        if let Some(kept) = env.rendered(&key, &sources) {
+            return Ok(kept);
+        }
         // Without a `last` link GitHub is on the last page, or past it.
         let has_next = page.links.next.is_some();
         let total_pages = page.links.last_page().or_else(|| {
@@ -234,7 +246,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
         if let Some(total) = total_pages {
             structured["total_pages"] = json!(total);
         }
-        Ok(output(text, structured).into())
+        Ok(env.keep(key, &sources, output(text, structured)))
     })
 }
 
