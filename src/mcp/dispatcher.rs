@@ -5,14 +5,18 @@
 //! otherwise returns a future ([`Outcome::Pending`]) that the session runs, tracks and can cancel.
 //! It knows nothing about SSE or HTTP: both transports reuse it unchanged.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 pub use super::state::{LOGGER, McpState};
 use super::{
-    jsonrpc::{ErrorObject, Notification, Request, RequestId, ResultObject},
+    jsonrpc::{ErrorObject, Notification, Request, RequestId, ResultObject, SerializedResult},
     protocol::{InitializeParams, ListParams, LogLevel, ProtocolVersion, paginate, parse_params},
     state::RequestMeta,
 };
@@ -51,7 +55,7 @@ pub type PendingReply = LocalFuture<Result<ResultObject, ErrorObject>>;
 
 /// The answer to a request.
 pub enum Outcome {
-    Ready(Result<Map<String, Value>, ErrorObject>),
+    Ready(Result<ResultObject, ErrorObject>),
     Pending(PendingReply),
 }
 
@@ -80,6 +84,10 @@ pub enum NotificationEffect {
 pub struct Dispatcher {
     features: Features,
     config: DispatcherConfig,
+    /// The first page of `tools/list` per protocol version, serialized once: the tools never
+    /// change after start, every session asks, and the schemas make it the largest answer
+    /// that involves no GitHub call.
+    first_tools_page: Arc<OnceLock<Vec<(ProtocolVersion, SerializedResult)>>>,
 }
 
 /// The dispatcher's settings (from `mcp.*` and `limits.*`).
@@ -176,7 +184,11 @@ struct CancelledParams {
 
 impl Dispatcher {
     pub fn new(features: Features, config: DispatcherConfig) -> Self {
-        Dispatcher { features, config }
+        Dispatcher {
+            features,
+            config,
+            first_tools_page: Arc::default(),
+        }
     }
 
     pub fn config(&self) -> &DispatcherConfig {
@@ -200,13 +212,12 @@ impl Dispatcher {
     pub fn handle_request(&self, state: &mut McpState, request: Request) -> Outcome {
         let Request { method, params, .. } = request;
         let version = match (state.version, method.as_str()) {
-            (_, "ping") => return Outcome::Ready(Ok(Map::new())),
+            (_, "ping") => return Outcome::Ready(Ok(Map::new().into())),
             (None, "initialize") => {
-                return Outcome::Ready(initialize(
-                    state,
-                    params,
-                    self.features.completions.is_enabled(),
-                ));
+                return Outcome::Ready(
+                    initialize(state, params, self.features.completions.is_enabled())
+                        .map(Into::into),
+                );
             }
             (Some(_), "initialize") => {
                 return Outcome::Ready(Err(ErrorObject::invalid_request(
@@ -222,12 +233,7 @@ impl Dispatcher {
         };
         let result = match method.as_str() {
             "logging/setLevel" => set_level(state, params),
-            "tools/list" => self.list(
-                &method,
-                params,
-                "tools",
-                self.features.tools.definitions(version),
-            ),
+            "tools/list" => return Outcome::Ready(self.list_tools(params, version)),
             "resources/list" => self.list(
                 &method,
                 params,
@@ -257,7 +263,7 @@ impl Dispatcher {
                 .and_then(|p| self.subscribe(state, p.uri, false)),
             _ => Err(ErrorObject::method_not_found(&method)),
         };
-        Outcome::Ready(result)
+        Outcome::Ready(result.map(Into::into))
     }
 
     /// Handles one notification. It never produces a response.
@@ -298,6 +304,38 @@ impl Dispatcher {
             result.insert("nextCursor".into(), Value::String(next));
         }
         Ok(result)
+    }
+
+    fn list_tools(
+        &self,
+        params: Option<Value>,
+        version: ProtocolVersion,
+    ) -> Result<ResultObject, ErrorObject> {
+        let tools = self.features.tools.definitions(version);
+        let first = parse_params::<ListParams>("tools/list", params.clone())?
+            .cursor
+            .is_none();
+        if !first {
+            return self
+                .list("tools/list", params, "tools", tools)
+                .map(Into::into);
+        }
+        let pages = self.first_tools_page.get_or_init(|| {
+            ProtocolVersion::SUPPORTED
+                .iter()
+                .filter_map(|&v| {
+                    let tools = self.features.tools.definitions(v);
+                    let page = self.list("tools/list", None, "tools", tools).ok()?;
+                    Some((v, SerializedResult::of(&page)))
+                })
+                .collect()
+        });
+        match pages.iter().find(|(v, _)| *v == version) {
+            Some((_, page)) => Ok(page.clone().into()),
+            None => self
+                .list("tools/list", None, "tools", tools)
+                .map(Into::into),
+        }
     }
 
     fn call_tool(
@@ -476,7 +514,7 @@ mod tests {
 
     fn ready(outcome: Outcome) -> Result<Map<String, Value>, ErrorObject> {
         match outcome {
-            Outcome::Ready(result) => result,
+            Outcome::Ready(result) => result.map(ResultObject::into_map),
             Outcome::Pending(_) => panic!("expected an immediate answer"),
         }
     }
@@ -487,6 +525,47 @@ mod tests {
         let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
         ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
         (dispatcher, state)
+    }
+
+    #[test]
+    fn tools_list_pages_through_every_tool_with_the_first_page_kept_serialized() {
+        let features = crate::conformance::add_fixtures(Features::default());
+        let config = DispatcherConfig {
+            page_size: 2,
+            ..DispatcherConfig::default()
+        };
+        let dispatcher = Dispatcher::new(features.clone(), config);
+        for (version, titled) in [("2025-03-26", false), ("2025-06-18", true)] {
+            let mut state = McpState::default();
+            let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+            ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
+            let mut list = |params: Value| {
+                ready(dispatcher.handle_request(&mut state, request("tools/list", params))).unwrap()
+            };
+            let first = list(json!({}));
+            assert_eq!(list(json!({})), first, "{version}");
+            let mut page = first;
+            let mut listed = Vec::new();
+            loop {
+                let tools = page["tools"].as_array().unwrap();
+                assert!(tools.len() <= 2, "{version}: {page:?}");
+                assert!(tools.iter().all(|t| t.get("title").is_some() == titled));
+                listed.extend(tools.iter().map(|t| t["name"].clone()));
+                match page.get("nextCursor") {
+                    Some(cursor) => page = list(json!({"cursor": cursor})),
+                    None => break,
+                }
+            }
+            let version = ProtocolVersion::negotiate(version);
+            let all: Vec<Value> = features
+                .tools
+                .definitions(version)
+                .iter()
+                .map(|t| t["name"].clone())
+                .collect();
+            assert!(all.len() > 2);
+            assert_eq!(listed, all);
+        }
     }
 
     #[test]
