@@ -5,8 +5,9 @@
 #      filesystem from this machine's Debian packages and Rust toolchain, `podman import`ed and
 #      passed through the BUILDER_IMAGE build ARG), since no base image can be pulled here;
 #   3. the image is at most 20 MB; it starts as non-root on a read-only root filesystem,
-#      /health answers, the healthcheck subcommand exits 0, and SIGTERM stops it (exit 0)
-#      within 10 s.
+#      /health answers, the healthcheck subcommand exits 0, a tool call reaches a GitHub
+#      stand-in by host name (the image's glibc libraries can look names up), and SIGTERM
+#      stops it (exit 0) within 10 s.
 # Installs what it needs (podman, runc, docker-compose, hadolint). Run by .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,8 +39,6 @@ export CONTAINERS_CONF="$conf"
 builder=localhost/github-issue-mcp-builder:local
 if ! podman image exists "$builder"; then
     say "making the builder image from this machine's toolchain (no registry reachable)"
-    rustup target add x86_64-unknown-linux-musl >/dev/null
-    command -v musl-gcc >/dev/null || apt-get install -y -qq musl-tools >/dev/null
     toolchain=$(rustup show active-toolchain | cut -d' ' -f1)
     (cd / && tar -c \
         --exclude=usr/share/doc --exclude=usr/share/locale --exclude=usr/share/man \
@@ -65,13 +64,20 @@ say "image size: $((size / 1024)) KiB"
     { echo "the image does not run as the numeric non-root user"; exit 1; }
 
 port=39017
+# A stand-in for GitHub on the host that answers 404 to everything: enough to see that the
+# binary, with only the libraries copied into the image, looks up a host name and gets out.
+stub=39018
+stub_log=$(mktemp)
+python3 -m http.server "$stub" --bind 127.0.0.1 >"$stub_log" 2>&1 &
+stub_pid=$!
 name=github-issue-mcp-smoke
 podman rm -f "$name" >/dev/null 2>&1 || true
 say "podman run --read-only (non-root), port $port"
 podman run -d --name "$name" --network host --read-only \
     -e GITHUB_TOKEN=ghp_smoketestsmoketest0000 -e PORT="$port" \
+    -e GITHUB_ISSUE_MCP__GITHUB__API_URL="http://localhost:$stub" \
     -e GITHUB_ISSUE_MCP__AUTH__ALLOW_UNAUTHENTICATED_REMOTE=true "$image" >/dev/null
-trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
+trap 'podman rm -f "$name" >/dev/null 2>&1 || true; kill "$stub_pid" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
     if podman exec "$name" /github-issue-mcp healthcheck 2>/dev/null; then break; fi
@@ -82,6 +88,23 @@ podman exec "$name" /github-issue-mcp healthcheck
 say "GET /health from the host"
 curl -fsS "http://127.0.0.1:$port/health"
 echo
+
+say "a tool call that goes out to the GitHub stand-in at localhost:$stub"
+mcp() {
+    curl -fsS -X POST "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' "$@"
+}
+session=$(mcp -D - -o /dev/null -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}' |
+    tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+[ -n "$session" ] || { echo "no Mcp-Session-Id from initialize"; exit 1; }
+headers=(-H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-06-18')
+mcp "${headers[@]}" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+answer=$(mcp "${headers[@]}" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_issues","arguments":{"owner":"smoke","repo":"test"}}}')
+grep -q 'GET /repos/smoke/test/issues' "$stub_log" ||
+    { echo "the stand-in saw no request"; cat "$stub_log"; echo "$answer"; exit 1; }
+grep -q 'not found, or the token cannot see it' <<<"$answer" ||
+    { echo "unexpected answer: $answer"; exit 1; }
+echo "the stand-in's 404 came back as a tool error"
 
 say "SIGTERM (podman stop -t 10)"
 start=$(date +%s%N)
