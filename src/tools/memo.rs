@@ -116,6 +116,11 @@ impl Renderings {
     ) {
         let size = result.json().len() + key.len();
         if size > MAX_BYTES / 8 {
+            // Too big to keep; the older rendering under this key is of older pages anyway.
+            let mut kept = self.lock();
+            if let Some(old) = kept.entries.remove(&key) {
+                kept.bytes -= old.size;
+            }
             return;
         }
         let sources = sources
@@ -242,8 +247,19 @@ mod tests {
         for n in 0..12 {
             renderings.keep(format!("big {n}"), slice::from_ref(&page), result(&big));
         }
+        assert!(renderings.get("big 11", slice::from_ref(&page)).is_some());
+        {
+            let kept = renderings.lock();
+            assert!(kept.bytes <= MAX_BYTES, "{} bytes", kept.bytes);
+            let counted: usize = kept.entries.values().map(|entry| entry.size).sum();
+            assert_eq!(counted, kept.bytes);
+        }
+
+        // Too big to keep: not kept, and the older rendering under its key is dropped.
+        let huge = "x".repeat(MAX_BYTES / 8 + 1);
+        renderings.keep("big 11".into(), slice::from_ref(&page), result(&huge));
+        assert!(renderings.get("big 11", slice::from_ref(&page)).is_none());
         let kept = renderings.lock();
-        assert!(kept.bytes <= MAX_BYTES, "{} bytes", kept.bytes);
         let counted: usize = kept.entries.values().map(|entry| entry.size).sum();
         assert_eq!(counted, kept.bytes);
     }

@@ -188,7 +188,8 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             .issues_page(&env.credential, &repo, &query)
             .await
             .about(|| format!("page {} of the issues of {repo}", query.page))?;
-        // The links that shape the text came with these items: same items, same answer.
+        // The links that shape the text came with these items: same items, same answer (a
+        // 304 hands back the cached answer whole, links included; see the gateway).
         let key = env.rendering_key(
             "list_issues_paginated",
             format_args!(
