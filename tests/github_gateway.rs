@@ -108,6 +108,11 @@ async fn a_repeated_read_is_answered_by_a_free_304() {
     let first = client.call_tool(1, "get_issue", args.clone()).await;
     let second = client.call_tool(2, "get_issue", args).await;
     assert_eq!(first["structuredContent"], second["structuredContent"]);
+    assert_eq!(
+        reused(&server).await,
+        1,
+        "the 304's issue was not rendered again"
+    );
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);

@@ -124,16 +124,17 @@ impl GitHub {
         })
     }
 
+    /// One issue, shared with the cached answer like a page's items.
     pub async fn issue(
         &self,
         credential: &Credential,
         repo: &RepoRef,
         number: u64,
-    ) -> Result<Issue, GitHubError> {
+    ) -> Result<Arc<Issue>, GitHubError> {
         let url = format!("{}/repos/{repo}/issues/{number}", self.base);
         self.call(credential, get(url, Some(repo), RateResource::Core))
             .await?
-            .json()
+            .decoded()
     }
 
     pub async fn create_issue(

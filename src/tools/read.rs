@@ -289,6 +289,11 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
             .issue(&env.credential, &repo, number)
             .await
             .about(|| format!("issue #{number} in {repo}"))?;
+        let key = env.rendering_key("get_issue", format_args!("{repo} {number}"));
+        let sources = [issue.clone()];
+        if let Some(kept) = env.rendered(&key, &sources) {
+            return Ok(kept);
+        }
         let max = env.settings.body_max_chars;
         let more = format!("read the resource issue://{repo}/{number} for the whole body");
         let mut text = format!("{UNTRUSTED_NOTE}\n\n");
@@ -309,7 +314,7 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
             structured["closed_at"] = json!(closed);
         }
         structured["is_pull_request"] = json!(issue.is_pull_request());
-        Ok(output(text, json!({ "issue": structured })).into())
+        Ok(env.keep(key, &sources, output(text, json!({ "issue": structured }))))
     })
 }
 
