@@ -297,7 +297,17 @@ impl Dispatcher {
         items: &[Value],
     ) -> Result<Map<String, Value>, ErrorObject> {
         let params: ListParams = parse_params(method, params)?;
-        let (page, next) = paginate(items, params.cursor.as_deref(), self.config.page_size)?;
+        self.page(key, items, params.cursor.as_deref())
+    }
+
+    /// One page of `items` under `key`, from `cursor`, with the next page's cursor.
+    fn page(
+        &self,
+        key: &str,
+        items: &[Value],
+        cursor: Option<&str>,
+    ) -> Result<Map<String, Value>, ErrorObject> {
+        let (page, next) = paginate(items, cursor, self.config.page_size)?;
         let mut result = Map::new();
         result.insert(key.into(), Value::Array(page));
         if let Some(next) = next {
@@ -311,30 +321,26 @@ impl Dispatcher {
         params: Option<Value>,
         version: ProtocolVersion,
     ) -> Result<ResultObject, ErrorObject> {
-        let tools = self.features.tools.definitions(version);
-        let first = parse_params::<ListParams>("tools/list", params.clone())?
-            .cursor
-            .is_none();
-        if !first {
+        let tools = |v| self.features.tools.definitions(v);
+        let cursor = parse_params::<ListParams>("tools/list", params)?.cursor;
+        if cursor.is_some() {
             return self
-                .list("tools/list", params, "tools", tools)
+                .page("tools", tools(version), cursor.as_deref())
                 .map(Into::into);
         }
-        let pages = self.first_tools_page.get_or_init(|| {
+        let first_pages = self.first_tools_page.get_or_init(|| {
             ProtocolVersion::SUPPORTED
                 .iter()
                 .filter_map(|&v| {
-                    let tools = self.features.tools.definitions(v);
-                    let page = self.list("tools/list", None, "tools", tools).ok()?;
+                    // Without a cursor there is nothing to refuse: this cannot fail.
+                    let page = self.page("tools", tools(v), None).ok()?;
                     Some((v, SerializedResult::of(&page)))
                 })
                 .collect()
         });
-        match pages.iter().find(|(v, _)| *v == version) {
+        match first_pages.iter().find(|(v, _)| *v == version) {
             Some((_, page)) => Ok(page.clone().into()),
-            None => self
-                .list("tools/list", None, "tools", tools)
-                .map(Into::into),
+            None => self.page("tools", tools(version), None).map(Into::into),
         }
     }
 
