@@ -193,6 +193,16 @@ fn keys(value: &Value) -> std::collections::BTreeSet<String> {
 }
 
 /// The fake's object has exactly the keys of GitHub's.
+/// The issue numbered `number` in a JSON array of issues.
+fn numbered(issues: &Value, number: u64) -> &Value {
+    issues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|issue| issue["number"] == number)
+        .unwrap_or_else(|| panic!("no #{number} in {issues}"))
+}
+
 fn assert_same_keys(what: &str, ours: &Value, theirs: &Value) {
     let (ours, theirs) = (keys(ours), keys(theirs));
     let missing: Vec<_> = theirs.difference(&ours).collect();
@@ -213,21 +223,11 @@ async fn drift_objects_have_exactly_the_keys_of_the_recorded_ones() {
     let client = Client::new(&fake);
 
     let list = client.get_json("/repos/octo/hello/issues?state=all").await;
-    let plain = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["number"] == 13)
-        .unwrap();
+    let plain = numbered(&list, 13);
     assert_same_keys("listed issue", plain, listed);
     assert_same_keys("issue author", &plain["user"], &listed["user"]);
     assert_same_keys("reactions", &plain["reactions"], &listed["reactions"]);
-    let closed = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["number"] == 15)
-        .unwrap();
+    let closed = numbered(&list, 15);
     assert_same_keys("listed closed issue", closed, listed);
     assert_same_keys("assignee", &closed["assignee"], &listed["user"]);
 
@@ -273,21 +273,11 @@ async fn drift_objects_have_exactly_the_keys_of_the_recorded_ones() {
         .get_json("/search/issues?q=test%20repo%3Aocto%2Fhello")
         .await;
     assert_same_keys("search answer", &search, searched);
-    let item = search["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["number"] == 13)
-        .unwrap();
+    let item = numbered(&search["items"], 13);
     assert_same_keys("search item", item, &searched["items"][0]);
 
     // A pull request in an issue list is an issue plus `pull_request` (and `draft`).
-    let pull = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["number"] == 14)
-        .unwrap();
+    let pull = numbered(&list, 14);
     let mut extra: Vec<_> = keys(pull).difference(&keys(listed)).cloned().collect();
     extra.sort();
     assert_eq!(extra, ["draft", "pull_request"]);

@@ -185,7 +185,7 @@ impl SerializedResult {
             json: serde_json::value::to_raw_value(result)
                 .expect("a JSON object serializes")
                 .into(),
-            tool_error: result.get("isError") == Some(&Value::Bool(true)),
+            tool_error: reports_tool_error(result),
         }
     }
 
@@ -198,11 +198,16 @@ impl SerializedResult {
     }
 }
 
+/// Whether a result is a tool result with `isError: true`.
+fn reports_tool_error(result: &Map<String, Value>) -> bool {
+    result.get("isError") == Some(&Value::Bool(true))
+}
+
 impl ResultObject {
     /// Whether this is a tool result that reports a failure (`isError: true`).
     pub fn is_tool_error(&self) -> bool {
         match self {
-            ResultObject::Built(map) => map.get("isError") == Some(&Value::Bool(true)),
+            ResultObject::Built(map) => reports_tool_error(map),
             ResultObject::Serialized(serialized) => serialized.is_tool_error(),
         }
     }
