@@ -65,27 +65,55 @@ say "image size: $((size / 1024)) KiB"
 [ "$(podman image inspect "$image" --format '{{.Config.User}}')" = "10001:10001" ] ||
     { echo "the image does not run as the numeric non-root user"; exit 1; }
 
-port=39017
+# Both ports are chosen at run time. A fixed port can be taken, and one in the ephemeral range
+# (where 39017 and 39018 were) can be the local end of any outgoing connection on a busy CI
+# machine: that is how the fixed stand-in port once failed in CI ("Address already in use").
+# The server's port lies below the ephemeral range (so no outgoing connection can hold it) and
+# is free when chosen; the container's healthcheck needs to know it in advance.
+port=$(python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    candidate = random.randrange(10000, low)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+    print(candidate)
+    break
+PY
+)
+[ -n "$port" ] || { echo "found no free port for the server"; exit 1; }
 # A stand-in for GitHub on the host that answers 404 to everything, by a name that only the
 # container's /etc/hosts knows: enough to see that the binary, with only the libraries copied
-# into the image, looks up a host name and gets out.
-stub=39018
+# into the image, looks up a host name and gets out. It binds port 0 and reports the port the
+# kernel gave it, so it cannot collide with anything.
 stub_log=$(mktemp)
+stub_port_file=$(mktemp)
 name=github-issue-mcp-smoke
 finish() {
     podman rm -f "$name" >/dev/null 2>&1 || true
     [ -z "${stub_pid:-}" ] || kill "$stub_pid" 2>/dev/null || true
-    rm -f "$conf" "$stub_log"
+    rm -f "$conf" "$stub_log" "$stub_port_file"
 }
 trap finish EXIT
-python3 -m http.server "$stub" --bind 127.0.0.1 >"$stub_log" 2>&1 &
+python3 - "$stub_port_file" >"$stub_log" 2>&1 <<'PY' &
+import http.server, sys
+server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+with open(sys.argv[1], "w") as f:
+    f.write(str(server.server_address[1]))
+server.serve_forever()
+PY
 stub_pid=$!
+stub=
 for _ in $(seq 1 50); do
-    if curl -s -o /dev/null "http://127.0.0.1:$stub/"; then break; fi
+    stub=$(cat "$stub_port_file")
+    if [ -n "$stub" ] && curl -s -o /dev/null "http://127.0.0.1:$stub/"; then break; fi
     sleep 0.1
 done
-curl -s -o /dev/null "http://127.0.0.1:$stub/" ||
-    { echo "the GitHub stand-in did not start on port $stub"; cat "$stub_log"; exit 1; }
+[ -n "$stub" ] && curl -s -o /dev/null "http://127.0.0.1:$stub/" ||
+    { echo "the GitHub stand-in did not start"; cat "$stub_log"; exit 1; }
 podman rm -f "$name" >/dev/null 2>&1 || true
 say "podman run --read-only (non-root), port $port"
 podman run -d --name "$name" --network host --read-only \
