@@ -29,6 +29,7 @@ use crate::{
 pub mod guard;
 pub mod health;
 pub mod messages;
+pub mod routes;
 pub mod sse;
 pub mod streamable;
 
@@ -108,21 +109,30 @@ impl From<AuthError> for ApiError {
 }
 
 /// The caller's session `id`: authenticates the request, then asks the registry, which only
-/// answers for the session's owner. `None` when unknown, ended, or someone else's.
+/// answers for the session's owner. `None` when unknown, ended, or someone else's. The worker
+/// remembers the registry's answers ([`routes`]), so a session's later messages skip the trip.
 pub async fn own_session(
     state: &AppState,
     request: &actix_web::HttpRequest,
     id: SessionId,
 ) -> Result<Option<Addr<Session>>, ApiError> {
     let principal = state.auth.authenticate(request).await?;
-    state
+    let routes = request.app_data::<web::Data<routes::Routes>>();
+    if let Some(addr) = routes.and_then(|routes| routes.get(&id, &principal.id)) {
+        return Ok(Some(addr));
+    }
+    let found = state
         .registry
         .send(Lookup {
             id,
-            principal: principal.id,
+            principal: principal.id.clone(),
         })
         .await
-        .map_err(|_| ApiError::Unavailable)
+        .map_err(|_| ApiError::Unavailable)?;
+    if let (Some(routes), Some(addr)) = (routes, &found) {
+        routes.remember(id, &principal.id, addr);
+    }
+    Ok(found)
 }
 
 /// Checks the session limits for `principal` before a session is made.

@@ -174,6 +174,8 @@ pub fn run_with(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            // Made here, so once per worker thread: its own memory of where sessions live.
+            .app_data(web::Data::new(<http::routes::Routes>::default()))
             .wrap(middleware::from_fn(http::guard::guard))
             .configure(http::configure)
     })

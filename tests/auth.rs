@@ -134,12 +134,16 @@ async fn a_session_is_invisible_to_other_principals() {
         common::SseEvent::Event { data, .. } => data,
         other => panic!("{other:?}"),
     };
+    // One client, so one keep-alive connection and one worker: the owner's post teaches that
+    // worker the session's route, which must still not answer for anyone else.
+    let http = Client::new();
     let post = |bearer: &'static str| {
-        with_bearer(Client::new().post(server.url(&endpoint)), Some(bearer))
+        with_bearer(http.post(server.url(&endpoint)), Some(bearer))
             .header("Content-Type", "application/json")
             .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
             .send()
     };
+    assert_eq!(post("alpha-key").await.unwrap().status(), 202);
     assert_eq!(post(beta).await.unwrap().status(), 404);
     let keyless = Client::new()
         .post(server.url(&endpoint))

@@ -141,16 +141,18 @@ async fn a_closed_session_is_404() {
     let client = SseClient::connect(&server).await;
     let (http, endpoint) = (client.http.clone(), client.endpoint.clone());
     server.wait_for_sessions(1).await;
+    // The same client (so the same keep-alive connection, and the same worker) posts before
+    // and after: the worker's memory of the session's route must not outlive the session.
+    let ping = || {
+        http.post(&endpoint)
+            .header("Content-Type", "application/json")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+            .send()
+    };
+    assert_eq!(ping().await.unwrap().status(), 202);
     drop(client);
     server.wait_for_sessions(0).await;
-    let response = http
-        .post(&endpoint)
-        .header("Content-Type", "application/json")
-        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(ping().await.unwrap().status(), 404);
 }
 
 #[tokio::test]
