@@ -113,9 +113,10 @@ pub struct Issue {
     /// `https://api.github.com/repos/{owner}/{repo}`: search results name their repository here.
     #[serde(default)]
     pub repository_url: Option<String>,
-    /// Present only on pull requests, which GitHub's issue lists mix in.
+    /// Present only on pull requests, which GitHub's issue lists mix in. Only its presence
+    /// matters: skipped unread rather than built into a tree.
     #[serde(default)]
-    pub pull_request: Option<serde_json::Value>,
+    pull_request: Option<de::IgnoredAny>,
 }
 
 impl Issue {

@@ -110,7 +110,12 @@ pub struct Decoded(Arc<OnceLock<Arc<dyn Any + Send + Sync>>>);
 
 impl ApiResponse {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
-        serde_json::from_slice(&self.body).map_err(|err| GitHubError::Decode {
+        // The whole body checked as UTF-8 at once, then read as text: `from_slice` would check
+        // each of a page's thousands of strings (keys included) on its own, at more cost.
+        let text = std::str::from_utf8(&self.body).map_err(|err| GitHubError::Decode {
+            reason: format!("the body is not UTF-8: {err}"),
+        })?;
+        serde_json::from_str(text).map_err(|err| GitHubError::Decode {
             reason: err.to_string(),
         })
     }
@@ -223,5 +228,28 @@ mod tests {
         let credential = Credential::new(Secret::new("ghp_abcdefghijklmnopqrstuvwxyz"));
         let shown = format!("{credential:?}");
         assert!(!shown.contains("ghijklmnop"), "{shown}");
+    }
+
+    fn answer(body: &'static [u8]) -> ApiResponse {
+        ApiResponse {
+            status: 200,
+            body: Bytes::from_static(body),
+            links: Links::default(),
+            revalidated: false,
+            decoded: Decoded::default(),
+        }
+    }
+
+    #[test]
+    fn bodies_decode_as_utf8_json_or_say_why_not() {
+        let ok = answer("[{\"title\": \"caf\u{e9} \\u00e9\"}]".as_bytes());
+        let titles: Vec<serde_json::Value> = ok.json().unwrap();
+        assert_eq!(titles[0]["title"], "café é");
+
+        let latin1 = answer(b"[{\"title\": \"caf\xe9\"}]").json::<serde_json::Value>();
+        let reason = latin1.unwrap_err().to_string();
+        assert!(reason.contains("not UTF-8"), "{reason}");
+        let truncated = answer(b"[{\"title\": ").json::<serde_json::Value>();
+        assert!(truncated.is_err());
     }
 }
