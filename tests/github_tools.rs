@@ -416,8 +416,34 @@ async fn list_issues_paginated_says_page_x_of_y() {
         text_of(&page).starts_with("Page 2 of 3 of the open issues in octo/hello"),
         "{page}"
     );
-    assert_eq!(page["structuredContent"]["total_pages"], 3);
-    assert_eq!(page["structuredContent"]["has_next"], true);
+    let structured = &page["structuredContent"];
+    let fields: Vec<&str> = structured
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut expected = [
+        "repository",
+        "state",
+        "count",
+        "issues",
+        "page",
+        "per_page",
+        "has_next",
+        "pull_requests_omitted",
+        "total_pages",
+    ];
+    expected.sort();
+    assert_eq!(fields, expected, "{structured}");
+    assert_eq!(structured["repository"], "octo/hello");
+    assert_eq!(structured["state"], "open");
+    assert_eq!(structured["count"], 3);
+    assert_eq!(structured["page"], 2);
+    assert_eq!(structured["per_page"], 3);
+    assert_eq!(structured["pull_requests_omitted"], 0);
+    assert_eq!(structured["total_pages"], 3);
+    assert_eq!(structured["has_next"], true);
     assert_eq!(numbers(&page, "issues"), [4, 3, 2]);
     let last = client
         .call_tool(

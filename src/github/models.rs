@@ -133,20 +133,6 @@ impl Issue {
         Some(format!("{owner}/{repo}"))
     }
 
-    pub fn label_names(&self) -> Vec<String> {
-        self.labels
-            .iter()
-            .map(|label| label.name().to_string())
-            .collect()
-    }
-
-    pub fn assignee_logins(&self) -> Vec<String> {
-        self.assignees
-            .iter()
-            .map(|user| user.login.clone())
-            .collect()
-    }
-
     pub fn author(&self) -> &str {
         self.user.as_ref().map_or("(unknown)", |user| &user.login)
     }
@@ -194,7 +180,8 @@ mod tests {
         });
         let issue: Issue = serde_json::from_value(item).unwrap();
         assert_eq!(issue.repository().as_deref(), Some("octo-org/hello"));
-        assert_eq!(issue.label_names(), ["bug", "plain"]);
+        let names: Vec<&str> = issue.labels.iter().map(Label::name).collect();
+        assert_eq!(names, ["bug", "plain"]);
         assert_eq!(issue.author(), "(unknown)");
         assert!(!issue.is_pull_request());
     }

@@ -189,6 +189,17 @@ impl SerializedResult {
         }
     }
 
+    /// Serializes a result object of another shape (a struct borrowing what it shows), which
+    /// says itself whether it reports a tool error.
+    pub fn of_serializable<T: serde::Serialize>(result: &T, tool_error: bool) -> Self {
+        SerializedResult {
+            json: serde_json::value::to_raw_value(result)
+                .expect("a result of strings, integers and string-keyed maps serializes")
+                .into(),
+            tool_error,
+        }
+    }
+
     pub fn json(&self) -> &str {
         self.json.get()
     }

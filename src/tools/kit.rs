@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{
@@ -84,15 +85,41 @@ impl Env {
         self.renderings.get(key, sources).map(ToolReply::Serialized)
     }
 
-    /// Serializes `result` for this caller and keeps it for the next call with the same key
-    /// and sources.
+    /// `result`, serialized for this caller.
+    pub fn serialize(&self, result: CallToolResult) -> SerializedResult {
+        SerializedResult::of(&result.into_result(self.context.version))
+    }
+
+    /// A successful result of `text` and `structured` content, serialized for this caller
+    /// straight from `structured` (a borrowing struct): no `Value` tree is built first.
+    pub fn serialize_output<S: Serialize>(&self, text: &str, structured: &S) -> SerializedResult {
+        #[derive(Serialize)]
+        struct Output<'a, S> {
+            content: [TextContent<'a>; 1],
+            #[serde(rename = "structuredContent", skip_serializing_if = "Option::is_none")]
+            structured_content: Option<&'a S>,
+        }
+        #[derive(Serialize)]
+        struct TextContent<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            text: &'a str,
+        }
+        let output = Output {
+            content: [TextContent { kind: "text", text }],
+            structured_content: Some(structured)
+                .filter(|_| self.context.version.has_structured_content()),
+        };
+        SerializedResult::of_serializable(&output, false)
+    }
+
+    /// Keeps `serialized` for the next call with the same key and sources.
     pub fn keep<T: std::any::Any + Send + Sync>(
         &self,
         key: String,
         sources: &[Arc<T>],
-        result: CallToolResult,
+        serialized: SerializedResult,
     ) -> ToolReply {
-        let serialized = SerializedResult::of(&result.into_result(self.context.version));
         self.renderings.keep(key, sources, serialized.clone());
         ToolReply::Serialized(serialized)
     }

@@ -1,6 +1,7 @@
 //! The read-only tools: `list_issues`, `list_issues_paginated`, `get_issue`,
 //! `search_issues` and `list_issue_comments`.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{
@@ -10,12 +11,12 @@ use super::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
     render::{
-        UNTRUSTED_NOTE, clean_line, clip, comment_block, issue_detail, issue_line, issue_summary,
-        issue_summary_schema,
+        IssueSummary, UNTRUSTED_NOTE, clean_line, clip, comment_block, issue_detail, issue_line,
+        issue_summary, issue_summary_schema,
     },
 };
 use crate::github::{
-    api::{IssueQuery, Page},
+    api::{IssueQuery, Page, RepoRef},
     models::Issue,
     request::page_of,
 };
@@ -122,24 +123,34 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n"));
             text.push_str(&lines(&issues));
         }
-        let mut structured = json!({
-            "repository": repo.to_string(),
-            "state": state,
-            "count": issues.len(),
-        });
-        // Not inside json!{}, which would copy the finished values once more.
-        structured["issues"] = summaries(&issues);
-        Ok(env.keep(key, &pages, output(text, structured)))
+        let structured = IssueList::of(&repo, &state, &issues);
+        Ok(env.keep(key, &pages, env.serialize_output(&text, &structured)))
     })
 }
 
-fn lines<I: std::borrow::Borrow<Issue>>(issues: &[I]) -> String {
-    let lines: Vec<String> = issues.iter().map(|i| issue_line(i.borrow())).collect();
-    lines.join("\n")
+/// The structured content of a list of issues (see [`list_output_schema`]).
+#[derive(Serialize)]
+struct IssueList<'a> {
+    repository: String,
+    state: &'a str,
+    count: usize,
+    issues: Vec<IssueSummary<'a>>,
 }
 
-fn summaries<I: std::borrow::Borrow<Issue>>(issues: &[I]) -> Value {
-    Value::Array(issues.iter().map(|i| issue_summary(i.borrow())).collect())
+impl<'a> IssueList<'a> {
+    fn of(repo: &RepoRef, state: &'a str, issues: &[&'a Issue]) -> Self {
+        IssueList {
+            repository: repo.to_string(),
+            state,
+            count: issues.len(),
+            issues: issues.iter().map(|issue| IssueSummary::of(issue)).collect(),
+        }
+    }
+}
+
+fn lines(issues: &[&Issue]) -> String {
+    let lines: Vec<String> = issues.iter().map(|issue| issue_line(issue)).collect();
+    lines.join("\n")
 }
 
 pub fn list_issues_paginated_definition() -> ToolDefinition {
@@ -234,20 +245,26 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
         if has_next {
             text.push_str(&format!("\n\nMore: page {}.", query.page + 1));
         }
-        let mut structured = json!({
-            "repository": repo.to_string(),
-            "state": query.state,
-            "count": issues.len(),
-            "page": query.page,
-            "per_page": query.per_page,
-            "has_next": has_next,
-            "pull_requests_omitted": omitted,
-        });
-        structured["issues"] = summaries(&issues);
-        if let Some(total) = total_pages {
-            structured["total_pages"] = json!(total);
+        #[derive(Serialize)]
+        struct IssuePage<'a> {
+            #[serde(flatten)]
+            list: IssueList<'a>,
+            page: u64,
+            per_page: u32,
+            has_next: bool,
+            pull_requests_omitted: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            total_pages: Option<u64>,
         }
-        Ok(env.keep(key, &sources, output(text, structured)))
+        let structured = IssuePage {
+            list: IssueList::of(&repo, &query.state, &issues),
+            page: query.page,
+            per_page: query.per_page,
+            has_next,
+            pull_requests_omitted: omitted,
+            total_pages,
+        };
+        Ok(env.keep(key, &sources, env.serialize_output(&text, &structured)))
     })
 }
 
@@ -314,7 +331,8 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
             structured["closed_at"] = json!(closed);
         }
         structured["is_pull_request"] = json!(issue.is_pull_request());
-        Ok(env.keep(key, &sources, output(text, json!({ "issue": structured }))))
+        let result = output(text, json!({ "issue": structured }));
+        Ok(env.keep(key, &sources, env.serialize(result)))
     })
 }
 

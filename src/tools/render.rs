@@ -6,6 +6,9 @@
 //! overrides and isolates, other format and control characters) that can hide instructions,
 //! and [`fenced`] marks user-written text as such, between markers it cannot forge.
 
+use std::borrow::Cow;
+
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::github::models::{Comment, Issue};
@@ -53,16 +56,16 @@ pub fn clean(text: &str) -> String {
         .replace(FENCE_CLOSE, "user-written text >>>")
 }
 
-/// A title on one line.
-pub fn clean_line(text: &str) -> String {
+/// A title on one line (borrowed as it is when it already is one clean line, as most are).
+pub fn clean_line(text: &str) -> Cow<'_, str> {
     let one_spaced = !text.starts_with(' ')
         && !text.ends_with(' ')
         && !text.contains("  ")
         && !text.contains(['\n', '\t']);
     if one_spaced && already_clean(text) {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
-    clean(text).split_whitespace().collect::<Vec<_>>().join(" ")
+    Cow::Owned(clean(text).split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 /// User-written text, cut to `max_chars`, with whether it was cut.
@@ -88,12 +91,27 @@ pub fn fenced(who: &str, text: &str, max_chars: usize, more: &str) -> String {
     block
 }
 
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_string()
-    } else {
-        items.join(", ")
+fn list_or_none<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_none() {
+        return "none".to_string();
     }
+    let mut list = String::new();
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            list.push_str(", ");
+        }
+        list.push_str(item);
+    }
+    list
+}
+
+fn labels(issue: &Issue) -> impl Iterator<Item = &str> {
+    issue.labels.iter().map(|label| label.name())
+}
+
+fn assignees(issue: &Issue) -> impl Iterator<Item = &str> {
+    issue.assignees.iter().map(|user| user.login.as_str())
 }
 
 /// One list entry: number, title, state, dates, comments, labels, assignees, URL. No body.
@@ -107,35 +125,49 @@ pub fn issue_line(issue: &Issue) -> String {
         issue.created_at,
         issue.updated_at,
         issue.comments,
-        list_or_none(&issue.label_names()),
-        list_or_none(&issue.assignee_logins()),
+        list_or_none(labels(issue)),
+        list_or_none(assignees(issue)),
         issue.html_url,
     )
 }
 
-/// An issue without its body, as structured content. (Built field by field: `json!` would
-/// copy every string once more, and lists show this for every issue.)
+/// An issue without its body, as structured content ([`issue_summary_schema`]). Serialized
+/// straight from the issue it borrows: lists show one for every issue, and building each as
+/// a `Value` tree first (a map, its keys, every string copied) cost more than serializing.
+#[derive(Debug, Serialize)]
+pub struct IssueSummary<'a> {
+    number: u64,
+    title: Cow<'a, str>,
+    state: &'a str,
+    author: Cow<'a, str>,
+    labels: Vec<&'a str>,
+    assignees: Vec<&'a str>,
+    comments: u64,
+    created_at: &'a str,
+    updated_at: &'a str,
+    url: &'a str,
+}
+
+impl<'a> IssueSummary<'a> {
+    pub fn of(issue: &'a Issue) -> Self {
+        IssueSummary {
+            number: issue.number,
+            title: clean_line(&issue.title),
+            state: &issue.state,
+            author: clean_line(issue.author()),
+            labels: labels(issue).collect(),
+            assignees: assignees(issue).collect(),
+            comments: issue.comments,
+            created_at: &issue.created_at,
+            updated_at: &issue.updated_at,
+            url: &issue.html_url,
+        }
+    }
+}
+
+/// [`IssueSummary`] as a `Value`, for results that add to it.
 pub fn issue_summary(issue: &Issue) -> Value {
-    let text = |s: &str| Value::String(s.to_string());
-    let names = |names: Vec<String>| Value::Array(names.into_iter().map(Value::String).collect());
-    let fields = [
-        ("number", Value::from(issue.number)),
-        ("title", Value::String(clean_line(&issue.title))),
-        ("state", text(&issue.state)),
-        ("author", Value::String(clean_line(issue.author()))),
-        ("labels", names(issue.label_names())),
-        ("assignees", names(issue.assignee_logins())),
-        ("comments", Value::from(issue.comments)),
-        ("created_at", text(&issue.created_at)),
-        ("updated_at", text(&issue.updated_at)),
-        ("url", text(&issue.html_url)),
-    ];
-    Value::Object(
-        fields
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
+    serde_json::to_value(IssueSummary::of(issue)).expect("strings and integers serialize")
 }
 
 /// The JSON Schema of [`issue_summary`], for `outputSchema`.
@@ -179,8 +211,8 @@ pub fn issue_detail(issue: &Issue, max_chars: usize, more: &str) -> String {
             .map(|closed| format!(" · closed {closed}"))
             .unwrap_or_default(),
         issue.comments,
-        list_or_none(&issue.label_names()),
-        list_or_none(&issue.assignee_logins()),
+        list_or_none(labels(issue)),
+        list_or_none(assignees(issue)),
         issue.html_url,
     );
     match issue.body.as_deref().filter(|body| !body.trim().is_empty()) {

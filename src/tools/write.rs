@@ -251,7 +251,10 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 .await;
             match outcome {
                 Ok(now) => {
-                    let names: Vec<String> = now.iter().map(|l| clean_line(l.name())).collect();
+                    let names: Vec<String> = now
+                        .iter()
+                        .map(|l| clean_line(l.name()).into_owned())
+                        .collect();
                     lines.push(format!("- #{number}: ok, labels now {}", names.join(", ")));
                     results.push(json!({"issue_number": number, "ok": true, "labels": names}));
                 }
