@@ -119,8 +119,10 @@ pub async fn own_session(
     let principal = state.auth.authenticate(request).await?;
     let routes = request.app_data::<web::Data<routes::Routes>>();
     if let Some(addr) = routes.and_then(|routes| routes.get(&id, &principal.id)) {
+        state.metrics.session_lookup(true);
         return Ok(Some(addr));
     }
+    state.metrics.session_lookup(false);
     let found = state
         .registry
         .send(Lookup {

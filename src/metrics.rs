@@ -27,6 +27,8 @@ struct Counters {
     tool_seconds: f64,
     github_status: BTreeMap<u16, u64>,
     tool_results_reused: u64,
+    /// Sessions found for a POST: by the worker's memory, by asking the registry.
+    session_lookups: [u64; 2],
 }
 
 /// What the gateway and registry know, gathered when `/metrics` is read.
@@ -69,6 +71,12 @@ impl Metrics {
     /// A tool call answered with a result rendered before (see `tools::memo`).
     pub fn tool_result_reused(&self) {
         self.lock().tool_results_reused += 1;
+    }
+
+    /// A POST's session found: from the worker's memory of routes (`by_worker`), or by asking
+    /// the registry.
+    pub fn session_lookup(&self, by_worker: bool) {
+        self.lock().session_lookups[usize::from(by_worker)] += 1;
     }
 
     /// One answer from GitHub.
@@ -131,6 +139,18 @@ impl Metrics {
             "mcp_tool_results_reused_total {}",
             counters.tool_results_reused
         );
+        header(
+            &mut out,
+            "mcp_session_lookups_total",
+            "counter",
+            "Sessions looked up for a request, by who answered: the worker's memory or the registry.",
+        );
+        for (by, count) in ["registry", "worker"].iter().zip(counters.session_lookups) {
+            let _ = writeln!(
+                out,
+                "mcp_session_lookups_total{{answered_by=\"{by}\"}} {count}"
+            );
+        }
         header(
             &mut out,
             "github_requests_total",

@@ -44,6 +44,11 @@ async fn metrics_count_sessions_requests_and_github_traffic_without_secrets() {
         "github_requests_total{status=\"404\"} 1",
         "github_not_modified_total 1",
         "github_rate_limit_remaining{resource=\"core\"} 4998",
+        // Six POSTs (initialize, initialized, four requests) one after another on one
+        // keep-alive connection, so one worker: it asks the registry for the session once and
+        // remembers the answer for the other five.
+        "mcp_session_lookups_total{answered_by=\"registry\"} 1",
+        "mcp_session_lookups_total{answered_by=\"worker\"} 5",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

@@ -187,6 +187,20 @@ mod tests {
     }
 
     #[test]
+    fn pull_requests_are_told_by_their_marker_alone() {
+        let item = |marker: &str| {
+            let text = format!(
+                r#"{{"number": 1, "title": "t", "state": "open", "created_at": "c",
+                    "updated_at": "u", "html_url": "h"{marker}}}"#
+            );
+            serde_json::from_str::<Issue>(&text).unwrap()
+        };
+        assert!(item(r#", "pull_request": {"url": "x", "merged_at": null}"#).is_pull_request());
+        assert!(!item(r#", "pull_request": null"#).is_pull_request());
+        assert!(!item("").is_pull_request());
+    }
+
+    #[test]
     fn labels_decode_from_text_as_objects_or_names() {
         let labels: Vec<Label> =
             serde_json::from_str(r#"[{"id": 1, "na\u006de": "bug", "default": true}, "plain"]"#)

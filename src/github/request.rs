@@ -110,12 +110,15 @@ pub struct Decoded(Arc<OnceLock<Arc<dyn Any + Send + Sync>>>);
 
 impl ApiResponse {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
-        // The whole body checked as UTF-8 at once, then read as text: `from_slice` would check
-        // each of a page's thousands of strings (keys included) on its own, at more cost.
-        let text = std::str::from_utf8(&self.body).map_err(|err| GitHubError::Decode {
-            reason: format!("the body is not UTF-8: {err}"),
-        })?;
-        serde_json::from_str(text).map_err(|err| GitHubError::Decode {
+        // The whole body checked as UTF-8 at once, then read as text: `from_slice` checks each
+        // string it keeps (and every key) on its own, which costs more on a page of thousands.
+        // A body with bad UTF-8 goes through `from_slice`, which lets it pass where it is in a
+        // field we skip, as it did before this fast path.
+        let decoded = match std::str::from_utf8(&self.body) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(&self.body),
+        };
+        decoded.map_err(|err| GitHubError::Decode {
             reason: err.to_string(),
         })
     }
@@ -241,14 +244,21 @@ mod tests {
     }
 
     #[test]
-    fn bodies_decode_as_utf8_json_or_say_why_not() {
+    fn bodies_decode_as_from_slice_would() {
         let ok = answer("[{\"title\": \"caf\u{e9} \\u00e9\"}]".as_bytes());
         let titles: Vec<serde_json::Value> = ok.json().unwrap();
         assert_eq!(titles[0]["title"], "café é");
 
-        let latin1 = answer(b"[{\"title\": \"caf\xe9\"}]").json::<serde_json::Value>();
+        // Bad UTF-8 where we read it is an error; where we skip it, it is let pass.
+        #[derive(Debug, serde::Deserialize)]
+        struct Titled {
+            title: String,
+        }
+        let latin1 = answer(b"[{\"title\": \"caf\xe9\"}]").json::<Vec<Titled>>();
         let reason = latin1.unwrap_err().to_string();
-        assert!(reason.contains("not UTF-8"), "{reason}");
+        assert!(reason.contains("invalid unicode"), "{reason}");
+        let skipped = answer(b"[{\"title\": \"t\", \"body_html\": \"caf\xe9\"}]");
+        assert_eq!(skipped.json::<Vec<Titled>>().unwrap()[0].title, "t");
         let truncated = answer(b"[{\"title\": ").json::<serde_json::Value>();
         assert!(truncated.is_err());
     }

@@ -3,10 +3,10 @@
 //! The registry is an actor on another thread, so asking it where a session is costs every
 //! POSTed message a round trip of two cross-thread wake-ups; a session's messages all ask the
 //! same question. The registry stays the authority: an entry is only ever the registry's own
-//! earlier answer for that session and principal, and it holds a `WeakAddr`, which upgrades
-//! only while someone (the registry, until the session unregisters) still holds the session's
-//! address and its mailbox is open. A session that has ended is asked about again, and the
-//! registry says it is gone.
+//! earlier answer for that session and principal. It holds a `WeakAddr`, which upgrades only
+//! while the session's mailbox is open: a session closes it when it stops, in the same turn
+//! in which it unregisters. An ended session's entry is dropped and the registry is asked
+//! again, and says it is gone. A weak address also keeps nothing alive.
 //!
 //! One `Routes` per worker, made in the app factory: no locks, and nothing crosses threads.
 
@@ -55,7 +55,7 @@ impl<A: Actor> Routes<A> {
             // Not this caller's session: the registry decides (and will not reveal it).
             return None;
         }
-        match route.addr.upgrade().filter(Addr::connected) {
+        match route.addr.upgrade() {
             Some(addr) => Some(addr),
             None => {
                 known.remove(id);
@@ -68,8 +68,12 @@ impl<A: Actor> Routes<A> {
     pub fn remember(&self, id: SessionId, principal: &str, addr: &Addr<A>) {
         let mut known = self.known.borrow_mut();
         if known.len() >= self.sweep_at.get().max(SWEEP_FLOOR) {
-            known.retain(|_, route| route.addr.upgrade().is_some_and(|a| a.connected()));
+            known.retain(|_, route| route.addr.upgrade().is_some());
             self.sweep_at.set(known.len() * 2);
+            if known.capacity() > 4 * known.len().max(SWEEP_FLOOR) {
+                // After a burst of sessions: give the memory back.
+                known.shrink_to_fit();
+            }
         }
         known.insert(
             id,
@@ -153,7 +157,7 @@ mod tests {
         let weak = addr.downgrade();
         drop(addr);
         until("the actor stops once its address is gone", || {
-            !weak.upgrade().is_some_and(|addr| addr.connected())
+            weak.upgrade().is_none()
         })
         .await;
         assert!(routes.get(&id, "alice").is_none());

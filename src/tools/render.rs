@@ -91,7 +91,7 @@ pub fn fenced(who: &str, text: &str, max_chars: usize, more: &str) -> String {
     block
 }
 
-fn list_or_none<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+fn list_or_none(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
     let mut items = items.into_iter().peekable();
     if items.peek().is_none() {
         return "none".to_string();
@@ -101,13 +101,14 @@ fn list_or_none<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
         if n > 0 {
             list.push_str(", ");
         }
-        list.push_str(item);
+        list.push_str(item.as_ref());
     }
     list
 }
 
-fn labels(issue: &Issue) -> impl Iterator<Item = &str> {
-    issue.labels.iter().map(|label| label.name())
+/// Label names are free text that a repository's members write: cleaned like titles.
+fn labels(issue: &Issue) -> impl Iterator<Item = Cow<'_, str>> {
+    issue.labels.iter().map(|label| clean_line(label.name()))
 }
 
 fn assignees(issue: &Issue) -> impl Iterator<Item = &str> {
@@ -140,7 +141,7 @@ pub struct IssueSummary<'a> {
     title: Cow<'a, str>,
     state: &'a str,
     author: Cow<'a, str>,
-    labels: Vec<&'a str>,
+    labels: Vec<Cow<'a, str>>,
     assignees: Vec<&'a str>,
     comments: u64,
     created_at: &'a str,
@@ -265,6 +266,44 @@ mod tests {
         assert!(
             block.ends_with("[truncated: showing 100 of 150 characters; read issue://o/r/1]"),
             "{block}"
+        );
+    }
+
+    #[test]
+    fn a_summary_has_the_schemas_fields_and_cleaned_user_text() {
+        let issue: Issue = serde_json::from_value(json!({
+            "number": 7, "title": "Fix\u{202E}  it\n", "state": "open", "comments": 2,
+            "user": {"login": "mal\u{200B}lory"},
+            "labels": [{"name": "bug\u{E0041}"}, "p1"], "assignees": [{"login": "octocat"}],
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-02T00:00:00Z",
+            "html_url": "https://github.com/o/r/issues/7", "body": "not in a summary"
+        }))
+        .unwrap();
+        let summary = issue_summary(&issue);
+        let mut fields: Vec<&str> = summary
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let schema = issue_summary_schema();
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|name| name.as_str().unwrap())
+            .collect();
+        fields.sort();
+        required.sort();
+        assert_eq!(fields, required, "exactly the schema's fields: {summary}");
+        assert_eq!(summary["title"], "Fix it");
+        assert_eq!(summary["author"], "mallory");
+        assert_eq!(summary["labels"], json!(["bug", "p1"]));
+        assert_eq!(summary["assignees"], json!(["octocat"]));
+        let line = issue_line(&issue);
+        assert!(
+            line.contains("#7 Fix it [open]") && line.contains("labels: bug, p1"),
+            "{line}"
         );
     }
 
