@@ -7,7 +7,10 @@
 use std::{
     collections::BTreeMap,
     fmt::Write,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -17,7 +20,15 @@ const BUCKETS: [f64; 12] = [
 ];
 
 #[derive(Debug, Clone, Default)]
-pub struct Metrics(Arc<Mutex<Counters>>);
+pub struct Metrics(Arc<Shared>);
+
+#[derive(Debug, Default)]
+struct Shared {
+    counters: Mutex<Counters>,
+    /// Sessions found for a request: [by asking the registry, by the worker's memory]. Atomic
+    /// rather than under the lock: counted on every POST, from every worker.
+    session_lookups: [AtomicU64; 2],
+}
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -27,8 +38,6 @@ struct Counters {
     tool_seconds: f64,
     github_status: BTreeMap<u16, u64>,
     tool_results_reused: u64,
-    /// Sessions found for a POST: by the worker's memory, by asking the registry.
-    session_lookups: [u64; 2],
 }
 
 /// What the gateway and registry know, gathered when `/metrics` is read.
@@ -45,6 +54,7 @@ pub struct Snapshot {
 impl Metrics {
     fn lock(&self) -> MutexGuard<'_, Counters> {
         self.0
+            .counters
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -76,7 +86,7 @@ impl Metrics {
     /// A POST's session found: from the worker's memory of routes (`by_worker`), or by asking
     /// the registry.
     pub fn session_lookup(&self, by_worker: bool) {
-        self.lock().session_lookups[usize::from(by_worker)] += 1;
+        self.0.session_lookups[usize::from(by_worker)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// One answer from GitHub.
@@ -145,7 +155,8 @@ impl Metrics {
             "counter",
             "Sessions looked up for a request, by who answered: the worker's memory or the registry.",
         );
-        for (by, count) in ["registry", "worker"].iter().zip(counters.session_lookups) {
+        for (by, count) in ["registry", "worker"].iter().zip(&self.0.session_lookups) {
+            let count = count.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "mcp_session_lookups_total{{answered_by=\"{by}\"}} {count}"
