@@ -149,10 +149,10 @@ impl Transport {
             mutation: request.method.is_mutation(),
         };
         let response = builder.send().await.map_err(network)?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(network)?;
-        Ok(Raw::new(status, &headers, body))
+        // The headers that matter are read before the body consumes the response.
+        let mut raw = Raw::new(response.status().as_u16(), response.headers(), Bytes::new());
+        raw.body = response.bytes().await.map_err(network)?;
+        Ok(raw)
     }
 }
 
