@@ -106,6 +106,9 @@ pub struct McpSettings {
     pub subscription_poll_ms: u64,
     pub replay_events: usize,
     pub sse_retry_ms: u64,
+    /// A `tools/call` on Streamable HTTP answered within this long goes back as JSON (0: always
+    /// as a stream).
+    pub json_answer_within_ms: u64,
 }
 
 impl McpSettings {

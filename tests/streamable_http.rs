@@ -9,6 +9,7 @@ use reqwest::{Client, Response, header::HeaderMap};
 use serde_json::{Value, json};
 
 const BOTH: &str = "application/json, text/event-stream";
+const QUICK_ANSWER: &str = "GITHUB_ISSUE_MCP__MCP__JSON_ANSWER_WITHIN_MS";
 
 fn initialize(version: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
@@ -117,7 +118,8 @@ async fn sse_messages(response: Response) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_from_initialize_to_delete() {
-    let server = TestServer::start_github(settings(&[]));
+    // A window long enough that a quick answer is JSON however slow this machine is.
+    let server = TestServer::start_github(settings(&[(QUICK_ANSWER, "10000")]));
     let mut client = McpClient::new(&server);
     let result = client.start("2025-11-25").await;
     assert_eq!(result["protocolVersion"], "2025-11-25");
@@ -135,17 +137,17 @@ async fn a_session_from_initialize_to_delete() {
         9
     );
 
-    // tools/call answers with a stream that ends after its result.
+    // A tools/call answered at once, with nothing ahead of its result, is answered as JSON.
     let called = client
         .post(
             json!({"jsonrpc": "2.0", "id": "call-1", "method": "tools/call",
                      "params": {"name": "list_issues", "arguments": {"owner": "o"}}}),
         )
         .await;
-    let messages = sse_messages(called).await;
-    let last = messages.last().unwrap();
-    assert_eq!(last["id"], "call-1");
-    assert_eq!(last["result"]["isError"], true, "{last}");
+    assert!(content_type(called.headers()).starts_with("application/json"));
+    let answer: Value = called.json().await.unwrap();
+    assert_eq!(answer["id"], "call-1");
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
 
     // A supported version other than the negotiated one is accepted; an unknown one is not.
     let other = client
@@ -176,6 +178,59 @@ async fn a_session_from_initialize_to_delete() {
         .await;
     assert_eq!(after.status(), 404);
     server.wait_for_sessions(0).await;
+}
+
+fn call(id: u64, tool: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+           "params": {"name": tool, "arguments": {}, "_meta": {"progressToken": id}}})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tool_call_streams_when_a_notification_goes_ahead_of_its_result() {
+    let fixtures = ("MCP_CONFORMANCE_FIXTURES", "1");
+    let server = TestServer::start_github(settings(&[fixtures, (QUICK_ANSWER, "10000")]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+
+    // Progress goes out before the result, so the answer must be a stream, and at once: the
+    // window for a JSON answer is not waited out.
+    let began = std::time::Instant::now();
+    let streamed = client.post(call(1, "test_tool_with_progress")).await;
+    assert!(began.elapsed() < std::time::Duration::from_secs(5));
+    let messages = sse_messages(streamed).await;
+    let methods: Vec<&str> = messages
+        .iter()
+        .map(|m| m["method"].as_str().unwrap_or("(answer)"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/progress",
+            "notifications/progress",
+            "notifications/progress",
+            "(answer)"
+        ]
+    );
+    assert_eq!(messages[3]["id"], 1);
+
+    // The same session: a tool with nothing to say ahead of its result answers as JSON.
+    let quick = client.post(call(2, "test_simple_text")).await;
+    assert!(content_type(quick.headers()).starts_with("application/json"));
+    assert_eq!(quick.json::<Value>().await.unwrap()["id"], 2);
+
+    // With the window at 0, every tools/call is a stream, primed on 2025-11-25.
+    let server = TestServer::start_github(settings(&[fixtures, (QUICK_ANSWER, "0")]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+    let response = client.post(call(3, "test_simple_text")).await;
+    let mut reader = SseReader::new(response);
+    assert!(matches!(reader.next().await, Some(SseEvent::Event { data, .. }) if data.is_empty()));
+    match reader.next().await {
+        Some(SseEvent::Event { data, .. }) => {
+            assert_eq!(serde_json::from_str::<Value>(&data).unwrap()["id"], 3)
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

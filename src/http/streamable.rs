@@ -4,7 +4,9 @@
 //!   without `Mcp-Session-Id` starts a session, whose id comes back in that header. Only
 //!   notifications and responses: `202 Accepted`, empty. Requests: a JSON answer, or an SSE
 //!   stream for `tools/call` (and batches), whose progress and log notifications ride ahead of
-//!   the result.
+//!   the result. A `tools/call` whose result is ready within `mcp.json_answer_within_ms`, with
+//!   nothing sent ahead of it, is answered as JSON after all: one write instead of a stream,
+//!   and nothing to resume. The specification lets the server choose either per request.
 //! - `GET` opens the session's stream for messages not tied to a request (at most one: 409).
 //! - `DELETE` ends the session and cancels its work.
 //!
@@ -14,7 +16,9 @@
 
 use std::{
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use actix::{Actor, Addr};
@@ -209,6 +213,19 @@ pub async fn post(
                 .finish());
         }
         (_, true) => {
+            let wait = Duration::from_millis(state.settings.mcp.json_answer_within_ms);
+            let mut held = Vec::new();
+            if !batch && !wait.is_zero() {
+                match quick_answer(&mut replies, wait).await {
+                    Ok(answer) => {
+                        return Ok(HttpResponse::Ok()
+                            .insert_header((SESSION_HEADER, session_id))
+                            .content_type("application/json")
+                            .body(answer.to_string()));
+                    }
+                    Err(early) => held = early,
+                }
+            }
             let mut response = HttpResponse::Ok();
             response
                 .content_type("text/event-stream")
@@ -216,7 +233,7 @@ pub async fn post(
                 .insert_header(("X-Accel-Buffering", "no"));
             return Ok(response
                 .insert_header((SESSION_HEADER, session_id))
-                .streaming(sse_bytes(replies)));
+                .streaming(sse_bytes(held, replies)));
         }
         (_, false) => HttpResponse::Ok(),
     };
@@ -289,8 +306,10 @@ pub async fn delete(
     Ok(HttpResponse::Ok().finish())
 }
 
-/// The events of a channel, each framed by `frame`, until the channel closes.
+/// Events that came before the stream began (`held`), then those of a channel until it
+/// closes, each framed by `frame`.
 struct Frames<F> {
+    held: std::vec::IntoIter<Event>,
     receiver: EventReceiver,
     frame: F,
 }
@@ -300,6 +319,9 @@ impl<T, F: Fn(Event) -> T + Unpin> Stream for Frames<F> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = &mut *self;
+        if let Some(event) = this.held.next() {
+            return Poll::Ready(Some((this.frame)(event)));
+        }
         this.receiver
             .poll_recv(cx)
             .map(|event| event.map(|event| (this.frame)(*event)))
@@ -311,6 +333,7 @@ fn sse_events(
     receiver: EventReceiver,
 ) -> impl Stream<Item = Result<sse::Event, serde_json::Error>> {
     Frames {
+        held: Vec::new().into_iter(),
         receiver,
         frame: |event: Event| {
             let data = match &event.message {
@@ -329,31 +352,61 @@ fn sse_events(
     }
 }
 
-/// The same events framed by hand, for a POST's streamed answer: it ends with its last
-/// response, so it needs no keep-alive. Compact JSON has no newlines: one `data:` line each.
-/// The priming event (2025-11-25) is an id, a `retry` and empty data.
-fn sse_bytes(receiver: EventReceiver) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
-    Frames {
-        receiver,
-        frame: |event: Event| {
-            let mut frame = String::new();
-            if let Some(id) = &event.id {
-                frame.push_str(&format!("id: {id}\n"));
-            }
-            if let Some(retry) = event.retry {
-                frame.push_str(&format!("retry: {}\n", retry.as_millis()));
-            }
-            match &event.message {
-                Some(message) => {
-                    frame.push_str("event: message\ndata: ");
-                    frame.push_str(&message.json);
-                    frame.push_str("\n\n");
+/// A POST's answer if it comes within `wait` with nothing ahead of it but the priming event;
+/// otherwise the events that came (in order), for the stream to begin with.
+async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Arc<str>, Vec<Event>> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut held = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, replies.recv()).await {
+            Ok(Some(event)) => match &event.message {
+                // The priming event: it only matters to a stream.
+                None => held.push(*event),
+                Some(message) if message.answers => return Ok(message.json.clone()),
+                // A notification or a request to the client: it goes first, on a stream.
+                Some(_) => {
+                    held.push(*event);
+                    return Err(held);
                 }
-                None => frame.push_str("data: \n\n"),
-            }
-            Ok(web::Bytes::from(frame))
-        },
+            },
+            // Closed without an answer (the session ended), or not in time.
+            Ok(None) | Err(_) => return Err(held),
+        }
     }
+}
+
+/// The same events framed by hand, for a POST's streamed answer (`held` first, then what
+/// comes): it ends with its last response, so it needs no keep-alive. Compact JSON has no
+/// newlines: one `data:` line each. The priming event (2025-11-25) is an id, a `retry` and
+/// empty data.
+fn sse_bytes(
+    held: Vec<Event>,
+    receiver: EventReceiver,
+) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
+    Frames {
+        held: held.into_iter(),
+        receiver,
+        frame: |event: Event| Ok(post_frame(&event)),
+    }
+}
+
+fn post_frame(event: &Event) -> web::Bytes {
+    let mut frame = String::new();
+    if let Some(id) = &event.id {
+        frame.push_str(&format!("id: {id}\n"));
+    }
+    if let Some(retry) = event.retry {
+        frame.push_str(&format!("retry: {}\n", retry.as_millis()));
+    }
+    match &event.message {
+        Some(message) => {
+            frame.push_str("event: message\ndata: ");
+            frame.push_str(&message.json);
+            frame.push_str("\n\n");
+        }
+        None => frame.push_str("data: \n\n"),
+    }
+    web::Bytes::from(frame)
 }
 
 #[cfg(test)]
