@@ -45,4 +45,10 @@ fn pending_scenarios_do_not_fail() {
             .any(|l| l.ends_with(" 0 failed") && l.starts_with("Total")),
         "{stdout}"
     );
+    // test_reconnection closes its POST stream before its result (SEP-1699): priming event,
+    // retry field and the result on the resumed GET are the scenario's three checks.
+    assert!(
+        summary.contains(&"✓ server-sse-polling: 3 passed, 0 failed"),
+        "{stdout}"
+    );
 }

@@ -550,6 +550,29 @@ async fn a_broken_tool_call_stream_is_resumed_with_last_event_id() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_tool_that_closes_its_stream_is_answered_on_the_resumed_get() {
+    let server = TestServer::start_github(settings(&[("MCP_CONFORMANCE_FIXTURES", "1")]));
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+
+    // SEP-1699 polling: the POST's stream brings the priming event and ends, no result.
+    let mut call = client.post(call(5, "test_reconnection")).await;
+    assert!(content_type(call.headers()).starts_with("text/event-stream"));
+    let priming = blocks_until(&mut call, |blocks| !blocks.is_empty()).await;
+    assert_eq!(field(&priming[0], "data"), Some(""));
+    let id = field(&priming[0], "id").unwrap().to_string();
+    assert!(call.chunk().await.unwrap().is_none(), "the stream ended");
+
+    let mut resumed = resume(&client, &id).await;
+    assert_eq!(resumed.status(), 200);
+    let blocks = blocks_until(&mut resumed, |blocks| !blocks.is_empty()).await;
+    let message: Value = serde_json::from_str(field(&blocks[0], "data").unwrap()).unwrap();
+    assert_eq!(message["id"], 5);
+    let said = message["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(said.contains("closed before this result"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_get_stream_replays_what_it_missed() {
     let server = TestServer::start_github(settings(&[]));
     let mut client = McpClient::new(&server);

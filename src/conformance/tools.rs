@@ -237,6 +237,25 @@ pub fn fixtures() -> Vec<FixtureTool> {
             },
         ),
         tool(
+            "test_reconnection",
+            "Closes its stream's connection before its result, which the client then fetches \
+             with GET and Last-Event-ID (SEP-1699)",
+            no_arguments(),
+            |_, context| {
+                Box::pin(async move {
+                    let closed = context
+                        .stream
+                        .as_ref()
+                        .is_some_and(|stream| stream.close_connection());
+                    Ok(content(vec![text(if closed {
+                        "Reconnection test completed: the stream was closed before this result"
+                    } else {
+                        "Reconnection test completed: this stream cannot be resumed, so it stayed open"
+                    })]))
+                })
+            },
+        ),
+        tool(
             "test_elicitation",
             "Asks the user for input",
             string_argument("message"),

@@ -47,6 +47,12 @@ impl Notifier {
     pub fn send(&self, message: Message) -> bool {
         self.0.send(message) == Delivery::Sent
     }
+
+    /// Ends the connection early when the client can resume the stream (see
+    /// [`Outlet::close_resumable`]); false when it could not.
+    pub fn close_connection(&self) -> bool {
+        self.0.close_resumable()
+    }
 }
 
 /// `notifications/message` for one request, at or above the level the client set.
@@ -249,6 +255,8 @@ pub struct CallContext {
     pub log: Option<Logger>,
     /// Requests to the client, on this request's stream.
     pub client: Option<ClientRequests>,
+    /// This request's stream itself, for a handler that ends its connection early.
+    pub stream: Option<Notifier>,
     /// On once the server is shutting down: a tool doing many steps stops between two.
     pub draining: Draining,
 }
@@ -264,6 +272,7 @@ impl CallContext {
             memory: SessionMemory::default(),
             log: None,
             client: None,
+            stream: None,
             draining: Draining::default(),
         }
     }

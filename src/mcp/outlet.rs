@@ -236,6 +236,18 @@ impl Outlet {
     pub fn detach(&self) {
         self.lock().sender = None;
     }
+
+    /// Drops the connection of a stream the client can resume: one with an id already sent
+    /// (2025-11-25 polling, SEP-1699). What follows waits in the replay buffer for the
+    /// client's GET with `Last-Event-ID`. False, and nothing dropped, on any other stream.
+    pub fn close_resumable(&self) -> bool {
+        let mut state = self.lock();
+        let resumable = state.replay.is_some() && state.seq > 0;
+        if resumable {
+            state.sender = None;
+        }
+        resumable
+    }
 }
 
 #[cfg(test)]
@@ -268,6 +280,31 @@ mod tests {
         assert_eq!(ids, ["3-2", "3-3"]);
         assert_eq!(parse_event_id("3-1"), Some((3, 1)));
         assert_eq!(parse_event_id("x"), None);
+    }
+
+    #[tokio::test]
+    async fn only_a_stream_the_client_can_resume_is_closed_early() {
+        let (tx, mut rx) = mpsc::channel(10);
+        let plain = Outlet::plain(tx);
+        assert!(
+            !plain.close_resumable(),
+            "no ids: the client could not come back"
+        );
+        assert_eq!(plain.send(note(1)), Delivery::Sent);
+        assert!(rx.recv().await.is_some());
+
+        let replay = Replay::new(10);
+        let (tx, mut rx) = mpsc::channel(10);
+        let outlet = Outlet::resumable(5, Some(tx), replay.clone());
+        assert!(!outlet.close_resumable(), "no id sent yet");
+        outlet.prime(Duration::from_secs(1));
+        assert!(outlet.close_resumable());
+        // The priming event still reaches the client, then the stream ends; what follows
+        // waits for the client's GET.
+        assert_eq!(rx.recv().await.unwrap().id.as_deref(), Some("5-0"));
+        assert!(rx.recv().await.is_none());
+        assert_eq!(outlet.send(note(2)), Delivery::Detached);
+        assert_eq!(replay.after(5, 0).unwrap().len(), 1);
     }
 
     #[test]

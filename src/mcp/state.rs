@@ -104,6 +104,7 @@ impl McpState {
                     CLIENT_REQUEST_TIMEOUT,
                 )
             }),
+            stream: self.notifier.clone(),
             draining: Default::default(),
         }
     }
