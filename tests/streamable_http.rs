@@ -63,6 +63,19 @@ impl McpClient {
         self.post_with(&body, &[]).await
     }
 
+    /// `GET /mcp`, resuming after `last_event_id` if given.
+    async fn get_stream(&self, last_event_id: Option<&str>) -> Response {
+        let mut request = self
+            .http
+            .get(&self.url)
+            .header("Accept", "text/event-stream")
+            .header("Mcp-Session-Id", self.session.as_deref().unwrap());
+        if let Some(last) = last_event_id {
+            request = request.header("Last-Event-ID", last);
+        }
+        request.send().await.unwrap()
+    }
+
     /// Initializes and sends `notifications/initialized`; returns the initialize result.
     async fn start(&mut self, version: &str) -> Value {
         let response = self.post(initialize(version)).await;
@@ -178,6 +191,32 @@ async fn a_session_from_initialize_to_delete() {
         .await;
     assert_eq!(after.status(), 404);
     server.wait_for_sessions(0).await;
+}
+
+/// A 2025-11-25 session whose client asked for every log message: an unknown notification
+/// then puts an event (a debug log) on the GET stream.
+async fn logging_session(server: &TestServer) -> McpClient {
+    let mut client = McpClient::new(server);
+    client.start("2025-11-25").await;
+    client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "debug"}}))
+        .await;
+    client
+}
+
+/// An unknown notification: on a [`logging_session`], a debug log on the GET stream.
+async fn noise(client: &McpClient) {
+    client
+        .post(json!({"jsonrpc": "2.0", "method": "notifications/noise"}))
+        .await;
+}
+
+/// Opens the GET stream, reads one event off it and drops the connection: the event's id.
+async fn broken_get_stream(client: &McpClient) -> String {
+    let mut stream = client.get_stream(None).await;
+    noise(client).await;
+    let first = blocks_until(&mut stream, |b| !b.is_empty()).await;
+    field(&first[0], "id").unwrap().to_string()
 }
 
 fn call(id: u64, tool: &str) -> Value {
@@ -471,15 +510,7 @@ async fn blocks_until(
 async fn resume(client: &McpClient, last_event_id: &str) -> Response {
     let deadline = std::time::Instant::now() + common::WAIT;
     loop {
-        let response = client
-            .http
-            .get(&client.url)
-            .header("Accept", "text/event-stream")
-            .header("Mcp-Session-Id", client.session.as_deref().unwrap())
-            .header("Last-Event-ID", last_event_id)
-            .send()
-            .await
-            .unwrap();
+        let response = client.get_stream(Some(last_event_id)).await;
         if response.status() != 409 {
             return response;
         }
@@ -561,7 +592,8 @@ async fn a_tool_that_closes_its_stream_is_answered_on_the_resumed_get() {
     let priming = blocks_until(&mut call, |blocks| !blocks.is_empty()).await;
     assert_eq!(field(&priming[0], "data"), Some(""));
     let id = field(&priming[0], "id").unwrap().to_string();
-    assert!(call.chunk().await.unwrap().is_none(), "the stream ended");
+    let end = tokio::time::timeout(common::WAIT, call.chunk()).await;
+    assert!(end.expect("the stream ended in time").unwrap().is_none());
 
     let mut resumed = resume(&client, &id).await;
     assert_eq!(resumed.status(), 200);
@@ -573,35 +605,37 @@ async fn a_tool_that_closes_its_stream_is_answered_on_the_resumed_get() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn answers_sent_as_json_leave_the_replay_buffer_to_the_streams() {
+    let server = TestServer::start_github(settings(&[
+        ("MCP_CONFORMANCE_FIXTURES", "1"),
+        (QUICK_ANSWER, "10000"),
+        ("GITHUB_ISSUE_MCP__MCP__REPLAY_EVENTS", "4"),
+    ]));
+    let client = logging_session(&server).await;
+    let first_id = broken_get_stream(&client).await;
+    noise(&client).await; // kept for the replay: the buffer now holds two events of four
+
+    // Each call is a priming event and an answer (two events) that no client can ask for
+    // once the answer went out as JSON: they must not push the GET stream's events out.
+    for id in 10..13 {
+        let quick = client.post(call(id, "test_simple_text")).await;
+        assert!(content_type(quick.headers()).starts_with("application/json"));
+        assert_eq!(quick.json::<Value>().await.unwrap()["id"], id);
+    }
+    let mut resumed = resume(&client, &first_id).await;
+    assert_eq!(resumed.status(), 200, "the missed event was pushed out");
+    let replayed = blocks_until(&mut resumed, |b| !b.is_empty()).await;
+    assert_ne!(field(&replayed[0], "id"), Some(first_id.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_get_stream_replays_what_it_missed() {
     let server = TestServer::start_github(settings(&[]));
-    let mut client = McpClient::new(&server);
-    client.start("2025-11-25").await;
-    let session = client.session.clone().unwrap();
-    client
-        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "logging/setLevel", "params": {"level": "debug"}}))
-        .await;
-    let get = |last: Option<String>| {
-        let mut request = client
-            .http
-            .get(&client.url)
-            .header("Accept", "text/event-stream")
-            .header("Mcp-Session-Id", &session);
-        if let Some(last) = last {
-            request = request.header("Last-Event-ID", last);
-        }
-        request.send()
-    };
-    let noise = || client.post(json!({"jsonrpc": "2.0", "method": "notifications/noise"}));
-
-    let mut stream = get(None).await.unwrap();
-    noise().await;
-    let first = blocks_until(&mut stream, |b| !b.is_empty()).await;
-    let first_id = field(&first[0], "id").unwrap().to_string();
-    drop(stream);
+    let client = logging_session(&server).await;
+    let first_id = broken_get_stream(&client).await;
     // Sent while the GET stream is broken: kept for the replay.
-    noise().await;
-    noise().await;
+    noise(&client).await;
+    noise(&client).await;
     let mut resumed = resume(&client, &first_id).await;
     assert_eq!(resumed.status(), 200);
     let replayed = blocks_until(&mut resumed, |b| b.len() >= 2).await;

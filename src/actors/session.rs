@@ -40,7 +40,9 @@ use crate::{
         protocol::{LogLevel, ProtocolVersion},
     },
 };
-pub use control::{Drain, End, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused};
+pub use control::{
+    Drain, End, ForgetStream, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused,
+};
 
 /// Transport → session: one message from the client. Answered once the session has taken it.
 #[derive(Debug, Message)]

@@ -16,7 +16,6 @@
 
 use std::{
     pin::Pin,
-    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -36,13 +35,13 @@ use crate::{
     actors::{
         SessionId,
         session::{
-            Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, SessionSetup,
-            StreamRefused,
+            Deliver, End, ForgetStream, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session,
+            SessionSetup, StreamRefused,
         },
     },
     mcp::{
         jsonrpc::{ErrorObject, Message},
-        outlet::{Event, EventReceiver},
+        outlet::{Event, EventReceiver, parse_event_id},
         protocol::ProtocolVersion,
     },
 };
@@ -218,10 +217,14 @@ pub async fn post(
             if !batch && !wait.is_zero() {
                 match quick_answer(&mut replies, wait).await {
                     Ok(answer) => {
+                        if let Some((stream, _)) = answer.id.as_deref().and_then(parse_event_id) {
+                            session.do_send(ForgetStream(stream));
+                        }
+                        let json = answer.message.map(|m| m.json.to_string());
                         return Ok(HttpResponse::Ok()
                             .insert_header((SESSION_HEADER, session_id))
                             .content_type("application/json")
-                            .body(answer.to_string()));
+                            .body(json.unwrap_or_default()));
                     }
                     Err(early) => held = early,
                 }
@@ -352,9 +355,10 @@ fn sse_events(
     }
 }
 
-/// A POST's answer if it comes within `wait` with nothing ahead of it but the priming event;
-/// otherwise the events that came (in order), for the stream to begin with.
-async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Arc<str>, Vec<Event>> {
+/// A POST's answer (an event with a message) if it comes within `wait` with nothing ahead of
+/// it but the priming event; otherwise the events that came (in order), for the stream to
+/// begin with.
+async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Event, Vec<Event>> {
     let deadline = tokio::time::Instant::now() + wait;
     let mut held = Vec::new();
     loop {
@@ -362,7 +366,7 @@ async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Arc
             Ok(Some(event)) => match &event.message {
                 // The priming event: it only matters to a stream.
                 None => held.push(*event),
-                Some(message) if message.answers => return Ok(message.json.clone()),
+                Some(message) if message.answers => return Ok(*event),
                 // A notification or a request to the client: it goes first, on a stream.
                 Some(_) => {
                     held.push(*event);

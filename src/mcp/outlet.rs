@@ -80,6 +80,9 @@ pub struct Replay(Arc<Mutex<ReplayBuffer>>);
 #[derive(Debug)]
 struct ReplayBuffer {
     events: VecDeque<(u64, u64, Event)>,
+    /// The ids (stream, sequence) of the last `capacity` events pushed out, so that a stream
+    /// whose every later event is gone is not mistaken for one to which nothing followed.
+    dropped: VecDeque<(u64, u64)>,
     capacity: usize,
 }
 
@@ -87,6 +90,7 @@ impl Replay {
     pub fn new(capacity: usize) -> Self {
         Replay(Arc::new(Mutex::new(ReplayBuffer {
             events: VecDeque::new(),
+            dropped: VecDeque::new(),
             capacity,
         })))
     }
@@ -99,12 +103,23 @@ impl Replay {
 
     fn record(&self, stream: u64, seq: u64, event: Event) {
         let mut buffer = self.lock();
-        if buffer.events.len() == buffer.capacity {
-            buffer.events.pop_front();
+        if buffer.events.len() == buffer.capacity
+            && let Some((s, q, _)) = buffer.events.pop_front()
+        {
+            if buffer.dropped.len() == buffer.capacity {
+                buffer.dropped.pop_front();
+            }
+            buffer.dropped.push_back((s, q));
         }
         if buffer.capacity > 0 {
             buffer.events.push_back((stream, seq, event));
         }
+    }
+
+    /// Drops every event of `stream`: its client can never ask for them (its answer went out
+    /// as JSON), and they would push other streams' events out of the buffer.
+    pub fn forget(&self, stream: u64) {
+        self.lock().events.retain(|(s, _, _)| *s != stream);
     }
 
     /// The events of `stream` after `seq`, or `None` if events after `seq` were already
@@ -120,6 +135,9 @@ impl Replay {
         if let Some((_, first, _)) = of_stream.peek()
             && *first > seq + 1
         {
+            return None;
+        }
+        if buffer.dropped.iter().any(|(s, q)| *s == stream && *q > seq) {
             return None;
         }
         Some(
@@ -145,6 +163,8 @@ pub struct Outlet(Arc<Mutex<OutletState>>);
 struct OutletState {
     stream: u64,
     seq: u64,
+    /// Whether the priming event went out: the client has an id and a `retry` (2025-11-25).
+    primed: bool,
     sender: Option<EventSender>,
     replay: Option<Replay>,
 }
@@ -164,6 +184,7 @@ impl Outlet {
         Outlet(Arc::new(Mutex::new(OutletState {
             stream,
             seq: 0,
+            primed: false,
             sender,
             replay,
         })))
@@ -186,6 +207,7 @@ impl Outlet {
 
     /// The priming event: an id and no message, with the reconnection delay.
     pub fn prime(&self, retry: Duration) -> Delivery {
+        self.lock().primed = true;
         self.emit(None, Some(retry))
     }
 
@@ -237,12 +259,14 @@ impl Outlet {
         self.lock().sender = None;
     }
 
-    /// Drops the connection of a stream the client can resume: one with an id already sent
-    /// (2025-11-25 polling, SEP-1699). What follows waits in the replay buffer for the
-    /// client's GET with `Last-Event-ID`. False, and nothing dropped, on any other stream.
+    /// Drops the connection of a stream the client can resume: a primed one (2025-11-25
+    /// polling, SEP-1699: the client has an id and was told when to come back; earlier
+    /// versions expect the stream to stay open until its answer). What follows waits in the
+    /// replay buffer for the client's GET with `Last-Event-ID`. False, and nothing dropped,
+    /// on any other stream.
     pub fn close_resumable(&self) -> bool {
         let mut state = self.lock();
-        let resumable = state.replay.is_some() && state.seq > 0;
+        let resumable = state.replay.is_some() && state.primed;
         if resumable {
             state.sender = None;
         }
@@ -297,6 +321,15 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(10);
         let outlet = Outlet::resumable(5, Some(tx), replay.clone());
         assert!(!outlet.close_resumable(), "no id sent yet");
+        // An id without the priming event (a 2025-06-18 stream): its client expects the
+        // stream to stay open until the answer.
+        let (unprimed_tx, _unprimed_rx) = mpsc::channel(10);
+        let unprimed = Outlet::resumable(6, Some(unprimed_tx), replay.clone());
+        unprimed.send(note(1));
+        assert!(!unprimed.close_resumable());
+        assert!(unprimed.is_attached());
+        replay.forget(6);
+        assert!(replay.after(6, 0).unwrap().is_empty(), "forgotten");
         outlet.prime(Duration::from_secs(1));
         assert!(outlet.close_resumable());
         // The priming event still reaches the client, then the stream ends; what follows
@@ -316,5 +349,13 @@ mod tests {
         }
         assert!(replay.after(0, 0).is_none(), "0-1 is gone");
         assert_eq!(replay.after(0, 2).unwrap().len(), 1);
+        // Another stream pushes out all that is left of stream 0: resuming it after 2 must
+        // fail, not replay nothing as if nothing had followed.
+        let other = Outlet::resumable(1, None, replay.clone());
+        other.send(note(8));
+        other.send(note(9));
+        assert!(replay.after(0, 2).is_none(), "0-3 is gone");
+        assert_eq!(replay.after(0, 3).unwrap().len(), 0, "nothing followed 0-3");
+        assert_eq!(replay.after(1, 0).unwrap().len(), 1);
     }
 }

@@ -40,6 +40,12 @@ pub enum StreamRefused {
 #[rtype(result = "Option<ProtocolVersion>")]
 pub struct GetVersion;
 
+/// Transport → session: the answer of the POST stream `0` went out as JSON, so no client
+/// can resume that stream: its events leave the replay buffer.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ForgetStream(pub u64);
+
 /// Shutdown → session: refuse new requests from now on.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -128,6 +134,16 @@ impl Handler<GetVersion> for Session {
 
     fn handle(&mut self, _msg: GetVersion, _ctx: &mut Self::Context) -> Self::Result {
         self.state.version
+    }
+}
+
+impl Handler<ForgetStream> for Session {
+    type Result = ();
+
+    fn handle(&mut self, msg: ForgetStream, _ctx: &mut Self::Context) {
+        if let Some(replay) = &self.replay {
+            replay.forget(msg.0);
+        }
     }
 }
 
