@@ -262,8 +262,9 @@ impl Outlet {
     /// Drops the connection of a stream the client can resume: a primed one (2025-11-25
     /// polling, SEP-1699: the client has an id and was told when to come back; earlier
     /// versions expect the stream to stay open until its answer). What follows waits in the
-    /// replay buffer for the client's GET with `Last-Event-ID`. False, and nothing dropped,
-    /// on any other stream.
+    /// replay buffer for the client's GET with `Last-Event-ID` (bounded: a client that comes
+    /// back after `mcp.replay_events` newer events finds it gone, and gets a 400). False, and
+    /// nothing dropped, on any other stream.
     pub fn close_resumable(&self) -> bool {
         let mut state = self.lock();
         let resumable = state.replay.is_some() && state.primed;
