@@ -220,11 +220,13 @@ pub async fn post(
                         if let Some((stream, _)) = answer.id.as_deref().and_then(parse_event_id) {
                             session.do_send(ForgetStream(stream));
                         }
-                        let json = answer.message.map(|m| m.json.to_string());
+                        let json = answer
+                            .message
+                            .map_or_else(String::new, |m| m.json.to_string());
                         return Ok(HttpResponse::Ok()
                             .insert_header((SESSION_HEADER, session_id))
                             .content_type("application/json")
-                            .body(json.unwrap_or_default()));
+                            .body(json));
                     }
                     Err(early) => held = early,
                 }

@@ -40,8 +40,8 @@ pub enum StreamRefused {
 #[rtype(result = "Option<ProtocolVersion>")]
 pub struct GetVersion;
 
-/// Transport → session: the answer of the POST stream `0` went out as JSON, so no client
-/// can resume that stream: its events leave the replay buffer.
+/// Transport → session: the answer on the POST stream with this number went out as JSON, so
+/// no client can resume that stream: its events leave the replay buffer.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ForgetStream(pub u64);
