@@ -207,7 +207,6 @@ impl Outlet {
 
     /// The priming event: an id and no message, with the reconnection delay.
     pub fn prime(&self, retry: Duration) -> Delivery {
-        self.lock().primed = true;
         self.emit(None, Some(retry))
     }
 
@@ -218,6 +217,8 @@ impl Outlet {
             Some(replay) => {
                 let seq = state.seq;
                 state.seq += 1;
+                // Only the priming event carries a `retry`.
+                state.primed |= retry.is_some();
                 let event = Event {
                     id: Some(format!("{}-{seq}", state.stream)),
                     message: message.clone(),
@@ -327,8 +328,10 @@ mod tests {
         let (unprimed_tx, _unprimed_rx) = mpsc::channel(10);
         let unprimed = Outlet::resumable(6, Some(unprimed_tx), replay.clone());
         unprimed.send(note(1));
+        unprimed.send(note(2));
         assert!(!unprimed.close_resumable());
         assert!(unprimed.is_attached());
+        assert_eq!(replay.after(6, 0).unwrap().len(), 1);
         replay.forget(6);
         assert!(replay.after(6, 0).unwrap().is_empty(), "forgotten");
         outlet.prime(Duration::from_secs(1));
