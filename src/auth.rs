@@ -6,16 +6,18 @@
 //!   hashes of the keys are kept, compared in constant time; the principal is named by a short
 //!   prefix of the hash. Sessions use the server's token.
 //! - `github-token`: the bearer is the caller's own GitHub token (as GitHub's own remote MCP
-//!   server does). It is checked once against GitHub's `GET /user` (cached for a few minutes),
-//!   the principal is the GitHub login, and the session's GitHub calls use that token.
+//!   server does). It is checked against GitHub's `GET /user`, and what GitHub said is
+//!   remembered for a while, refusals too ([`tokens`]); the principal is the GitHub login, and
+//!   the session's GitHub calls use that token.
 //!
 //! The transports authenticate each request and compare the principal with the session's
 //! owner: a session belongs to whoever opened it, and anyone else is told it does not exist.
 
+mod tokens;
+
 use std::{
-    collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use actix_web::HttpRequest;
@@ -25,9 +27,7 @@ use crate::{
     config::{AuthMode, AuthSettings, Secret},
     github::{api::GitHub, error::GitHubError, request::Credential},
 };
-
-/// How long a validated GitHub token is trusted before it is checked again.
-const TOKEN_CACHE: Duration = Duration::from_secs(300);
+use tokens::{TokenChecks, Verdict};
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -58,8 +58,8 @@ pub struct Authenticator {
     key_hashes: Vec<[u8; 32]>,
     server_credential: Option<Credential>,
     github: GitHub,
-    /// Validated GitHub tokens, by credential key: the login and when it was checked.
-    users: Arc<Mutex<HashMap<u64, (String, Instant)>>>,
+    /// What GitHub said of the tokens callers sent, by credential key.
+    checks: Arc<Mutex<TokenChecks>>,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -119,7 +119,7 @@ impl Authenticator {
             key_hashes: key_hashes(&settings.api_keys())?,
             server_credential,
             github,
-            users: Arc::default(),
+            checks: Arc::default(),
         })
     }
 
@@ -162,28 +162,32 @@ impl Authenticator {
         }
     }
 
-    /// The login behind a GitHub token, from the cache or from `GET /user`.
+    /// The login behind a GitHub token: from what GitHub said of it lately, or from
+    /// `GET /user`.
     async fn github_login(&self, credential: &Credential) -> Result<String, AuthError> {
-        let cached = self
-            .users
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&credential.key())
-            .filter(|(_, checked)| checked.elapsed() < TOKEN_CACHE)
-            .map(|(login, _)| login.clone());
-        if let Some(login) = cached {
-            return Ok(login);
+        let key = credential.key();
+        match self.checks().verdict(key, Instant::now()) {
+            Verdict::Accepted(login) => return Ok(login),
+            Verdict::Rejected => return Err(AuthError::InvalidGitHubToken),
+            Verdict::Unknown => {}
         }
-        let login = match self.github.user(credential).await {
-            Ok(user) => user.login,
-            Err(GitHubError::Unauthorized { .. }) => return Err(AuthError::InvalidGitHubToken),
-            Err(other) => return Err(AuthError::Unavailable(other.to_string())),
-        };
-        self.users
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(credential.key(), (login.clone(), Instant::now()));
-        Ok(login)
+        match self.github.user(credential).await {
+            Ok(user) => {
+                self.checks()
+                    .accept(key, user.login.clone(), Instant::now());
+                Ok(user.login)
+            }
+            Err(GitHubError::Unauthorized { .. }) => {
+                self.checks().reject(key, Instant::now());
+                Err(AuthError::InvalidGitHubToken)
+            }
+            // Not a verdict on the token (GitHub down, rate limited): ask again next time.
+            Err(other) => Err(AuthError::Unavailable(other.to_string())),
+        }
+    }
+
+    fn checks(&self) -> std::sync::MutexGuard<'_, TokenChecks> {
+        self.checks.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -223,6 +223,43 @@ async fn github_token_mode_uses_each_callers_own_token() {
     assert!(login_of(token_a).starts_with("user-"));
 }
 
+/// GitHub answers repeated bad credentials by locking the user's logins for a while: a client
+/// stuck on a revoked token must not reach GitHub with it on every retry. Good tokens are
+/// checked once, too.
+#[tokio::test(flavor = "multi_thread")]
+async fn github_token_checks_are_remembered_refusals_included() {
+    let (good, bad) = (
+        "ghp_rememberedEEEEEEEEEEE5555",
+        "ghp_revokedFFFFFFFFFFFFFF6666",
+    );
+    let fake = FakeGitHub::start_with_tokens(&[good]);
+    let server = common::github_server(&fake, &[("GITHUB_ISSUE_MCP__AUTH__MODE", "github-token")]);
+    for attempt in 1..=3 {
+        let refused = mcp(&server, Some(bad), None, initialize()).await;
+        assert_eq!(refused.status(), 401, "attempt {attempt}");
+        let text = refused.text().await.unwrap();
+        assert!(
+            text.contains("GitHub rejected the token"),
+            "attempt {attempt}: {text}"
+        );
+    }
+    let session = open_mcp_session(&server, good).await;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    for _ in 0..2 {
+        let listed = mcp(&server, Some(good), Some(&session), list.clone()).await;
+        assert_eq!(listed.status(), 200);
+    }
+    let user_checks = |token: &str| {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path_and_query == "/user")
+            .filter(|r| r.headers["authorization"].ends_with(token))
+            .count()
+    };
+    assert_eq!(user_checks(bad), 1, "the refused token went to GitHub once");
+    assert_eq!(user_checks(good), 1, "the good token was checked once");
+}
+
 #[test]
 fn unauthenticated_remote_serving_is_refused_unless_allowed() {
     let listener = TcpListener::bind("0.0.0.0:0").unwrap();
