@@ -12,6 +12,10 @@
 //!   the cached answer;
 //! - identical GETs in flight at the same time go out once, and every caller gets the answer.
 //!
+//! Per-credential state is forgotten once a credential has been idle for [`IDLE_FOR`] and
+//! holds nothing back: in `github-token` mode every caller brings a token, and the memory must
+//! not grow with the tokens ever seen.
+//!
 //! The handler's future runs in the actor's context, so other calls keep flowing while one
 //! waits for GitHub; the bookkeeping (budgets, cache, waiters) happens between awaits, on the
 //! actor, without locks.
@@ -37,6 +41,11 @@ use crate::{
     metrics::Metrics,
 };
 
+/// How long a credential's state is kept after its last call, when it holds nothing back.
+pub const IDLE_FOR: Duration = Duration::from_secs(15 * 60);
+/// How often idle credential states are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
 /// Session → gateway: make this call with this credential.
 #[derive(Debug, Message)]
 #[rtype(result = "ApiResult")]
@@ -56,6 +65,8 @@ pub struct GatewayStats {
     pub coalesced: u64,
     /// Calls answered without sending anything (rate limit spent, back-off).
     pub refused: u64,
+    /// Credentials whose permits and budgets are kept now.
+    pub credentials: usize,
 }
 
 /// Asks for the lowest remaining budget of any credential, per resource (for `/metrics`).
@@ -72,6 +83,7 @@ pub struct Stats;
 struct CredentialState {
     permits: Arc<Semaphore>,
     limits: Limits,
+    last_used: Instant,
 }
 
 type PendingKey = (u64, String);
@@ -115,12 +127,27 @@ impl GitHubGateway {
 
     fn credential(&mut self, key: u64) -> &mut CredentialState {
         let max = self.max_in_flight;
-        self.credentials
+        let now = Instant::now();
+        let state = self
+            .credentials
             .entry(key)
             .or_insert_with(|| CredentialState {
                 permits: Arc::new(Semaphore::new(max)),
                 limits: Limits::default(),
-            })
+                last_used: now,
+            });
+        state.last_used = now;
+        state
+    }
+
+    /// Forgets the credentials idle for [`IDLE_FOR`] whose state holds nothing back. A call
+    /// in flight or queued holds a clone of the permits, so its credential is kept.
+    fn forget_idle(&mut self, now: Instant, wall: SystemTime) {
+        self.credentials.retain(|_, state| {
+            Arc::strong_count(&state.permits) > 1
+                || now.duration_since(state.last_used) < IDLE_FOR
+                || state.limits.holds_back(now, wall)
+        });
     }
 
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
@@ -194,6 +221,12 @@ impl GitHubGateway {
 
 impl Actor for GitHubGateway {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(SWEEP_EVERY, |act, _ctx| {
+            act.forget_idle(Instant::now(), SystemTime::now());
+        });
+    }
 }
 
 impl Handler<Fetch> for GitHubGateway {
@@ -300,6 +333,52 @@ impl Handler<Stats> for GitHubGateway {
     type Result = GatewayStats;
 
     fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> GatewayStats {
-        self.stats
+        GatewayStats {
+            credentials: self.credentials.len(),
+            ..self.stats
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_credentials_are_forgotten_unless_something_holds_them() {
+        let settings = GitHubSettings::test_defaults();
+        let mut gateway = GitHubGateway::new(&settings, Metrics::default()).unwrap();
+        let policy = gateway.policy.clone();
+        for key in 1..=4 {
+            gateway.credential(key);
+        }
+        let in_flight = gateway.credential(2).permits.clone();
+        gateway
+            .credential(3)
+            .limits
+            .record_secondary(None, Instant::now(), &policy);
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        gateway.forget_idle(now, wall);
+        assert_eq!(gateway.credentials.len(), 4, "none idle yet");
+
+        let (later, wall_later) = (now + IDLE_FOR, wall + IDLE_FOR);
+        gateway.credential(4).last_used = later - Duration::from_secs(1);
+        gateway.forget_idle(later, wall_later);
+        let mut kept: Vec<u64> = gateway.credentials.keys().copied().collect();
+        kept.sort();
+        assert_eq!(
+            kept,
+            [2, 3, 4],
+            "1 forgotten; 2 in flight, 3 backing off, 4 used lately"
+        );
+
+        drop(in_flight);
+        gateway.forget_idle(later + IDLE_FOR, wall_later + IDLE_FOR);
+        let kept: Vec<u64> = gateway.credentials.keys().copied().collect();
+        assert_eq!(
+            kept,
+            [3],
+            "only the strikes keep a credential past its idle time"
+        );
     }
 }

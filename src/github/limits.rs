@@ -114,6 +114,19 @@ impl Limits {
         wait
     }
 
+    /// Whether anything here still holds calls back, or would: a back-off, secondary-limit
+    /// strikes, a spent budget before its reset, a mutation's slot ahead. Only state that
+    /// holds nothing back may be forgotten; a fresh `Limits` admits everything at once.
+    pub fn holds_back(&self, now: Instant, wall: SystemTime) -> bool {
+        self.backoff_until.is_some_and(|until| until > now)
+            || self.strikes > 0
+            || self.next_mutation.is_some_and(|next| next > now)
+            || self
+                .budgets
+                .values()
+                .any(|budget| budget.remaining == 0 && budget.resets_at > wall)
+    }
+
     /// A call went through: secondary-limit strikes start over.
     pub fn record_success(&mut self) {
         self.strikes = 0;
@@ -200,6 +213,38 @@ mod tests {
             limits.admit(RateResource::Core, false, now, wall, &policy()),
             Ok(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn only_state_that_holds_nothing_back_may_be_forgotten() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let later = (
+            now + Duration::from_secs(3600),
+            wall + Duration::from_secs(3600),
+        );
+        let mut limits = Limits::default();
+        assert!(!limits.holds_back(now, wall));
+        limits.record_budget(RateResource::Core, 4999, epoch(wall) + 3600);
+        assert!(!limits.holds_back(now, wall), "budget left");
+        limits.record_budget(RateResource::Search, 0, epoch(wall) + 60);
+        assert!(limits.holds_back(now, wall), "spent until its reset");
+        assert!(!limits.holds_back(later.0, later.1), "reset since");
+
+        let mut spaced = Limits::default();
+        spaced
+            .admit(RateResource::Core, true, now, wall, &policy())
+            .unwrap();
+        assert!(spaced.holds_back(now, wall), "the next mutation's slot");
+        assert!(!spaced.holds_back(later.0, later.1));
+
+        let mut struck = Limits::default();
+        struck.record_secondary(None, now, &policy());
+        assert!(
+            struck.holds_back(later.0, later.1),
+            "strikes grow the next back-off"
+        );
+        struck.record_success();
+        assert!(!struck.holds_back(later.0, later.1));
     }
 
     #[test]
