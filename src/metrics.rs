@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub refused: u64,
     /// The lowest remaining budget of any credential, per resource.
     pub rate_limit_remaining: BTreeMap<&'static str, u64>,
+    /// Credentials whose permits and budgets the gateway keeps now.
+    pub credentials: usize,
 }
 
 impl Metrics {
@@ -203,6 +205,13 @@ impl Metrics {
                 "github_rate_limit_remaining{{resource=\"{resource}\"}} {remaining}"
             );
         }
+        header(
+            &mut out,
+            "github_tokens_tracked",
+            "gauge",
+            "GitHub tokens whose permits and budgets are kept (forgotten after 15 idle minutes).",
+        );
+        let _ = writeln!(out, "github_tokens_tracked {}", snapshot.credentials);
         out
     }
 }

@@ -44,6 +44,7 @@ async fn metrics_count_sessions_requests_and_github_traffic_without_secrets() {
         "github_requests_total{status=\"404\"} 1",
         "github_not_modified_total 1",
         "github_rate_limit_remaining{resource=\"core\"} 4998",
+        "github_tokens_tracked 1",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }

@@ -58,6 +58,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         coalesced: stats.coalesced,
         refused: stats.refused,
         rate_limit_remaining: state.gateway.send(RateLimits).await.map_err(unavailable)?,
+        credentials: stats.credentials,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
