@@ -1,6 +1,6 @@
 //! The GitHubGateway's rules, observed from the fake GitHub's side: one call at a time per
-//! token, coalescing, conditional requests, rate-limit budgets, secondary back-off, mutation
-//! spacing, and no blind retry of a POST.
+//! token, coalescing, conditional requests, rate-limit budgets, secondary back-off, a hold on
+//! a rejected token, mutation spacing, and no blind retry of a POST.
 
 mod common;
 
@@ -283,6 +283,27 @@ async fn a_secondary_limit_holds_calls_back_for_retry_after() {
         sent,
         "nothing sent during the back-off"
     );
+}
+
+/// GitHub locks a user's logins after repeated bad credentials: once GitHub has rejected the
+/// server's token, agents retrying must not send it again and again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_token_is_not_sent_again_at_once() {
+    // The fake accepts another token only: the server's is revoked.
+    let fake = FakeGitHub::start_with_tokens(&["ghp_theonlygoodtoken000000000"]);
+    fake.add_repo("octo", "hello");
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    let args = json!({"owner": "octo", "repo": "hello", "issue_number": 1});
+    for id in 1..=3 {
+        let refused = client.call_tool(id, "get_issue", args.clone()).await;
+        assert_eq!(refused["isError"], true, "{refused}");
+        assert!(
+            text_of(&refused).contains("GitHub rejected the token"),
+            "{refused}"
+        );
+    }
+    assert_eq!(fake.request_count(), 1, "the rejected token went out once");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,6 +8,8 @@
 //! - nothing is sent while a rate-limit budget is spent or a secondary-limit back-off runs: the
 //!   caller hears at once why and for how long (or waits, when the reset is near);
 //! - mutations go out at least `github.mutation_interval_ms` apart;
+//! - after GitHub rejects a token (401), calls with it are refused for a minute without
+//!   sending: GitHub locks a user's logins after repeated bad credentials;
 //! - a GET that was answered before is sent with `If-None-Match`; a 304 (free of charge) reuses
 //!   the cached answer;
 //! - identical GETs in flight at the same time go out once, and every caller gets the answer.
@@ -34,7 +36,7 @@ use crate::{
     github::{
         cache::EtagCache,
         error::{GitHubError, RateResource},
-        limits::{LimitPolicy, Limits},
+        limits::{LimitPolicy, Limits, REJECTED_TOKEN_HOLD},
         request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
         transport::{Classified, Raw, Transport},
     },
@@ -213,6 +215,17 @@ impl GitHubGateway {
                     retry_in.as_secs()
                 );
                 Err(GitHubError::SecondaryRateLimited { retry_in })
+            }
+            Classified::Failed(GitHubError::Unauthorized { message }) => {
+                limits.record_rejected(&message, Instant::now());
+                log::warn!(
+                    "GitHub rejected a token (401: {message}) on {} {}; calls with it are \
+                     refused for {}s without sending",
+                    request.method.as_str(),
+                    request.url,
+                    REJECTED_TOKEN_HOLD.as_secs()
+                );
+                Err(GitHubError::Unauthorized { message })
             }
             Classified::Failed(err) => Err(err),
         }

@@ -1,6 +1,6 @@
 //! Rate-limit bookkeeping for one credential: the primary budgets GitHub reports in its
-//! `x-ratelimit-*` headers, the back-off after a secondary rate limit, and the spacing of
-//! mutations.
+//! `x-ratelimit-*` headers, the back-off after a secondary rate limit, the spacing of
+//! mutations, and a hold on a token GitHub rejected.
 //!
 //! The gateway asks [`Limits::admit`] before each call: it says how long to wait first, or
 //! refuses at once with the error to give the caller, so that nothing is sent that GitHub would
@@ -27,6 +27,11 @@ pub struct LimitPolicy {
 
 /// The longest back-off after repeated secondary limits.
 const MAX_SECONDARY_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// How long calls with a token GitHub rejected (401) are refused without sending. GitHub
+/// answers repeated requests with bad credentials by refusing every login of that user for a
+/// while, valid ones included: an agent retrying with a revoked token must not lock its
+/// owner out.
+pub const REJECTED_TOKEN_HOLD: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, Copy)]
 struct Budget {
@@ -41,6 +46,8 @@ pub struct Limits {
     /// Secondary limits in a row, for the growing back-off.
     strikes: u32,
     next_mutation: Option<Instant>,
+    /// GitHub rejected the token: until when, and GitHub's words.
+    rejected: Option<(Instant, String)>,
 }
 
 impl Limits {
@@ -54,6 +61,13 @@ impl Limits {
         wall: SystemTime,
         policy: &LimitPolicy,
     ) -> Result<Duration, GitHubError> {
+        if let Some((until, message)) = &self.rejected
+            && *until > now
+        {
+            return Err(GitHubError::Unauthorized {
+                message: message.clone(),
+            });
+        }
         if let Some(until) = self.backoff_until.filter(|until| *until > now) {
             return Err(GitHubError::SecondaryRateLimited {
                 retry_in: until - now,
@@ -119,12 +133,21 @@ impl Limits {
     /// holds nothing back may be forgotten; a fresh `Limits` admits everything at once.
     pub fn holds_back(&self, now: Instant, wall: SystemTime) -> bool {
         self.backoff_until.is_some_and(|until| until > now)
+            || self
+                .rejected
+                .as_ref()
+                .is_some_and(|(until, _)| *until > now)
             || self.strikes > 0
             || self.next_mutation.is_some_and(|next| next > now)
             || self
                 .budgets
                 .values()
                 .any(|budget| budget.remaining == 0 && budget.resets_at > wall)
+    }
+
+    /// GitHub rejected the token: calls with it are refused for [`REJECTED_TOKEN_HOLD`].
+    pub fn record_rejected(&mut self, message: &str, now: Instant) {
+        self.rejected = Some((now + REJECTED_TOKEN_HOLD, message.to_string()));
     }
 
     /// A call went through: secondary-limit strikes start over.
@@ -245,6 +268,29 @@ mod tests {
         );
         struck.record_success();
         assert!(!struck.holds_back(later.0, later.1));
+    }
+
+    #[test]
+    fn a_rejected_token_is_held_back_for_a_while() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        limits.record_rejected("Bad credentials", now);
+        let refused = GitHubError::Unauthorized {
+            message: "Bad credentials".into(),
+        };
+        for mutation in [false, true] {
+            assert_eq!(
+                limits.admit(RateResource::Core, mutation, now, wall, &policy()),
+                Err(refused.clone())
+            );
+        }
+        assert!(limits.holds_back(now, wall));
+        let after = now + REJECTED_TOKEN_HOLD;
+        assert!(!limits.holds_back(after, wall));
+        assert_eq!(
+            limits.admit(RateResource::Core, false, after, wall, &policy()),
+            Ok(Duration::ZERO)
+        );
     }
 
     #[test]
