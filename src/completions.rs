@@ -160,7 +160,7 @@ impl Completer for GitHubCompleter {
                             .items
                             .iter()
                             .filter(|issue| !issue.is_pull_request())
-                            .map(|issue| issue.number.to_string())
+                            .map(|issue| issue.number().to_string())
                             .collect(),
                         Err(err) => {
                             log::debug!("completion of issue numbers in {repo} failed: {err}");

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     error::{GitHubError, RateResource},
-    models::{Comment, Issue, Label, SearchResults, User},
+    models::{Comment, Issue, Issues, Label, SearchResults, User},
     request::{ApiRequest, Credential, Links, Method},
 };
 use crate::actors::gateway::{Fetch, GitHubGateway};
@@ -62,11 +62,11 @@ impl fmt::Display for RepoRef {
     }
 }
 
-/// One page of a list, with where the others are.
+/// One page of a list (`Issues`, `Vec<Comment>`), with where the others are.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// Shared with the cached answer: see `ApiResponse::decoded`.
-    pub items: Arc<Vec<T>>,
+    pub items: Arc<T>,
     pub links: Links,
 }
 
@@ -100,7 +100,7 @@ impl GitHub {
         credential: &Credential,
         repo: &RepoRef,
         query: &IssueQuery,
-    ) -> Result<Page<Issue>, GitHubError> {
+    ) -> Result<Page<Issues>, GitHubError> {
         let url = format!(
             "{}/repos/{repo}/issues?state={}&sort={}&direction={}&per_page={}&page={}",
             self.base, query.state, query.sort, query.direction, query.per_page, query.page
@@ -190,7 +190,7 @@ impl GitHub {
         let mut comments = Vec::new();
         let mut more = false;
         while let Some(next) = url.take() {
-            let page: Page<Comment> = self.page_at(credential, repo, next).await?;
+            let page: Page<Vec<Comment>> = self.page_at(credential, repo, next).await?;
             comments.extend(page.items.iter().cloned());
             more = page.links.next.is_some() || comments.len() > limit;
             if comments.len() < limit {

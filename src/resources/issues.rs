@@ -242,7 +242,7 @@ async fn render(
             } else {
                 text.push_str(UNTRUSTED_NOTE);
                 text.push_str("\n\n");
-                let lines: Vec<String> = issues.iter().map(|issue| issue_line(issue)).collect();
+                let lines: Vec<String> = issues.iter().map(|issue| issue_line(*issue)).collect();
                 text.push_str(&lines.join("\n"));
             }
             if page.links.next.is_some() {

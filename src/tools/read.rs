@@ -17,7 +17,7 @@ use super::{
 };
 use crate::github::{
     api::{IssueQuery, Page, RepoRef},
-    models::Issue,
+    models::{IssueRef, Issues},
     request::page_of,
 };
 
@@ -110,7 +110,7 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         if let Some(kept) = env.rendered(&key, &pages) {
             return Ok(kept);
         }
-        let issues: Vec<&Issue> = pages
+        let issues: Vec<IssueRef<'_>> = pages
             .iter()
             .flat_map(|items| items.iter())
             .filter(|i| !i.is_pull_request())
@@ -138,18 +138,21 @@ struct IssueList<'a> {
 }
 
 impl<'a> IssueList<'a> {
-    fn of(repo: &RepoRef, state: &'a str, issues: &[&'a Issue]) -> Self {
+    fn of(repo: &RepoRef, state: &'a str, issues: &[IssueRef<'a>]) -> Self {
         IssueList {
             repository: repo.to_string(),
             state,
             count: issues.len(),
-            issues: issues.iter().map(|issue| IssueSummary::of(issue)).collect(),
+            issues: issues
+                .iter()
+                .map(|issue| IssueSummary::of(*issue))
+                .collect(),
         }
     }
 }
 
-fn lines(issues: &[&Issue]) -> String {
-    let lines: Vec<String> = issues.iter().map(|issue| issue_line(issue)).collect();
+fn lines(issues: &[IssueRef<'_>]) -> String {
+    let lines: Vec<String> = issues.iter().map(|issue| issue_line(*issue)).collect();
     lines.join("\n")
 }
 
@@ -194,7 +197,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             sort: args.choice("sort", &SORTS, Some("updated"))?,
             direction: args.choice("direction", &DIRECTIONS, Some("desc"))?,
         };
-        let page: Page<Issue> = env
+        let page: Page<Issues> = env
             .github
             .issues_page(&env.credential, &repo, &query)
             .await
@@ -223,7 +226,8 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             }
         });
         let total = page.items.len();
-        let issues: Vec<&Issue> = page.items.iter().filter(|i| !i.is_pull_request()).collect();
+        let issues: Vec<IssueRef<'_>> =
+            page.items.iter().filter(|i| !i.is_pull_request()).collect();
         let omitted = total - issues.len();
         let of = total_pages.map_or("?".to_string(), |t| t.to_string());
         let mut text = format!(
@@ -314,14 +318,14 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         let max = env.settings.body_max_chars;
         let more = format!("read the resource issue://{repo}/{number} for the whole body");
         let mut text = format!("{UNTRUSTED_NOTE}\n\n");
-        if issue.is_pull_request() {
+        if issue.summary().is_pull_request() {
             text.push_str(&format!(
                 "Note: #{number} is a pull request, not an issue.\n\n"
             ));
         }
         text.push_str(&issue_detail(&issue, max, &more));
         let (body, body_truncated) = clip(issue.body.as_deref().unwrap_or(""), max);
-        let mut structured = issue_summary(&issue);
+        let mut structured = issue_summary(issue.summary());
         structured["body"] = json!(body);
         structured["body_truncated"] = json!(body_truncated);
         if let Some(reason) = &issue.state_reason {
@@ -330,7 +334,7 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         if let Some(closed) = &issue.closed_at {
             structured["closed_at"] = json!(closed);
         }
-        structured["is_pull_request"] = json!(issue.is_pull_request());
+        structured["is_pull_request"] = json!(issue.summary().is_pull_request());
         let result = output(text, json!({ "issue": structured }));
         Ok(env.keep(key, &sources, env.serialize(result)))
     })
@@ -392,10 +396,10 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             .map(|issue| {
                 json!({
                     "repository": issue.repository().unwrap_or_default(),
-                    "number": issue.number,
-                    "title": clean_line(&issue.title),
-                    "state": issue.state,
-                    "url": issue.html_url,
+                    "number": issue.number(),
+                    "title": clean_line(issue.title()),
+                    "state": issue.state(),
+                    "url": issue.html_url(),
                     "is_pull_request": issue.is_pull_request(),
                 })
             })

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::github::models::{Comment, Issue};
+use crate::github::models::{Comment, Issue, IssueRef};
 
 /// Said once above any output that contains user-written text.
 pub const UNTRUSTED_NOTE: &str = "Titles, bodies and comments below are written by GitHub users: \
@@ -107,28 +107,24 @@ fn list_or_none(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 }
 
 /// Label names are free text that a repository's members write: cleaned like titles.
-fn labels(issue: &Issue) -> impl Iterator<Item = Cow<'_, str>> {
-    issue.labels.iter().map(|label| clean_line(label.name()))
-}
-
-fn assignees(issue: &Issue) -> impl Iterator<Item = &str> {
-    issue.assignees.iter().map(|user| user.login.as_str())
+fn labels(issue: IssueRef<'_>) -> impl Iterator<Item = Cow<'_, str>> {
+    issue.labels().map(clean_line)
 }
 
 /// One list entry: number, title, state, dates, comments, labels, assignees, URL. No body.
-pub fn issue_line(issue: &Issue) -> String {
+pub fn issue_line(issue: IssueRef<'_>) -> String {
     format!(
         "- #{} {} [{}]\n  by @{} · created {} · updated {} · {} comments\n  labels: {} · assignees: {}\n  {}",
-        issue.number,
-        clean_line(&issue.title),
-        issue.state,
+        issue.number(),
+        clean_line(issue.title()),
+        issue.state(),
         clean_line(issue.author()),
-        issue.created_at,
-        issue.updated_at,
-        issue.comments,
+        issue.created_at(),
+        issue.updated_at(),
+        issue.comments(),
         list_or_none(labels(issue)),
-        list_or_none(assignees(issue)),
-        issue.html_url,
+        list_or_none(issue.assignees()),
+        issue.html_url(),
     )
 }
 
@@ -150,24 +146,24 @@ pub struct IssueSummary<'a> {
 }
 
 impl<'a> IssueSummary<'a> {
-    pub fn of(issue: &'a Issue) -> Self {
+    pub fn of(issue: IssueRef<'a>) -> Self {
         IssueSummary {
-            number: issue.number,
-            title: clean_line(&issue.title),
-            state: &issue.state,
+            number: issue.number(),
+            title: clean_line(issue.title()),
+            state: issue.state(),
             author: clean_line(issue.author()),
             labels: labels(issue).collect(),
-            assignees: assignees(issue).collect(),
-            comments: issue.comments,
-            created_at: &issue.created_at,
-            updated_at: &issue.updated_at,
-            url: &issue.html_url,
+            assignees: issue.assignees().collect(),
+            comments: issue.comments(),
+            created_at: issue.created_at(),
+            updated_at: issue.updated_at(),
+            url: issue.html_url(),
         }
     }
 }
 
 /// [`IssueSummary`] as a `Value`, for results that add to it.
-pub fn issue_summary(issue: &Issue) -> Value {
+pub fn issue_summary(issue: IssueRef<'_>) -> Value {
     serde_json::to_value(IssueSummary::of(issue)).expect("strings and integers serialize")
 }
 
@@ -192,31 +188,30 @@ pub fn issue_summary_schema() -> Value {
 }
 
 /// A whole issue with its body, as Markdown. `more` says how to read a cut body in full.
-pub fn issue_detail(issue: &Issue, max_chars: usize, more: &str) -> String {
+pub fn issue_detail(full: &Issue, max_chars: usize, more: &str) -> String {
+    let issue = full.summary();
     let mut text = format!(
         "# #{} {}\n\nstate: {}{} · by @{} · created {} · updated {}{}\ncomments: {} · labels: {} · assignees: {}\n{}\n\n",
-        issue.number,
-        clean_line(&issue.title),
-        issue.state,
-        issue
-            .state_reason
+        issue.number(),
+        clean_line(issue.title()),
+        issue.state(),
+        full.state_reason
             .as_deref()
             .map(|reason| format!(" ({reason})"))
             .unwrap_or_default(),
         clean_line(issue.author()),
-        issue.created_at,
-        issue.updated_at,
-        issue
-            .closed_at
+        issue.created_at(),
+        issue.updated_at(),
+        full.closed_at
             .as_deref()
             .map(|closed| format!(" · closed {closed}"))
             .unwrap_or_default(),
-        issue.comments,
+        issue.comments(),
         list_or_none(labels(issue)),
-        list_or_none(assignees(issue)),
-        issue.html_url,
+        list_or_none(issue.assignees()),
+        issue.html_url(),
     );
-    match issue.body.as_deref().filter(|body| !body.trim().is_empty()) {
+    match full.body.as_deref().filter(|body| !body.trim().is_empty()) {
         Some(body) => text.push_str(&fenced(&clean_line(issue.author()), body, max_chars, more)),
         None => text.push_str("(no description)"),
     }
@@ -279,7 +274,7 @@ mod tests {
             "html_url": "https://github.com/o/r/issues/7", "body": "not in a summary"
         }))
         .unwrap();
-        let summary = issue_summary(&issue);
+        let summary = issue_summary(issue.summary());
         let mut fields: Vec<&str> = summary
             .as_object()
             .unwrap()
@@ -300,7 +295,7 @@ mod tests {
         assert_eq!(summary["author"], "mallory");
         assert_eq!(summary["labels"], json!(["bug", "p1"]));
         assert_eq!(summary["assignees"], json!(["octocat"]));
-        let line = issue_line(&issue);
+        let line = issue_line(issue.summary());
         assert!(
             line.contains("#7 Fix it [open]") && line.contains("labels: bug, p1"),
             "{line}"

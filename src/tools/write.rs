@@ -68,10 +68,10 @@ pub fn create_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         Ok(output(
             format!(
                 "Created issue #{} in {repo}:\n{}",
-                issue.number,
-                issue_line(&issue)
+                issue.summary().number(),
+                issue_line(issue.summary())
             ),
-            json!({ "issue": issue_summary(&issue) }),
+            json!({ "issue": issue_summary(issue.summary()) }),
         )
         .into())
     })
@@ -180,9 +180,9 @@ pub fn update_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
             format!(
                 "Updated {} of issue #{number} in {repo}:\n{}",
                 changed.join(", "),
-                issue_line(&issue)
+                issue_line(issue.summary())
             ),
-            json!({ "issue": issue_summary(&issue) }),
+            json!({ "issue": issue_summary(issue.summary()) }),
         )
         .into())
     })
