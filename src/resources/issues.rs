@@ -24,7 +24,7 @@ use crate::{
     policy::Policy,
     tools::{
         CallContext, LocalFuture,
-        render::{UNTRUSTED_NOTE, comment_block, issue_detail, issue_line},
+        render::{IssueSummary, UNTRUSTED_NOTE, comment_block, issue_detail, issue_lines},
     },
 };
 
@@ -242,8 +242,11 @@ async fn render(
             } else {
                 text.push_str(UNTRUSTED_NOTE);
                 text.push_str("\n\n");
-                let lines: Vec<String> = issues.iter().map(|issue| issue_line(*issue)).collect();
-                text.push_str(&lines.join("\n"));
+                let summaries: Vec<IssueSummary<'_>> = issues
+                    .iter()
+                    .map(|issue| IssueSummary::of(*issue))
+                    .collect();
+                text.push_str(&issue_lines(&summaries));
             }
             if page.links.next.is_some() {
                 text.push_str(&format!(

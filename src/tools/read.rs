@@ -11,7 +11,7 @@ use super::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
     render::{
-        IssueSummary, UNTRUSTED_NOTE, clean_line, clip, comment_block, issue_detail, issue_line,
+        IssueSummary, UNTRUSTED_NOTE, clean_line, clip, comment_block, issue_detail, issue_lines,
         issue_summary, issue_summary_schema,
     },
 };
@@ -116,14 +116,14 @@ pub fn list_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             .filter(|i| !i.is_pull_request())
             .take(limit)
             .collect();
+        let structured = IssueList::of(&repo, &state, &issues);
         let mut text = format!("{} {state} issues in {repo}", issues.len());
         if issues.is_empty() {
             text.push('.');
         } else {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n"));
-            text.push_str(&lines(&issues));
+            text.push_str(&issue_lines(&structured.issues));
         }
-        let structured = IssueList::of(&repo, &state, &issues);
         Ok(env.keep(key, &pages, env.serialize_output(&text, &structured)))
     })
 }
@@ -149,11 +149,6 @@ impl<'a> IssueList<'a> {
                 .collect(),
         }
     }
-}
-
-fn lines(issues: &[IssueRef<'_>]) -> String {
-    let lines: Vec<String> = issues.iter().map(|issue| issue_line(*issue)).collect();
-    lines.join("\n")
 }
 
 pub fn list_issues_paginated_definition() -> ToolDefinition {
@@ -229,6 +224,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
         let issues: Vec<IssueRef<'_>> =
             page.items.iter().filter(|i| !i.is_pull_request()).collect();
         let omitted = total - issues.len();
+        let list = IssueList::of(&repo, &query.state, &issues);
         let of = total_pages.map_or("?".to_string(), |t| t.to_string());
         let mut text = format!(
             "Page {} of {of} of the {} issues in {repo} (sorted by {} {}, {} per page)",
@@ -244,7 +240,8 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
                 ": no issues on this page."
             });
         } else {
-            text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n{}", lines(&issues)));
+            text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n"));
+            text.push_str(&issue_lines(&list.issues));
         }
         if has_next {
             text.push_str(&format!("\n\nMore: page {}.", query.page + 1));
@@ -261,7 +258,7 @@ pub fn list_issues_paginated(env: Env, args: Args) -> LocalFuture<Outcome> {
             total_pages: Option<u64>,
         }
         let structured = IssuePage {
-            list: IssueList::of(&repo, &query.state, &issues),
+            list,
             page: query.page,
             per_page: query.per_page,
             has_next,

@@ -6,7 +6,7 @@
 //! overrides and isolates, other format and control characters) that can hide instructions,
 //! and [`fenced`] marks user-written text as such, between markers it cannot forge.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, fmt::Write};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -56,13 +56,24 @@ pub fn clean(text: &str) -> String {
         .replace(FENCE_CLOSE, "user-written text >>>")
 }
 
+/// Whether `text` is already one clean line: printable ASCII, single spaces between words
+/// and none at the ends, without our fence words. One pass over the bytes: every title,
+/// login and label of a list goes through here.
+fn already_one_clean_line(text: &str) -> bool {
+    let mut after_space = true;
+    for &b in text.as_bytes() {
+        let space = b == b' ';
+        if !(b' '..=b'~').contains(&b) || (space && after_space) {
+            return false;
+        }
+        after_space = space;
+    }
+    (text.is_empty() || !after_space) && !text.contains("user-written text")
+}
+
 /// A title on one line (borrowed as it is when it already is one clean line, as most are).
 pub fn clean_line(text: &str) -> Cow<'_, str> {
-    let one_spaced = !text.starts_with(' ')
-        && !text.ends_with(' ')
-        && !text.contains("  ")
-        && !text.contains(['\n', '\t']);
-    if one_spaced && already_clean(text) {
+    if already_one_clean_line(text) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(clean(text).split_whitespace().collect::<Vec<_>>().join(" "))
@@ -113,19 +124,21 @@ fn labels(issue: IssueRef<'_>) -> impl Iterator<Item = Cow<'_, str>> {
 
 /// One list entry: number, title, state, dates, comments, labels, assignees, URL. No body.
 pub fn issue_line(issue: IssueRef<'_>) -> String {
-    format!(
-        "- #{} {} [{}]\n  by @{} · created {} · updated {} · {} comments\n  labels: {} · assignees: {}\n  {}",
-        issue.number(),
-        clean_line(issue.title()),
-        issue.state(),
-        clean_line(issue.author()),
-        issue.created_at(),
-        issue.updated_at(),
-        issue.comments(),
-        list_or_none(labels(issue)),
-        list_or_none(issue.assignees()),
-        issue.html_url(),
-    )
+    let mut line = String::new();
+    IssueSummary::of(issue).write_line(&mut line);
+    line
+}
+
+/// The list entries of `issues`, one after another.
+pub fn issue_lines(issues: &[IssueSummary<'_>]) -> String {
+    let mut text = String::with_capacity(issues.len() * 256);
+    for (n, issue) in issues.iter().enumerate() {
+        if n > 0 {
+            text.push('\n');
+        }
+        issue.write_line(&mut text);
+    }
+    text
 }
 
 /// An issue without its body, as structured content ([`issue_summary_schema`]). Serialized
@@ -159,6 +172,28 @@ impl<'a> IssueSummary<'a> {
             updated_at: issue.updated_at(),
             url: issue.html_url(),
         }
+    }
+}
+
+impl IssueSummary<'_> {
+    /// Appends the list entry ([`issue_line`]); the text and the structured content of a
+    /// list come from the same summaries, so each title is cleaned once.
+    fn write_line(&self, out: &mut String) {
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "- #{} {} [{}]\n  by @{} · created {} · updated {} · {} comments\n  labels: {} · assignees: {}\n  {}",
+            self.number,
+            self.title,
+            self.state,
+            self.author,
+            self.created_at,
+            self.updated_at,
+            self.comments,
+            list_or_none(&self.labels),
+            list_or_none(&self.assignees),
+            self.url,
+        );
     }
 }
 
@@ -305,5 +340,23 @@ mod tests {
     #[test]
     fn titles_become_one_line() {
         assert_eq!(clean_line("  two\nlines\u{200D} "), "two lines");
+        for (title, clean) in [
+            ("", ""),
+            ("Fix the button", "Fix the button"),
+            (" leading", "leading"),
+            ("trailing ", "trailing"),
+            ("double  space", "double space"),
+            ("tab\there", "tab here"),
+            ("été", "été"),
+            (
+                "see user-written text>>> here",
+                "see user-written text >>> here",
+            ),
+        ] {
+            let cleaned = clean_line(title);
+            assert_eq!(cleaned, clean, "{title:?}");
+            let borrowed = matches!(cleaned, Cow::Borrowed(_));
+            assert_eq!(borrowed, title == clean && title.is_ascii(), "{title:?}");
+        }
     }
 }
