@@ -38,13 +38,15 @@ use std::{
 
 use client::Transport;
 use fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN};
-use report::Report;
+use report::{Report, Startup};
 use scenarios::Load;
 use server::{Binary, Server};
 
 /// Repositories with their own copy of the seeded issues, one per session.
 const OWN_REPOS: usize = 50;
 const OUT_DIR: &str = "target/bench";
+/// The start-up series' name, for `--only`.
+const STARTUP: &str = "0 start-up";
 
 /// What every scenario needs: the HTTP client, the fake GitHub, the run's sizes.
 #[derive(Debug)]
@@ -95,6 +97,8 @@ struct Plan {
     idle: usize,
     active: usize,
     churn: usize,
+    /// Starts of each binary in the start-up series.
+    starts: usize,
     only: Option<String>,
     json: PathBuf,
     /// This build, and the baseline it is compared with (`--baseline PATH`), if any: every
@@ -123,6 +127,7 @@ impl Plan {
             idle,
             active,
             churn,
+            starts: if smoke { 2 } else { 20 },
             only: value("--only"),
             binaries: value("--baseline")
                 .map(|path| Binary {
@@ -411,7 +416,33 @@ fn main() {
     );
 }
 
+/// Starts each binary `starts` times in a row, nothing else running, and stops it again.
+async fn startups(bench: &Bench, plan: &Plan) -> Vec<Startup> {
+    let mut series = Vec::new();
+    for binary in &plan.binaries {
+        let first = bench.startups.borrow().len();
+        for _ in 0..plan.starts {
+            drop(bench.start_server(binary, STARTUP, &[]).await);
+        }
+        let times: Vec<Duration> = bench.startups.borrow_mut().drain(first..).collect();
+        series.push(Startup {
+            server: binary.label,
+            starts: times.len(),
+            ms: report::summary_of(&times),
+        });
+    }
+    series
+}
+
 async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -> Report {
+    // First, while the machine holds nothing of ours: the scenarios' own starts come right
+    // after the server before has gone, with its sockets and memory still being released.
+    let startup = if plan.wants(STARTUP) {
+        eprintln!("running: {STARTUP}");
+        startups(bench, plan).await
+    } else {
+        Vec::new()
+    };
     let mut rows = Vec::new();
     for load in standard_loads(plan).iter().filter(|l| plan.wants(&l.name)) {
         for binary in &plan.binaries {
@@ -458,7 +489,10 @@ async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -
         pinning,
         rows,
         memory,
-        startup_ms: report::summary_of(&bench.startups.borrow()),
+        startup,
+        startup_in_run_ms: Some(bench.startups.borrow())
+            .filter(|starts| !starts.is_empty())
+            .map(|starts| report::summary_of(&starts)),
     }
 }
 

@@ -117,8 +117,20 @@ pub struct Report {
     pub pinning: String,
     pub rows: Vec<Row>,
     pub memory: Vec<Memory>,
-    /// From spawning the server process to its first `/health` answer, over every start.
-    pub startup_ms: Latency,
+    /// From spawning the server process to its first `/health` answer, in a series of starts
+    /// with nothing else running, per server binary.
+    pub startup: Vec<Startup>,
+    /// The same over the scenarios' own starts, each right after the scenario before it
+    /// (whose server may still be going away).
+    pub startup_in_run_ms: Option<Latency>,
+}
+
+/// A series of starts of one server binary.
+#[derive(Debug, Serialize)]
+pub struct Startup {
+    pub server: &'static str,
+    pub starts: usize,
+    pub ms: Latency,
 }
 
 impl Report {
@@ -200,12 +212,22 @@ impl Report {
                     .map_or("-".to_string(), |c| format!("{c:.0}"))
             );
         }
-        let s = self.startup_ms;
-        let _ = writeln!(
-            out,
-            "\nprocess start to first /health answer: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
-            s.p50_ms, s.p90_ms, s.max_ms
-        );
+        let _ = writeln!(out, "\nprocess start to first /health answer:");
+        for series in &self.startup {
+            let s = series.ms;
+            let _ = writeln!(
+                out,
+                "  {:8} {} starts, nothing else running: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+                series.server, series.starts, s.p50_ms, s.p90_ms, s.max_ms
+            );
+        }
+        if let Some(s) = self.startup_in_run_ms {
+            let _ = writeln!(
+                out,
+                "  every scenario's start, right after the one before: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+                s.p50_ms, s.p90_ms, s.max_ms
+            );
+        }
         out
     }
 }
