@@ -382,16 +382,17 @@ mod tests {
         assert_eq!(
             kept,
             [2, 3, 4],
-            "1 forgotten; 2 in flight, 3 backing off, 4 used lately"
+            "1 forgotten; 2 in flight, 3 struck lately, 4 used lately"
         );
 
         drop(in_flight);
-        gateway.forget_idle(later + IDLE_FOR, wall_later + IDLE_FOR);
+        // 25 minutes on: 3's back-off (60 s) ended more than its strikes are kept, 15 minutes.
+        gateway.forget_idle(later + Duration::from_secs(600), wall_later);
         let kept: Vec<u64> = gateway.credentials.keys().copied().collect();
         assert_eq!(
             kept,
-            [3],
-            "only the strikes keep a credential past its idle time"
+            [4],
+            "4 still used lately; 2 and 3 hold nothing back any more"
         );
     }
 }

@@ -131,13 +131,18 @@ impl Limits {
     /// Whether anything here still holds calls back, or would: a back-off, secondary-limit
     /// strikes, a spent budget before its reset, a mutation's slot ahead. Only state that
     /// holds nothing back may be forgotten; a fresh `Limits` admits everything at once.
+    /// Strikes (which only grow the next back-off) count until [`MAX_SECONDARY_BACKOFF`]
+    /// after the last back-off ended: a token quiet for that long starts over.
     pub fn holds_back(&self, now: Instant, wall: SystemTime) -> bool {
         self.backoff_until.is_some_and(|until| until > now)
             || self
                 .rejected
                 .as_ref()
                 .is_some_and(|(until, _)| *until > now)
-            || self.strikes > 0
+            || (self.strikes > 0
+                && self
+                    .backoff_until
+                    .is_some_and(|until| until + MAX_SECONDARY_BACKOFF > now))
             || self.next_mutation.is_some_and(|next| next > now)
             || self
                 .budgets
@@ -261,13 +266,18 @@ mod tests {
         assert!(!spaced.holds_back(later.0, later.1));
 
         let mut struck = Limits::default();
-        struck.record_secondary(None, now, &policy());
+        let wait = struck.record_secondary(None, now, &policy());
+        let after_backoff = now + wait + Duration::from_secs(1);
         assert!(
-            struck.holds_back(later.0, later.1),
+            struck.holds_back(after_backoff, wall),
             "strikes grow the next back-off"
         );
+        assert!(
+            !struck.holds_back(now + wait + MAX_SECONDARY_BACKOFF, wall),
+            "a token quiet long after its back-off starts over"
+        );
         struck.record_success();
-        assert!(!struck.holds_back(later.0, later.1));
+        assert!(!struck.holds_back(after_backoff, wall));
     }
 
     #[test]
