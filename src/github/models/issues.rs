@@ -195,6 +195,8 @@ impl<'de> Deserialize<'de> for Issues {
                 }
                 // Pages stay in the cache: keep no more than they hold.
                 issues.text.buf.shrink_to_fit();
+                issues.text.names.shrink_to_fit();
+                issues.records.shrink_to_fit();
                 Ok(issues)
             }
         }

@@ -19,7 +19,8 @@ pub(super) struct Span {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Text {
     pub buf: String,
-    /// Each issue's label names and then its assignees' logins, as ranges of `names`.
+    /// The label names and assignee logins of every issue, each list a range of `names` (in
+    /// the order their keys came; a key given twice leaves its first list unused).
     pub names: Vec<Span>,
 }
 
@@ -106,6 +107,8 @@ pub(super) struct NameKind {
     key: &'static str,
     bare: bool,
     expecting: &'static str,
+    /// The same, for a list of them.
+    expecting_list: &'static str,
 }
 
 pub(super) struct NameSeed<'b> {
@@ -119,12 +122,14 @@ impl NameKind {
         key: "login",
         bare: false,
         expecting: "a user object with a login",
+        expecting_list: "a list of user objects with logins",
     };
     /// In issue objects GitHub gives labels as objects; its schema also allows bare names.
     pub const LABEL: NameKind = NameKind {
         key: "name",
         bare: true,
         expecting: "a label object with a name, or a label name",
+        expecting_list: "a list of label objects with names, or of label names",
     };
 
     pub fn of(self, buf: &mut String) -> NameSeed<'_> {
@@ -183,7 +188,7 @@ impl<'de> Visitor<'de> for NamesSeed<'_> {
     type Value = Range<u32>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a list of {}s", self.0.kind.expecting)
+        f.write_str(self.0.kind.expecting_list)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {

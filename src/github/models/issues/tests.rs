@@ -181,6 +181,11 @@ fn a_bad_issue_is_refused_with_what_is_wrong() {
         r#"[{{{fields}, "title": "t", "assignees": ["x"]}}]"#
     ));
     assert!(bare_user.contains("expected a user object"), "{bare_user}");
+    let not_names = refusal(format!(r#"[{{{fields}, "title": "t", "labels": "bug"}}]"#));
+    assert!(
+        not_names.contains("expected a list of label objects with names, or of label names"),
+        "{not_names}"
+    );
     let number = refusal(r#"[{"number": "1"}]"#.into());
     assert!(number.contains("invalid type: string"), "{number}");
     let not_a_list = refusal(r#"{"message": "Not Found"}"#.into());
