@@ -7,68 +7,32 @@
 mod issues;
 mod text;
 
-use std::fmt;
-
-use serde::{
-    Deserialize, Deserializer, Serialize,
-    de::{self, MapAccess, Visitor},
-};
+use serde::{Deserialize, Deserializer, Serialize, de::DeserializeSeed};
 
 pub use issues::{Issue, IssueRef, Issues};
-use text::KeyIs;
+use text::NameKind;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct User {
     pub login: String,
 }
 
-/// In issue objects GitHub gives labels as objects; its schema also allows bare strings.
+/// A label, by its name. GitHub gives labels as objects; its schema also allows bare names.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Label {
-    Full { name: String },
-    Name(String),
-}
+pub struct Label(String);
 
 impl Label {
     pub fn name(&self) -> &str {
-        match self {
-            Label::Full { name } | Label::Name(name) => name,
-        }
+        &self.0
     }
 }
 
-/// By hand rather than `#[serde(untagged)]`, which buffers every label object into an
-/// intermediate tree before trying each form: labels are in every issue of every list.
+/// The two forms the issue decoder reads too, through its seed, into a buffer of its own.
 impl<'de> Deserialize<'de> for Label {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LabelVisitor;
-
-        impl<'de> Visitor<'de> for LabelVisitor {
-            type Value = Label;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a label object with a name, or a label name")
-            }
-
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Label, E> {
-                Ok(Label::Name(name.to_string()))
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Label, A::Error> {
-                let mut name = None;
-                while let Some(is_name) = map.next_key_seed(KeyIs("name"))? {
-                    if is_name {
-                        name = Some(map.next_value::<String>()?);
-                    } else {
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
-                Ok(Label::Full { name })
-            }
-        }
-
-        deserializer.deserialize_any(LabelVisitor)
+        let mut name = String::new();
+        NameKind::LABEL.of(&mut name).deserialize(deserializer)?;
+        Ok(Label(name))
     }
 }
 

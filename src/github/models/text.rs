@@ -1,5 +1,6 @@
 //! The strings of one GitHub answer in one buffer, and the serde seeds that append to it:
-//! how [`super::issues`] decodes a page without an allocation per string.
+//! how [`super::issues`] decodes a page without an allocation per string (and how a lone
+//! [`super::Label`] reads its two forms).
 //!
 //! A seed appends what it decodes to the buffer and returns where it is ([`Span`]); escaped
 //! strings, which serde_json hands over already unescaped, go in the same way.
@@ -217,7 +218,7 @@ impl<'de> Visitor<'de> for NamesSeed<'_> {
 }
 
 /// An object key: whether it is the one looked for (read without allocating).
-pub(super) struct KeyIs(pub &'static str);
+struct KeyIs(&'static str);
 
 impl<'de> DeserializeSeed<'de> for KeyIs {
     type Value = bool;
