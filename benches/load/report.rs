@@ -81,6 +81,8 @@ pub struct Row {
     pub calls_per_second: f64,
     pub latency: Latency,
     pub server_cpu_us_per_call: f64,
+    /// Of that, the kernel's (system time; see `CpuTime::system`).
+    pub server_kernel_us_per_call: f64,
     /// Of one core.
     pub server_cpu_percent: f64,
     /// The load generator and the fake GitHub, on the other core.
@@ -141,7 +143,7 @@ impl Report {
         let _ = writeln!(out, "pinning: {}\n", self.pinning);
         let _ = writeln!(
             out,
-            "{:<44} {:<8} {:<10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>5} {:>5} {:>4}",
+            "{:<44} {:<8} {:<10} {:>9} {:>7} {:>7} {:>7} {:>7} {:>8} {:>6} {:>6} {:>6} {:>6} {:>5} {:>5} {:>4}",
             "scenario",
             "server",
             "transport",
@@ -151,6 +153,7 @@ impl Report {
             "p99 ms",
             "max ms",
             "µs/call",
+            "kernel",
             "srv %",
             "gen %",
             "gh/c",
@@ -161,7 +164,7 @@ impl Report {
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "{:<44} {:<8} {:<10} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.1} {:>6.0} {:>6.0} {:>6.3} {:>5.2} {:>5.2} {:>4}",
+                "{:<44} {:<8} {:<10} {:>9.0} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>8.1} {:>6.0} {:>6.0} {:>6.0} {:>6.3} {:>5.2} {:>5.2} {:>4}",
                 r.name,
                 r.server,
                 r.transport,
@@ -171,6 +174,7 @@ impl Report {
                 r.latency.p99_ms,
                 r.latency.max_ms,
                 r.server_cpu_us_per_call,
+                r.server_kernel_us_per_call,
                 r.server_cpu_percent,
                 r.bench_cpu_percent,
                 r.github_requests_per_call,
@@ -181,7 +185,8 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nµs/call: server CPU time per call. srv %, gen %: CPU of the server's core and of the \
+            "\nµs/call: server CPU time per call; kernel: the part of it in the kernel (on loopback \
+             that includes the peers' TCP receive path and wake-ups). srv %, gen %: CPU of the server's core and of the \
              load generator's (with the fake GitHub). gh/c: GitHub requests per call; 304/c: of \
              them 304s per call; co/c: calls per call that shared another's answer.\n"
         );

@@ -49,7 +49,7 @@ struct Edge {
 async fn edge(bench: &Bench, server: &Server) -> Edge {
     Edge {
         server: server.read(&bench.http).await,
-        bench_cpu: cpu_time("/proc/self/stat"),
+        bench_cpu: cpu_time("/proc/self/stat").total(),
         fake_requests: bench.fake.request_count() as u64,
         at: Instant::now(),
     }
@@ -145,6 +145,7 @@ pub async fn closed_loop(
     let seconds = (last.at - first.at).as_secs_f64();
     let calls = stats.calls().max(1) as f64;
     let per_call = |after: u64, before: u64| after.saturating_sub(before) as f64 / calls;
+    let server_cpu = last.server.cpu.total() - first.server.cpu.total();
     Row {
         server: "this",
         name: load.name.clone(),
@@ -152,8 +153,11 @@ pub async fn closed_loop(
         sessions: load.sessions,
         github_latency_ms: load.github_latency.as_millis() as u64,
         calls_per_second: stats.calls() as f64 / seconds,
-        server_cpu_us_per_call: (last.server.cpu - first.server.cpu).as_secs_f64() * 1e6 / calls,
-        server_cpu_percent: (last.server.cpu - first.server.cpu).as_secs_f64() * 100.0 / seconds,
+        server_cpu_us_per_call: server_cpu.as_secs_f64() * 1e6 / calls,
+        server_kernel_us_per_call: (last.server.cpu.system - first.server.cpu.system).as_secs_f64()
+            * 1e6
+            / calls,
+        server_cpu_percent: server_cpu.as_secs_f64() * 100.0 / seconds,
         bench_cpu_percent: (last.bench_cpu - first.bench_cpu).as_secs_f64() * 100.0 / seconds,
         github_requests_per_call: per_call(last.fake_requests, first.fake_requests),
         not_modified_per_call: per_call(last.server.not_modified, first.server.not_modified),

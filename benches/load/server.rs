@@ -37,8 +37,8 @@ pub struct Server {
 /// One reading of the server's counters.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reading {
-    /// User + system CPU time of the whole process.
-    pub cpu: Duration,
+    /// CPU time of the whole process.
+    pub cpu: CpuTime,
     pub rss_kib: u64,
     /// Requests the server sent to GitHub (all statuses), its 304s and coalesced calls.
     pub upstream: u64,
@@ -171,8 +171,23 @@ fn clock_ticks() -> u64 {
     })
 }
 
-/// utime + stime of a process (all its threads, living and ended) from its `stat` file.
-pub fn cpu_time(stat_path: &str) -> Duration {
+/// CPU time of a process (all its threads, living and ended), split as the kernel counts it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTime {
+    pub user: Duration,
+    /// In the kernel on the process's behalf: its system calls and, on loopback, the peers'
+    /// TCP receive path and wake-ups, which run on the sending core.
+    pub system: Duration,
+}
+
+impl CpuTime {
+    pub fn total(self) -> Duration {
+        self.user + self.system
+    }
+}
+
+/// utime and stime of a process from its `stat` file.
+pub fn cpu_time(stat_path: &str) -> CpuTime {
     let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // The command name (field 2) may hold spaces; the fields after it are plain.
     let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
@@ -181,8 +196,14 @@ pub fn cpu_time(stat_path: &str) -> Duration {
         .map(|f| f.parse().unwrap_or(0))
         .collect();
     // utime and stime are fields 14 and 15 of the file: 12 and 13 after the name.
-    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
-    Duration::from_nanos(ticks * 1_000_000_000 / clock_ticks())
+    let time = |index: usize| {
+        let ticks = fields.get(index).copied().unwrap_or(0);
+        Duration::from_nanos(ticks * 1_000_000_000 / clock_ticks())
+    };
+    CpuTime {
+        user: time(11),
+        system: time(12),
+    }
 }
 
 /// VmRSS of a process, in KiB.
