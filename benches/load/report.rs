@@ -185,10 +185,11 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nµs/call: server CPU time per call; kernel: the part of it in the kernel (on loopback \
-             that includes the peers' TCP receive path and wake-ups). srv %, gen %: CPU of the server's core and of the \
-             load generator's (with the fake GitHub). gh/c: GitHub requests per call; 304/c: of \
-             them 304s per call; co/c: calls per call that shared another's answer.\n"
+            "\nµs/call: server CPU time per call; kernel: the part of it in the kernel (on \
+             loopback that includes the peers' TCP receive path and wake-ups). srv %, gen %: CPU \
+             of the server's core and of the load generator's (with the fake GitHub). gh/c: \
+             GitHub requests per call; 304/c: of them 304s per call; co/c: calls per call that \
+             shared another's answer.\n"
         );
         let _ = writeln!(
             out,
