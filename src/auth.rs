@@ -99,6 +99,21 @@ pub fn key_hashes(keys: &[Secret]) -> Result<Vec<[u8; 32]>, String> {
         .collect()
 }
 
+/// Plain keys shorter than this draw a warning at startup: logs name each caller by the
+/// first 8 hex digits of its key's SHA-256, against which a short key is quickly guessed.
+const MIN_KEY_CHARS: usize = 16;
+
+/// How many configured keys, given as themselves rather than as `sha256:` hashes, are shorter
+/// than [`MIN_KEY_CHARS`].
+fn short_keys(keys: &[Secret]) -> usize {
+    keys.iter()
+        .filter(|key| {
+            let key = key.expose();
+            !key.starts_with("sha256:") && key.chars().count() < MIN_KEY_CHARS
+        })
+        .count()
+}
+
 fn bearer(request: &HttpRequest) -> Option<&str> {
     let value = request.headers().get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -114,6 +129,14 @@ impl Authenticator {
         server_credential: Option<Credential>,
         github: GitHub,
     ) -> Result<Self, String> {
+        let short = short_keys(&settings.api_keys());
+        if settings.mode == AuthMode::ApiKeys && short > 0 {
+            log::warn!(
+                "{short} of the auth.api_keys are shorter than {MIN_KEY_CHARS} characters: short \
+                 keys are easy to guess, and the logs name callers by a prefix of their key's \
+                 SHA-256. Use random keys (openssl rand -hex 32)"
+            );
+        }
         Ok(Authenticator {
             mode: settings.mode,
             key_hashes: key_hashes(&settings.api_keys())?,
@@ -203,6 +226,18 @@ mod tests {
         assert!(same_digest(&hashes[0], &sha256(b"team-key")));
         assert!(!same_digest(&hashes[0], &sha256(b"team-kex")));
         assert!(key_hashes(&[Secret::new("sha256:zz")]).is_err());
+    }
+
+    #[test]
+    fn short_plain_keys_are_counted_and_hashes_are_not() {
+        let hashed = format!("sha256:{}", hex(&sha256(b"team-key")));
+        let keys = [
+            Secret::new("team-key"),
+            Secret::new(hashed),
+            Secret::new("0123456789abcdef"),
+            Secret::new("ünïcödé-kéy-1234"),
+        ];
+        assert_eq!(short_keys(&keys), 1);
     }
 
     #[test]

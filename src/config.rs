@@ -24,6 +24,13 @@ pub enum ConfigError {
     Invalid(#[from] config::ConfigError),
     #[error("invalid configuration: {key} {problem}")]
     OutOfRange { key: &'static str, problem: String },
+    /// The file named by `GITHUB_ISSUE_MCP_CONFIG` is not valid TOML. `problem` is the
+    /// parser's message without the lines of the file it quotes: a file's line may hold a
+    /// secret (`token = ghp_...` without its quotes, say), and this message is logged.
+    #[error(
+        "invalid configuration: the file {path} (GITHUB_ISSUE_MCP_CONFIG) is not valid TOML: {problem}"
+    )]
+    FileSyntax { path: String, problem: String },
     #[error(
         "GITHUB_TOKEN is not set. Create a token at https://github.com/settings/personal-access-tokens \
          (fine-grained, with \"Issues: Read and write\" on the repositories your agents manage; or a \
@@ -236,12 +243,15 @@ impl Settings {
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(
+                // Values stay strings until a setting's type asks for a number or a bool:
+                // parsing them up front would turn an API key or token like `00123` into
+                // the number 123, and the key as written would be refused.
                 Environment::with_prefix(ENV_PREFIX)
                     .separator("__")
-                    .try_parsing(true)
                     .source(Some(env.clone())),
             );
-        if let Some(path) = env.get(CONFIG_FILE_VAR) {
+        let file = env.get(CONFIG_FILE_VAR);
+        if let Some(path) = file {
             builder = builder.add_source(File::new(path, FileFormat::Toml));
         }
         // The tutorial's names, kept working and given the last word.
@@ -254,7 +264,16 @@ impl Settings {
         ] {
             builder = builder.set_override_option(key, env.get(var).cloned())?;
         }
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let settings: Settings = builder
+            .build()
+            .map_err(|err| match err {
+                config::ConfigError::FileParse { uri, cause } => ConfigError::FileSyntax {
+                    path: file.cloned().or(uri).unwrap_or_default(),
+                    problem: without_quoted_lines(&cause.to_string()),
+                },
+                other => ConfigError::Invalid(other),
+            })?
+            .try_deserialize()?;
         settings.validate()?;
         Ok(settings)
     }
@@ -303,6 +322,16 @@ impl Settings {
             return out_of_range("tools.comments_max", "must be at least 1");
         }
         let url = &self.github.api_url;
+        let (_, after_scheme) = url.split_once("://").unwrap_or(("", url));
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            // Not echoed: the part before the @ may be a password.
+            return out_of_range(
+                "github.api_url (GITHUB_API_URL)",
+                "must not hold a user name or password (the part before an @); the token \
+                 goes in GITHUB_TOKEN",
+            );
+        }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return out_of_range(
                 "github.api_url (GITHUB_API_URL)",
@@ -341,6 +370,22 @@ impl Settings {
             _ => Err(ConfigError::MissingToken),
         }
     }
+}
+
+/// A TOML parser's message without the lines of the file that it quotes (`3 | token = x`)
+/// and the marker lines under them (`  |     ^`), its other lines joined by "; ".
+fn without_quoted_lines(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            let gutter = line
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
+            !line.is_empty() && !gutter.starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -405,6 +450,69 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("mcp.page_size"), "{err}");
+    }
+
+    #[test]
+    fn environment_values_stay_as_written_until_a_setting_wants_a_number() {
+        let settings = Settings::from_env(&env(&[
+            ("GITHUB_ISSUE_MCP__GITHUB__TOKEN", "00123"),
+            ("GITHUB_ISSUE_MCP__AUTH__MODE", "api-keys"),
+            ("GITHUB_ISSUE_MCP__AUTH__API_KEYS", "007,1e5"),
+            (
+                "GITHUB_ISSUE_MCP__AUTH__ALLOW_UNAUTHENTICATED_REMOTE",
+                "true",
+            ),
+            ("GITHUB_ISSUE_MCP__SERVER__WORKERS", "3"),
+        ]))
+        .unwrap();
+        let token = settings.github.token.as_ref().map(Secret::expose);
+        assert_eq!(token, Some("00123"));
+        let keys = settings.auth.api_keys();
+        let keys: Vec<&str> = keys.iter().map(Secret::expose).collect();
+        assert_eq!(keys, ["007", "1e5"]);
+        assert!(settings.auth.allow_unauthenticated_remote);
+        assert_eq!(settings.server.workers, 3);
+    }
+
+    #[test]
+    fn a_config_file_with_bad_syntax_is_named_without_quoting_its_lines() {
+        let path = std::env::temp_dir().join(format!("ghim-config-{}.toml", std::process::id()));
+        let secret = "ghp_SUPERSECRETTOKEN1234567890";
+        std::fs::write(
+            &path,
+            format!("[github]\napi_url = \"https://x\"\ntoken = {secret}\n"),
+        )
+        .unwrap();
+        let err = Settings::from_env(&env(&[("GITHUB_ISSUE_MCP_CONFIG", path.to_str().unwrap())]))
+            .unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        let message = err.to_string();
+        assert!(matches!(err, ConfigError::FileSyntax { .. }), "{message}");
+        assert!(!message.contains("SUPERSECRET"), "{message}");
+        assert!(message.contains(path.to_str().unwrap()), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+        assert!(!format!("{err:?}").contains("SUPERSECRET"));
+    }
+
+    #[test]
+    fn an_api_url_with_a_password_is_refused_without_showing_it() {
+        let err = Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "x"),
+            (
+                "GITHUB_API_URL",
+                "https://bot:hunter2hunter2@ghe.example/api/v3",
+            ),
+        ]))
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("github.api_url"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        // An @ later in the URL is no user name.
+        Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "x"),
+            ("GITHUB_API_URL", "https://ghe.example/api/v3?team=@ops"),
+        ]))
+        .unwrap();
     }
 
     #[test]
