@@ -285,6 +285,56 @@ async fn a_secondary_limit_holds_calls_back_for_retry_after() {
     );
 }
 
+/// Headers no GitHub sends (a reset or a retry-after past the end of time) once made the
+/// gateway's clock arithmetic overflow and panic, which stopped it for every session.
+#[tokio::test(flavor = "multi_thread")]
+async fn absurd_rate_limit_headers_leave_the_gateway_running() {
+    let fake = repo_with_issues(1);
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    let args = json!({"owner": "octo", "repo": "hello", "issue_number": 1});
+    fake.set_rate_limit("core", 4000, Duration::MAX);
+    for id in 1..=2 {
+        let read = client.call_tool(id, "get_issue", args.clone()).await;
+        assert_ne!(read["isError"], true, "{read}");
+    }
+    fake.set_secondary_limit(Some(u64::MAX), 429, 1);
+    let limited = client.call_tool(3, "get_issue", args.clone()).await;
+    assert!(
+        text_of(&limited).contains("secondary rate limit"),
+        "{limited}"
+    );
+    // Held back for an hour at most, by a gateway that still answers.
+    assert!(text_of(&limited).contains("3600 s"), "{limited}");
+    let held = client.call_tool(4, "get_issue", args).await;
+    assert!(text_of(&held).contains("secondary rate limit"), "{held}");
+    assert_eq!(server.health().await["status"], "ok");
+}
+
+/// A `next` link that leads back to the same empty page must not be followed forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paginator_without_end_is_not_followed_forever() {
+    let fake = repo_with_issues(1);
+    fake.add_comment("octo", "hello", 1, "hubot", "first!");
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+    fake.loop_pages_next(10_000);
+    let sent = fake.request_count();
+    let listed = client
+        .call_tool(
+            1,
+            "list_issue_comments",
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1}),
+        )
+        .await;
+    assert!(listed.get("content").is_some(), "{listed}");
+    assert!(
+        fake.request_count() - sent <= 3,
+        "{} requests for one call",
+        fake.request_count() - sent
+    );
+}
+
 /// GitHub locks a user's logins after repeated bad credentials: once GitHub has rejected the
 /// server's token, agents retrying must not send it again and again.
 #[tokio::test(flavor = "multi_thread")]

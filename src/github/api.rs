@@ -189,11 +189,16 @@ impl GitHub {
         ));
         let mut comments = Vec::new();
         let mut more = false;
+        // Full pages need `limit / per_page` of them; two more allow for short ones. A
+        // `next` link that leads nowhere (an empty page, or pages without end from a broken
+        // proxy) must not keep the call asking GitHub forever.
+        let mut pages_left = limit.div_ceil(per_page) + 2;
         while let Some(next) = url.take() {
             let page: Page<Vec<Comment>> = self.page_at(credential, repo, next).await?;
             comments.extend(page.items.iter().cloned());
             more = page.links.next.is_some() || comments.len() > limit;
-            if comments.len() < limit {
+            pages_left -= 1;
+            if comments.len() < limit && !page.items.is_empty() && pages_left > 0 {
                 url = page.links.next;
             }
         }

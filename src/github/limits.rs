@@ -101,7 +101,11 @@ impl Limits {
             resource,
             Budget {
                 remaining,
-                resets_at: SystemTime::UNIX_EPOCH + Duration::from_secs(reset_epoch),
+                // The transport keeps resets within an hour; checked all the same, as a
+                // panic here would stop the gateway for every session.
+                resets_at: SystemTime::UNIX_EPOCH
+                    .checked_add(Duration::from_secs(reset_epoch))
+                    .unwrap_or_else(SystemTime::now),
             },
         );
     }
@@ -124,7 +128,7 @@ impl Limits {
             .unwrap_or(growing)
             .min(MAX_SECONDARY_BACKOFF.max(retry_after.unwrap_or_default()));
         self.strikes += 1;
-        self.backoff_until = Some(now + wait);
+        self.backoff_until = Some(now.checked_add(wait).unwrap_or(now + MAX_SECONDARY_BACKOFF));
         wait
     }
 
@@ -140,9 +144,11 @@ impl Limits {
                 .as_ref()
                 .is_some_and(|(until, _)| *until > now)
             || (self.strikes > 0
-                && self
-                    .backoff_until
-                    .is_some_and(|until| until + MAX_SECONDARY_BACKOFF > now))
+                && self.backoff_until.is_some_and(|until| {
+                    until
+                        .checked_add(MAX_SECONDARY_BACKOFF)
+                        .is_none_or(|end| end > now)
+                }))
             || self.next_mutation.is_some_and(|next| next > now)
             || self
                 .budgets
@@ -198,6 +204,21 @@ mod tests {
         assert_eq!(
             limits.admit(RateResource::Core, false, now, wall, &policy()),
             Ok(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn absurd_resets_and_waits_do_not_overflow_the_clock() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        limits.record_budget(RateResource::Core, 10, u64::MAX);
+        let wait = limits.record_secondary(Some(Duration::MAX), now, &policy());
+        assert_eq!(wait, Duration::MAX);
+        assert!(limits.holds_back(now, wall));
+        assert!(
+            limits
+                .admit(RateResource::Core, false, now, wall, &policy())
+                .is_err()
         );
     }
 

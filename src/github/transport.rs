@@ -196,8 +196,16 @@ enum ErrorItem {
     Text(String),
 }
 
+/// GitHub's rate-limit windows are an hour long: a reset or a `retry-after` further away than
+/// this is a broken answer (or a proxy's) and is taken as this far, so that it can neither
+/// overflow the clock arithmetic nor hold a token back for years.
+const LIMIT_HORIZON: Duration = Duration::from_secs(60 * 60);
+
 impl Raw {
     pub fn new(status: u16, headers: &HeaderMap, body: Bytes) -> Raw {
+        let now_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
         let text = |name: &str| {
             headers
                 .get(name)
@@ -210,13 +218,15 @@ impl Raw {
             etag: text("etag"),
             link: text("link"),
             remaining: number("x-ratelimit-remaining"),
-            reset: number("x-ratelimit-reset"),
+            reset: number("x-ratelimit-reset")
+                .map(|reset| reset.min(now_epoch + LIMIT_HORIZON.as_secs())),
             resource: text("x-ratelimit-resource").and_then(|r| match r.as_str() {
                 "core" => Some(RateResource::Core),
                 "search" => Some(RateResource::Search),
                 _ => None,
             }),
-            retry_after: number("retry-after").map(Duration::from_secs),
+            retry_after: number("retry-after")
+                .map(|secs| Duration::from_secs(secs).min(LIMIT_HORIZON)),
             body,
         }
     }
@@ -366,6 +376,32 @@ mod tests {
             forbidden.classify(RateResource::Core),
             Classified::Failed(GitHubError::Forbidden { .. })
         ));
+    }
+
+    #[test]
+    fn a_reset_or_retry_after_beyond_an_hour_is_taken_as_an_hour() {
+        let huge = u64::MAX.to_string();
+        let answer = raw(
+            429,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &huge),
+                ("retry-after", &huge),
+            ],
+            "{}",
+        );
+        assert_eq!(answer.retry_after, Some(LIMIT_HORIZON));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let reset = answer.reset.unwrap();
+        assert!(
+            reset > now && reset <= now + 3600 + 5,
+            "{reset} against {now}"
+        );
+        let normal = raw(429, &[("x-ratelimit-reset", "1700000000")], "{}");
+        assert_eq!(normal.reset, Some(1_700_000_000));
     }
 
     #[test]

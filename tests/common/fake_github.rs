@@ -137,6 +137,8 @@ pub(crate) struct State {
     pub failures: Option<Fault<u16>>,
     /// The method whose answers break off.
     pub broken: Option<Fault<String>>,
+    /// GETs answered with an empty page whose `next` link is the request's own URL.
+    pub looping_pages: Option<Fault<()>>,
     pub latency: Duration,
     pub requests: Vec<RecordedRequest>,
     pub in_flight: usize,
@@ -202,6 +204,7 @@ impl FakeGitHub {
             secondary: None,
             failures: None,
             broken: None,
+            looping_pages: None,
             latency: Duration::ZERO,
             requests: Vec::new(),
             in_flight: 0,
@@ -297,7 +300,7 @@ impl FakeGitHub {
             };
             let budget = state.budgets.get_mut(key).unwrap();
             budget.remaining = remaining.min(budget.limit);
-            budget.reset = epoch_now() + reset_in.as_secs();
+            budget.reset = epoch_now().saturating_add(reset_in.as_secs());
         })
     }
 
@@ -346,6 +349,13 @@ impl FakeGitHub {
             times,
         };
         self.with(|state| state.broken = Some(fault))
+    }
+
+    /// The next `times` GETs are answered with an empty page whose `next` link is the
+    /// request's own URL: a paginator that never ends (seen from proxies and broken
+    /// GitHub Enterprise instances), which a client must not follow forever.
+    pub fn loop_pages_next(&self, times: usize) {
+        self.with(|state| state.looping_pages = Some(Fault { what: (), times }))
     }
 
     /// Every answer waits this long before it is sent.

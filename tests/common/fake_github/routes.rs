@@ -211,6 +211,14 @@ fn decide(
             .unwrap_or("Server Error");
         return error(status, reason, DOCS).into();
     }
+    if method == "GET" && Fault::take(&mut state.looping_pages).is_some() {
+        let mut looping = answer(200, json!([]));
+        looping.link = Some(format!(
+            "<{}{path_and_query}>; rel=\"next\"",
+            state.base_url
+        ));
+        return looping.into();
+    }
     refill_expired_budgets(state);
     // GitHub serves /rate_limit even with a spent budget, and does not charge for it.
     let free = path_and_query == "/rate_limit" || path_and_query.starts_with("/rate_limit?");
