@@ -2,7 +2,8 @@
 //!
 //! Sessions record each request (method, outcome, and for `tools/call` the latency); the
 //! GitHub gateway records each upstream answer's status. Labels are method names, outcomes,
-//! statuses, transports and rate-limit resources: never a token, key or principal.
+//! statuses, transports and rate-limit resources: never a token, key or principal, and never a
+//! name a client made up (an unknown method is `other`).
 
 use std::{
     collections::BTreeMap,
@@ -13,6 +14,8 @@ use std::{
     },
     time::Duration,
 };
+
+use crate::mcp::dispatcher::REQUEST_METHODS;
 
 /// Upper bounds (seconds) of the tool-call latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -32,7 +35,8 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Counters {
-    requests: BTreeMap<(String, &'static str), u64>,
+    /// By method (one of the server's, or `other`) and outcome.
+    requests: BTreeMap<(&'static str, &'static str), u64>,
     tool_buckets: [u64; BUCKETS.len()],
     tool_count: u64,
     tool_seconds: f64,
@@ -63,11 +67,13 @@ impl Metrics {
 
     /// One answered request. `outcome` is `ok`, `error` (JSON-RPC error) or `tool_error`.
     pub fn request(&self, method: &str, outcome: &'static str, took: Duration) {
+        // A client names the method: only the server's own become labels.
+        let label = REQUEST_METHODS
+            .iter()
+            .find(|known| **known == method)
+            .map_or("other", |known| *known);
         let mut counters = self.lock();
-        *counters
-            .requests
-            .entry((method.to_string(), outcome))
-            .or_default() += 1;
+        *counters.requests.entry((label, outcome)).or_default() += 1;
         if method == "tools/call" {
             let seconds = took.as_secs_f64();
             counters.tool_count += 1;
@@ -249,5 +255,16 @@ mod tests {
         assert!(text.contains("github_requests_total{status=\"304\"} 1"));
         assert!(text.contains("mcp_tool_results_reused_total 1"));
         assert_eq!(escape("a\"b"), "a\\\"b");
+    }
+
+    #[test]
+    fn unknown_methods_are_counted_as_other() {
+        let metrics = Metrics::default();
+        for n in 0..100 {
+            metrics.request(&format!("x/{n}"), "error", Duration::ZERO);
+        }
+        let text = metrics.render(&Snapshot::default());
+        assert!(text.contains("mcp_requests_total{method=\"other\",outcome=\"error\"} 100"));
+        assert!(!text.contains("x/1"), "{text}");
     }
 }

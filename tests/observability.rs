@@ -37,7 +37,7 @@ async fn metrics_count_sessions_requests_and_github_traffic_without_secrets() {
         "mcp_sessions{transport=\"streamable-http\"} 0",
         "mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 2",
         "mcp_requests_total{method=\"tools/call\",outcome=\"tool_error\"} 1",
-        "mcp_requests_total{method=\"no/such/method\",outcome=\"error\"} 1",
+        "mcp_requests_total{method=\"other\",outcome=\"error\"} 1",
         "mcp_tool_call_seconds_count 3",
         "github_requests_total{status=\"200\"} 1",
         "github_requests_total{status=\"304\"} 1",

@@ -34,6 +34,25 @@ pub const SERVER_NAME: &str = "github-issue-manager";
 /// The human-readable name, for revisions that have `title`.
 pub const SERVER_TITLE: &str = "GitHub Issue Manager";
 
+/// The request methods [`Dispatcher::handle_request`] answers; keep in step with its match.
+/// Metrics count any other method name as `other`, so that clients cannot add labels (and
+/// memory) without bound.
+pub const REQUEST_METHODS: &[&str] = &[
+    "ping",
+    "initialize",
+    "logging/setLevel",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+];
+
 const INSTRUCTIONS: &str = "This server manages GitHub issues on behalf of the user: listing, \
 reading, searching, creating, updating and labelling them. Call tools/list to see what it can do \
 right now. Prefer read-only tools (readOnlyHint) to look before you change anything, pass owner \
@@ -531,6 +550,20 @@ mod tests {
         let params = json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
         ready(dispatcher.handle_request(&mut state, request("initialize", params))).unwrap();
         (dispatcher, state)
+    }
+
+    #[test]
+    fn request_methods_lists_the_methods_that_are_answered() {
+        let (dispatcher, mut state) = initialized("2025-06-18");
+        for method in REQUEST_METHODS.iter().filter(|m| **m != "initialize") {
+            if let Outcome::Ready(Err(err)) =
+                dispatcher.handle_request(&mut state, request(method, json!({})))
+            {
+                assert_ne!(err.code, ErrorCode::METHOD_NOT_FOUND, "{method}");
+            }
+        }
+        let unknown = dispatcher.handle_request(&mut state, request("tools/frobnicate", json!({})));
+        assert!(matches!(unknown, Outcome::Ready(Err(e)) if e.code == ErrorCode::METHOD_NOT_FOUND));
     }
 
     #[test]
