@@ -170,6 +170,7 @@ pub struct LimitSettings {
     pub max_sessions_per_principal: usize,
     pub max_in_flight_per_session: usize,
     pub tool_timeout_secs: u64,
+    pub max_subscriptions_per_session: usize,
 }
 
 /// How clients authenticate (see `crate::auth`).
@@ -345,9 +346,13 @@ impl Settings {
                 "must be at least 1",
             );
         }
-        if limits.max_in_flight_per_session == 0 || limits.tool_timeout_secs == 0 {
+        if limits.max_in_flight_per_session == 0
+            || limits.tool_timeout_secs == 0
+            || limits.max_subscriptions_per_session == 0
+        {
             return out_of_range(
-                "limits.max_in_flight_per_session and limits.tool_timeout_secs",
+                "limits.max_in_flight_per_session, limits.tool_timeout_secs and \
+                 limits.max_subscriptions_per_session",
                 "must be at least 1",
             );
         }

@@ -141,6 +141,7 @@ pub fn run_with(
                 poll_interval: settings.mcp.subscription_poll(),
                 tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
                 max_in_flight: settings.limits.max_in_flight_per_session,
+                max_subscriptions: settings.limits.max_subscriptions_per_session,
                 metrics: metrics.clone(),
                 draining: draining.clone(),
             },

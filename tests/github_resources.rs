@@ -374,3 +374,39 @@ async fn a_subscribed_issue_is_watched_with_free_304s_and_its_change_announced()
         .await;
     assert_eq!(malformed["error"]["code"], -32602, "{malformed}");
 }
+
+/// Each subscription is re-read from GitHub on every poll, with the session's token: one
+/// client must not be able to spend a shared token's budget by subscribing to thousands.
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_per_session_are_bounded() {
+    let fake = fake_with_issues();
+    let server = github_server(
+        &fake,
+        &[(
+            "GITHUB_ISSUE_MCP__LIMITS__MAX_SUBSCRIPTIONS_PER_SESSION",
+            "2",
+        )],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let mut id = 0;
+    let mut subscribe = async |method: &str, number: u64| {
+        id += 1;
+        let uri = format!("issue://octo/hello/{number}");
+        client.request(json!(id), method, json!({"uri": uri})).await
+    };
+    for number in [1, 2, 1] {
+        let answer = subscribe("resources/subscribe", number).await;
+        assert_eq!(answer["result"], json!({}), "{answer}");
+    }
+    let refused = subscribe("resources/subscribe", 3).await;
+    assert_eq!(refused["error"]["code"], -32000, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("limits.max_subscriptions_per_session"),
+        "{message}"
+    );
+    let answer = subscribe("resources/unsubscribe", 1).await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+    let answer = subscribe("resources/subscribe", 3).await;
+    assert_eq!(answer["result"], json!({}), "{answer}");
+}

@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 
 pub use super::state::{LOGGER, McpState};
 use super::{
-    jsonrpc::{ErrorObject, Notification, Request, RequestId, ResultObject, SerializedResult},
+    jsonrpc::{
+        ErrorCode, ErrorObject, Notification, Request, RequestId, ResultObject, SerializedResult,
+    },
     protocol::{InitializeParams, ListParams, LogLevel, ProtocolVersion, paginate, parse_params},
     state::RequestMeta,
 };
@@ -120,6 +122,9 @@ pub struct DispatcherConfig {
     pub tool_timeout: Duration,
     /// Requests one session may have in flight at once.
     pub max_in_flight: usize,
+    /// Resources one session may subscribe to: each is re-read from GitHub every
+    /// `poll_interval`, so without a bound one client could spend a shared token's budget.
+    pub max_subscriptions: usize,
     /// Where sessions count their requests.
     pub metrics: Metrics,
     /// Set when the server starts shutting down; long tools stop at a safe point.
@@ -133,6 +138,7 @@ impl Default for DispatcherConfig {
             poll_interval: Duration::from_secs(60),
             tool_timeout: Duration::from_secs(120),
             max_in_flight: 16,
+            max_subscriptions: 20,
             metrics: Metrics::default(),
             draining: Draining::default(),
         }
@@ -428,6 +434,16 @@ impl Dispatcher {
     ) -> Result<Map<String, Value>, ErrorObject> {
         if on {
             self.features.resources.check(&uri)?;
+            let max = self.config.max_subscriptions;
+            if !state.subscriptions.contains(&uri) && state.subscriptions.len() >= max {
+                return Err(ErrorObject::new(
+                    ErrorCode::SERVER_BUSY,
+                    format!(
+                        "this session already watches {max} resources \
+                         (limits.max_subscriptions_per_session); unsubscribe from one first"
+                    ),
+                ));
+            }
             state.subscriptions.insert(uri);
         } else {
             state.subscriptions.remove(&uri);
@@ -526,7 +542,7 @@ fn set_level(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::jsonrpc::{ErrorCode, Version2};
+    use crate::mcp::jsonrpc::Version2;
 
     fn request(method: &str, params: Value) -> Request {
         Request {
