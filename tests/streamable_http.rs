@@ -350,6 +350,20 @@ async fn batches_from_2025_03_26_sessions_get_every_answer() {
         .collect();
     ids.sort_by_key(|id| id.to_string());
     assert_eq!(ids, [json!("a"), json!("b")]);
+
+    // More answers at once than a stream's queue holds (sse.outbound_capacity): none is lost.
+    let pings: Vec<Value> = (0..300)
+        .map(|n| json!({"jsonrpc": "2.0", "id": n, "method": "ping"}))
+        .collect();
+    let batch = client.post(Value::Array(pings)).await;
+    assert_eq!(batch.status(), 200);
+    let mut ids: Vec<i64> = sse_messages(batch)
+        .await
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..300).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread")]

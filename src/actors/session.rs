@@ -212,11 +212,19 @@ impl Session {
             // A client that dropped the POST's connection can resume the stream and get the
             // response from the replay buffer: disconnecting is not cancelling.
             Some(outlet) => {
-                if outlet.send(message) != Delivery::Sent {
-                    log::debug!(
+                match outlet.send(message) {
+                    Delivery::Sent => {}
+                    // The POST's queue has room for every answer it is owed, so this is a
+                    // client that let its notifications pile up unread.
+                    Delivery::Full => log::warn!(
+                        "session {}: the response to {id} found its stream's queue full (the \
+                         client is not reading); only a resumable stream's replay keeps it",
+                        self.id
+                    ),
+                    _ => log::debug!(
                         "session {}: response to {id} is waiting for its client",
                         self.id
-                    );
+                    ),
                 }
                 outlet.detach();
             }

@@ -190,7 +190,10 @@ pub async fn post(
 
     let requests = messages.iter().filter(|m| is_request(m, None)).count();
     let streamed = batch || messages.iter().any(|m| is_request(m, Some("tools/call")));
-    let (reply_to, mut replies) = mpsc::channel(state.settings.sse.outbound_capacity);
+    // Room for every answer this POST is owed on top of the usual bound for its notifications:
+    // a batch's quick answers come out of the session all at once, before the client has read
+    // any, and an answer that found the channel full would be lost.
+    let (reply_to, mut replies) = mpsc::channel(state.settings.sse.outbound_capacity + requests);
     for message in messages {
         let reply_to = is_request(&message, None).then(|| ReplyTo {
             sender: reply_to.clone(),
