@@ -132,8 +132,9 @@ impl Replay {
             .filter(|(s, _, _)| *s == stream)
             .peekable();
         // The next event the client expects must still be here, unless nothing followed.
+        // `seq` comes from the client's Last-Event-ID: `seq + 1` may not exist.
         if let Some((_, first, _)) = of_stream.peek()
-            && *first > seq + 1
+            && seq.checked_add(1).is_some_and(|next| *first > next)
         {
             return None;
         }
@@ -306,6 +307,8 @@ mod tests {
         assert_eq!(ids, ["3-2", "3-3"]);
         assert_eq!(parse_event_id("3-1"), Some((3, 1)));
         assert_eq!(parse_event_id("x"), None);
+        // A client's claim to have seen the last possible event: nothing follows it.
+        assert_eq!(replay.after(3, u64::MAX).unwrap().len(), 0);
     }
 
     #[tokio::test]
