@@ -97,3 +97,46 @@ async fn every_call_is_answered_while_github_misbehaves() {
     }
     assert_eq!(server.health().await["status"], "ok");
 }
+
+/// A "GitHub" that answers every request with a JSON array that never ends (chunked, 1 MiB at
+/// a time, up to `total` bytes): the server must stop reading at its bound, not buffer it all.
+fn endless_github(total: usize) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                        transfer-encoding: chunked\r\n\r\n";
+            let chunk = format!("{:x}\r\n[{}\r\n", 1 << 20, " ".repeat((1 << 20) - 1));
+            let _ = stream.write_all(head.as_bytes());
+            for _ in 0..total >> 20 {
+                // The server hangs up once it has read enough.
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_too_large_to_read_is_refused_not_buffered() {
+    let base = endless_github(40 << 20);
+    let server = TestServer::start_github(settings(&[("GITHUB_API_URL", &base)]));
+    let mut client = session(&server, "2025-06-18").await;
+    let answer = client
+        .call_tool(1, "list_issues", json!({"owner": "octo", "repo": "hello"}))
+        .await;
+    assert_eq!(answer["isError"], true, "{answer}");
+    let text = common::text_of(&answer);
+    assert!(text.contains("larger than the 32 MiB"), "{text}");
+    assert_eq!(server.health().await["status"], "ok");
+}

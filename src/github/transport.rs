@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, IF_NONE_MATCH};
 use serde::Deserialize;
 
@@ -98,7 +98,8 @@ impl Transport {
             let result = self.send_once(request, token, etag).await;
             let retryable = match &result {
                 Ok(raw) => raw.status >= 500,
-                Err(_) => true,
+                // A broken connection may go better next time; an answer too large will not.
+                Err(err) => matches!(err, GitHubError::Network { .. }),
             };
             if request.method.is_mutation() || !retryable || attempt >= self.retries {
                 return result;
@@ -148,13 +149,47 @@ impl Transport {
             reason: describe(&err),
             mutation: request.method.is_mutation(),
         };
-        let response = builder.send().await.map_err(network)?;
+        let mut response = builder.send().await.map_err(network)?;
         // The headers that matter are read before the body consumes the response.
         let mut raw = Raw::new(response.status().as_u16(), response.headers(), Bytes::new());
-        raw.body = response.bytes().await.map_err(network)?;
+        let too_large = || GitHubError::Decode {
+            reason: format!(
+                "it is larger than the {} MiB this server reads",
+                MAX_ANSWER_BYTES >> 20
+            ),
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // As reqwest's `bytes()`, which keeps a body that came in one piece without a copy,
+        // but stopping at the bound.
+        let (mut first, mut joined) = (None::<Bytes>, BytesMut::new());
+        while let Some(chunk) = response.chunk().await.map_err(network)? {
+            let read = first.as_ref().map_or(joined.len(), Bytes::len);
+            if read + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(too_large());
+            }
+            match first.take() {
+                None if joined.is_empty() => first = Some(chunk),
+                Some(earlier) => {
+                    joined.extend_from_slice(&earlier);
+                    joined.extend_from_slice(&chunk);
+                }
+                None => joined.extend_from_slice(&chunk),
+            }
+        }
+        raw.body = first.unwrap_or_else(|| joined.freeze());
         Ok(raw)
     }
 }
+
+/// The largest answer read from GitHub. Its largest real ones (100 issues with bodies of
+/// 65,536 characters) are well under this; a larger one comes from a broken or hostile server,
+/// and reading it whole would take that much memory for one call.
+const MAX_ANSWER_BYTES: usize = 32 << 20;
 
 /// A transport error without the URL's query noise, and never any header (no token).
 fn describe(err: &reqwest::Error) -> String {
