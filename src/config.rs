@@ -241,20 +241,20 @@ impl Settings {
 
     /// Loads the settings with `env` standing in for the process environment.
     pub fn from_env(env: &HashMap<String, String>) -> Result<Settings, ConfigError> {
-        let mut builder = Config::builder()
-            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
-            .add_source(
-                // Values stay strings until a setting's type asks for a number or a bool:
-                // parsing them up front would turn an API key or token like `00123` into
-                // the number 123, and the key as written would be refused.
-                Environment::with_prefix(ENV_PREFIX)
-                    .separator("__")
-                    .source(Some(env.clone())),
-            );
         let file = env.get(CONFIG_FILE_VAR);
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        // The file over the defaults, the environment over both (as default.toml says).
         if let Some(path) = file {
             builder = builder.add_source(File::new(path, FileFormat::Toml));
         }
+        builder = builder.add_source(
+            // Values stay strings until a setting's type asks for a number or a bool:
+            // parsing them up front would turn an API key or token like `00123` into
+            // the number 123, and the key as written would be refused.
+            Environment::with_prefix(ENV_PREFIX)
+                .separator("__")
+                .source(Some(env.clone())),
+        );
         // The tutorial's names, kept working and given the last word.
         for (var, key) in [
             ("HOST", "server.host"),
@@ -334,9 +334,15 @@ impl Settings {
             );
         }
         if !(url.starts_with("https://") || url.starts_with("http://")) {
+            // Shown unless it may hold a password (a mistyped `https:/user:pass@host`).
+            let shown = if url.contains('@') {
+                "a URL with an @ (not shown)".to_string()
+            } else {
+                format!("{url:?}")
+            };
             return out_of_range(
                 "github.api_url (GITHUB_API_URL)",
-                &format!("must be an http:// or https:// URL, got {url:?}"),
+                &format!("must be an http:// or https:// URL, got {shown}"),
             );
         }
         let limits = &self.limits;
@@ -500,6 +506,25 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_wins_over_a_config_file() {
+        let path = std::env::temp_dir().join(format!("ghim-order-{}.toml", std::process::id()));
+        std::fs::write(&path, "[sse]\nkeep_alive_ms = 777\n").unwrap();
+        let file = path.to_str().unwrap();
+        let load = |pairs: &[(&str, &str)]| {
+            let mut pairs = pairs.to_vec();
+            pairs.extend([("GITHUB_TOKEN", "x"), ("GITHUB_ISSUE_MCP_CONFIG", file)]);
+            Settings::from_env(&env(&pairs)).map(|s| s.sse.keep_alive_ms)
+        };
+        let (from_file, from_env) = (
+            load(&[]),
+            load(&[("GITHUB_ISSUE_MCP__SSE__KEEP_ALIVE_MS", "5000")]),
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(from_file.unwrap(), 777);
+        assert_eq!(from_env.unwrap(), 5000);
+    }
+
+    #[test]
     fn an_api_url_with_a_password_is_refused_without_showing_it() {
         let err = Settings::from_env(&env(&[
             ("GITHUB_TOKEN", "x"),
@@ -512,6 +537,15 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("github.api_url"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
+        let err = Settings::from_env(&env(&[
+            ("GITHUB_TOKEN", "x"),
+            (
+                "GITHUB_API_URL",
+                "https:/bot:hunter2hunter2@ghe.example/api/v3",
+            ),
+        ]))
+        .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
         // An @ later in the URL is no user name.
         Settings::from_env(&env(&[
             ("GITHUB_TOKEN", "x"),
