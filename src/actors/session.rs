@@ -306,7 +306,7 @@ impl Session {
             return self.refuse(ctx, id, outlet, err);
         }
         log::debug!("session {}: request {id} {}", self.id, request.method);
-        let subscribing = request.method == "resources/subscribe";
+        let watched = self.state.subscriptions.len();
         // Progress and other notifications of this request go where its response goes.
         self.state.notifier = outlet
             .clone()
@@ -331,8 +331,10 @@ impl Session {
             }
         }
         self.state.notifier = None;
-        if subscribing {
-            // Read it now, so that a change right after subscribing is noticed.
+        if self.state.subscriptions.len() > watched {
+            // A new subscription: read it now, so that a change right after subscribing is
+            // noticed. (Not for a refused one or a repeat: a client looping on subscribe must
+            // not make the session read GitHub faster than the poll interval.)
             self.poll_subscriptions(ctx);
         }
     }

@@ -14,6 +14,10 @@ use super::{
 };
 use crate::actors::gateway::{Fetch, GitHubGateway};
 
+/// The most pages one call reads for comments: `tools.comments_max` at GitHub's 100 a page
+/// is a few; twenty leave room for pages a proxy cut short, and stop a paginator without end.
+const MAX_COMMENT_PAGES: usize = 20;
+
 /// A repository, with owner and name checked against GitHub's rules so they are safe in a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RepoRef {
@@ -189,10 +193,10 @@ impl GitHub {
         ));
         let mut comments = Vec::new();
         let mut more = false;
-        // Full pages need `limit / per_page` of them; two more allow for short ones. A
-        // `next` link that leads nowhere (an empty page, or pages without end from a broken
-        // proxy) must not keep the call asking GitHub forever.
-        let mut pages_left = limit.div_ceil(per_page) + 2;
+        // A `next` link that leads nowhere (an empty page, or pages without end from a broken
+        // proxy) must not keep the call asking GitHub forever; pages shorter than asked for
+        // (a proxy that ignores per_page) are still followed up to the bound.
+        let mut pages_left = MAX_COMMENT_PAGES;
         while let Some(next) = url.take() {
             let page: Page<Vec<Comment>> = self.page_at(credential, repo, next).await?;
             comments.extend(page.items.iter().cloned());

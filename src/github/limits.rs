@@ -124,11 +124,17 @@ impl Limits {
         policy: &LimitPolicy,
     ) -> Duration {
         let growing = policy.secondary_backoff * 2u32.saturating_pow(self.strikes.min(8));
-        let wait = retry_after
+        let mut wait = retry_after
             .unwrap_or(growing)
             .min(MAX_SECONDARY_BACKOFF.max(retry_after.unwrap_or_default()));
+        // The transport keeps retry-after within an hour; a wait past the clock's end is
+        // taken as the longest back-off, and said so.
+        let until = now.checked_add(wait).unwrap_or_else(|| {
+            wait = MAX_SECONDARY_BACKOFF;
+            now + wait
+        });
         self.strikes += 1;
-        self.backoff_until = Some(now.checked_add(wait).unwrap_or(now + MAX_SECONDARY_BACKOFF));
+        self.backoff_until = Some(until);
         wait
     }
 
@@ -213,7 +219,7 @@ mod tests {
         let mut limits = Limits::default();
         limits.record_budget(RateResource::Core, 10, u64::MAX);
         let wait = limits.record_secondary(Some(Duration::MAX), now, &policy());
-        assert_eq!(wait, Duration::MAX);
+        assert_eq!(wait, MAX_SECONDARY_BACKOFF);
         assert!(limits.holds_back(now, wall));
         assert!(
             limits

@@ -187,7 +187,8 @@ impl Transport {
 }
 
 /// The largest answer read from GitHub. Its largest real ones (100 issues with bodies of
-/// 65,536 characters) are well under this; a larger one comes from a broken or hostile server,
+/// 65,536 characters, up to about 26 MiB of JSON) are under this; a larger one comes from a
+/// broken or hostile server,
 /// and reading it whole would take that much memory for one call.
 const MAX_ANSWER_BYTES: usize = 32 << 20;
 
@@ -231,10 +232,12 @@ enum ErrorItem {
     Text(String),
 }
 
-/// GitHub's rate-limit windows are an hour long: a reset or a `retry-after` further away than
-/// this is a broken answer (or a proxy's) and is taken as this far, so that it can neither
-/// overflow the clock arithmetic nor hold a token back for years.
+/// GitHub's rate-limit windows are an hour long: a `retry-after` longer than this, or a reset
+/// further away than [`RESET_HORIZON`], is a broken answer (or a proxy's) and is taken as this
+/// far, so that it can neither overflow the clock arithmetic nor hold a token back for years.
 const LIMIT_HORIZON: Duration = Duration::from_secs(60 * 60);
+/// An hour's window, and an hour more for a clock that runs behind GitHub's.
+const RESET_HORIZON: Duration = Duration::from_secs(2 * 60 * 60);
 
 impl Raw {
     pub fn new(status: u16, headers: &HeaderMap, body: Bytes) -> Raw {
@@ -254,7 +257,7 @@ impl Raw {
             link: text("link"),
             remaining: number("x-ratelimit-remaining"),
             reset: number("x-ratelimit-reset")
-                .map(|reset| reset.min(now_epoch + LIMIT_HORIZON.as_secs())),
+                .map(|reset| reset.min(now_epoch + RESET_HORIZON.as_secs())),
             resource: text("x-ratelimit-resource").and_then(|r| match r.as_str() {
                 "core" => Some(RateResource::Core),
                 "search" => Some(RateResource::Search),
@@ -414,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_or_retry_after_beyond_an_hour_is_taken_as_an_hour() {
+    fn a_distant_reset_or_retry_after_is_taken_as_near() {
         let huge = u64::MAX.to_string();
         let answer = raw(
             429,
@@ -432,7 +435,7 @@ mod tests {
             .as_secs();
         let reset = answer.reset.unwrap();
         assert!(
-            reset > now && reset <= now + 3600 + 5,
+            reset > now && reset <= now + 7200 + 5,
             "{reset} against {now}"
         );
         let normal = raw(429, &[("x-ratelimit-reset", "1700000000")], "{}");

@@ -137,7 +137,7 @@ pub(crate) struct State {
     pub failures: Option<Fault<u16>>,
     /// The method whose answers break off.
     pub broken: Option<Fault<String>>,
-    /// GETs answered with an empty page whose `next` link is the request's own URL.
+    /// GETs answered as usual, but with a `next` link to the request's own URL.
     pub looping_pages: Option<Fault<()>>,
     pub latency: Duration,
     pub requests: Vec<RecordedRequest>,
@@ -351,9 +351,9 @@ impl FakeGitHub {
         self.with(|state| state.broken = Some(fault))
     }
 
-    /// The next `times` GETs are answered with an empty page whose `next` link is the
-    /// request's own URL: a paginator that never ends (seen from proxies and broken
-    /// GitHub Enterprise instances), which a client must not follow forever.
+    /// The next `times` GETs are answered as usual but with a `next` link to the request's
+    /// own URL: a paginator that never ends (the same page again and again), which a client
+    /// must not follow forever.
     pub fn loop_pages_next(&self, times: usize) {
         self.with(|state| state.looping_pages = Some(Fault { what: (), times }))
     }

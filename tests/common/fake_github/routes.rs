@@ -212,7 +212,7 @@ fn decide(
         return error(status, reason, DOCS).into();
     }
     if method == "GET" && Fault::take(&mut state.looping_pages).is_some() {
-        let mut looping = answer(200, json!([]));
+        let mut looping = route(state, method, path_and_query, body, &token);
         looping.link = Some(format!(
             "<{}{path_and_query}>; rel=\"next\"",
             state.base_url
