@@ -48,7 +48,7 @@ use crate::{
     auth::Authenticator,
     completions::{Completions, GitHubCompleter},
     config::{AuthMode, Settings},
-    github::{api::GitHub, request::Credential},
+    github::{api::GitHub, request::Credential, transport::Moves},
     http::{AppState, guard::OriginGuard},
     mcp::dispatcher::{Dispatcher, DispatcherConfig, Features},
     metrics::Metrics,
@@ -118,7 +118,14 @@ pub fn run_with(
         )));
     }
     let metrics = Metrics::default();
-    let gateway = GitHubGateway::new(&settings.github, metrics.clone())
+    // Validated with the settings, so the policy parses here.
+    let confined = Policy::new(&settings.policy).is_ok_and(|p| p.confines_repositories());
+    let moves = if confined {
+        Moves::Refuse
+    } else {
+        Moves::Follow
+    };
+    let gateway = GitHubGateway::new(&settings.github, moves, metrics.clone())
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
         .start();
     let github = GitHub::new(gateway.clone(), &settings.github.api_url);

@@ -114,6 +114,11 @@ impl Policy {
         None
     }
 
+    /// Whether only some repositories may be touched (`policy.repositories` is set).
+    pub fn confines_repositories(&self) -> bool {
+        !self.repositories.is_empty()
+    }
+
     /// Whether `repo` may be touched; the error names the allowed ones.
     pub fn check_repo(&self, repo: &RepoRef) -> Result<(), String> {
         if self.repositories.is_empty() || self.repositories.iter().any(|p| p.matches(repo)) {

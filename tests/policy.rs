@@ -208,3 +208,51 @@ async fn policy_applies_on_streamable_http_too() {
     .unwrap();
     assert_eq!(read["error"]["code"], -32602, "{read}");
 }
+
+/// GitHub redirects requests for a transferred issue (or a renamed repository) to its new
+/// place: under a repository policy that place may be outside it, so moves are not followed,
+/// for reads or writes. Without a policy they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn moves_are_not_followed_out_of_the_allowed_repositories() {
+    let fake = fake();
+    fake.add_repo("evil", "secret");
+    let seed = IssueSeed {
+        title: "TOP SECRET".into(),
+        ..IssueSeed::default()
+    };
+    let secret = fake.add_issue("evil", "secret", seed);
+    fake.move_to(
+        "/repos/octo/hello/issues/5",
+        &format!("/repos/evil/secret/issues/{secret}"),
+    );
+    let issue_5 = json!({"owner": "octo", "repo": "hello", "issue_number": 5});
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/hello")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let read = client.call_tool(1, "get_issue", issue_5.clone()).await;
+    assert_eq!(read["isError"], true, "{read}");
+    assert!(text_of(&read).contains("has moved (301)"), "{read}");
+    assert!(!read.to_string().contains("TOP SECRET"), "{read}");
+    let mut update = issue_5.clone();
+    update["title"] = json!("pwned");
+    let write = client.call_tool(2, "update_issue", update).await;
+    assert!(text_of(&write).contains("has moved (307)"), "{write}");
+    assert_eq!(
+        fake.issue("evil", "secret", secret).unwrap()["title"],
+        "TOP SECRET"
+    );
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| !r.path_and_query.starts_with("/repos/evil")),
+        "nothing was sent to evil/secret"
+    );
+
+    let unconfined = github_server(&fake, &[]);
+    let mut client = session(&unconfined, "2025-06-18").await;
+    let read = client.call_tool(1, "get_issue", issue_5).await;
+    assert_ne!(read["isError"], true, "{read}");
+    assert!(text_of(&read).contains("TOP SECRET"), "{read}");
+}

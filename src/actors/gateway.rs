@@ -38,7 +38,7 @@ use crate::{
         error::{GitHubError, RateResource},
         limits::{LimitPolicy, Limits, REJECTED_TOKEN_HOLD},
         request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
-        transport::{Classified, Raw, Transport},
+        transport::{Classified, Moves, Raw, Transport},
     },
     metrics::Metrics,
 };
@@ -110,9 +110,13 @@ enum Attempt {
 }
 
 impl GitHubGateway {
-    pub fn new(settings: &GitHubSettings, metrics: Metrics) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        settings: &GitHubSettings,
+        moves: Moves,
+        metrics: Metrics,
+    ) -> Result<Self, reqwest::Error> {
         Ok(GitHubGateway {
-            transport: Transport::new(settings)?,
+            transport: Transport::new(settings, moves)?,
             policy: LimitPolicy {
                 mutation_interval: Duration::from_millis(settings.mutation_interval_ms),
                 max_reset_wait: Duration::from_millis(settings.rate_limit_wait_ms),
@@ -360,7 +364,7 @@ mod tests {
     #[test]
     fn idle_credentials_are_forgotten_unless_something_holds_them() {
         let settings = GitHubSettings::test_defaults();
-        let mut gateway = GitHubGateway::new(&settings, Metrics::default()).unwrap();
+        let mut gateway = GitHubGateway::new(&settings, Moves::Follow, Metrics::default()).unwrap();
         let policy = gateway.policy.clone();
         for key in 1..=4 {
             gateway.credential(key);

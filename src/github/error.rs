@@ -66,6 +66,10 @@ pub enum GitHubError {
     NotFound,
     #[error("gone (410: {message})")]
     Gone { message: String },
+    /// A redirect (301, 302, 307, 308) not followed: with `policy.repositories` set, the new
+    /// place may be a repository outside the policy.
+    #[error("moved ({status}), not followed under the repository policy")]
+    Moved { status: u16 },
     #[error("validation failed (422: {message})")]
     Validation {
         message: String,
@@ -112,6 +116,12 @@ impl GitHubError {
             GitHubError::Gone { message } => {
                 format!("{} is gone (410): {message}.", capitalize(what))
             }
+            GitHubError::Moved { status } => format!(
+                "GitHub says {what} has moved ({status}): its repository was renamed or \
+                 transferred, or the issue was transferred. This server does not follow moves \
+                 while policy.repositories limits the repositories agents may touch, because \
+                 the new place may be outside them: look it up under its new owner and name."
+            ),
             GitHubError::Validation { message, errors } => {
                 let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
                 if details.is_empty() {

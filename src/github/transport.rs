@@ -54,9 +54,24 @@ pub enum Classified {
     Failed(GitHubError),
 }
 
+/// Whether GitHub's redirects (renamed or transferred repositories, transferred issues) are
+/// followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moves {
+    Follow,
+    /// With `policy.repositories` set: the policy was checked for the place asked for, and a
+    /// redirect may lead to a repository outside it (reads and, with 307, writes).
+    Refuse,
+}
+
 impl Transport {
-    pub fn new(settings: &GitHubSettings) -> Result<Self, reqwest::Error> {
+    pub fn new(settings: &GitHubSettings, moves: Moves) -> Result<Self, reqwest::Error> {
+        let redirects = match moves {
+            Moves::Follow => reqwest::redirect::Policy::default(),
+            Moves::Refuse => reqwest::redirect::Policy::none(),
+        };
         let client = reqwest::Client::builder()
+            .redirect(redirects)
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.request_timeout_ms))
             .user_agent(concat!("github-issue-mcp/", env!("CARGO_PKG_VERSION")))
@@ -300,6 +315,9 @@ impl Raw {
                     Classified::Failed(GitHubError::Forbidden { message })
                 }
             }
+            301 | 302 | 307 | 308 => Classified::Failed(GitHubError::Moved {
+                status: self.status,
+            }),
             404 => Classified::Failed(GitHubError::NotFound),
             410 => Classified::Failed(GitHubError::Gone {
                 message: error_body().message,
@@ -448,7 +466,7 @@ mod tests {
             api_url: "http://127.0.0.1:9/api/v3/".into(),
             ..GitHubSettings::test_defaults()
         };
-        let transport = Transport::new(&settings).unwrap();
+        let transport = Transport::new(&settings, Moves::Follow).unwrap();
         assert!(transport.owns("http://127.0.0.1:9/api/v3/repositories/1/issues?page=2"));
         assert!(!transport.owns("http://127.0.0.1:9/api/v3evil/x"));
         assert!(!transport.owns("https://evil.example/api/v3/x"));

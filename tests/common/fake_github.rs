@@ -139,6 +139,9 @@ pub(crate) struct State {
     pub broken: Option<Fault<String>>,
     /// GETs answered as usual, but with a `next` link to the request's own URL.
     pub looping_pages: Option<Fault<()>>,
+    /// (from, to): requests for a path under `from` are redirected to the same place under
+    /// `to`, as GitHub does for a transferred issue or a renamed repository.
+    pub moves: Vec<(String, String)>,
     pub latency: Duration,
     pub requests: Vec<RecordedRequest>,
     pub in_flight: usize,
@@ -205,6 +208,7 @@ impl FakeGitHub {
             failures: None,
             broken: None,
             looping_pages: None,
+            moves: Vec::new(),
             latency: Duration::ZERO,
             requests: Vec::new(),
             in_flight: 0,
@@ -356,6 +360,13 @@ impl FakeGitHub {
     /// must not follow forever.
     pub fn loop_pages_next(&self, times: usize) {
         self.with(|state| state.looping_pages = Some(Fault { what: (), times }))
+    }
+
+    /// From now on, requests for `from` (a path such as `/repos/o/r/issues/5`) and what is
+    /// under it are answered with a redirect to the same place under `to`: 301 for a GET, 307
+    /// (same method and body) for the others, as GitHub answers for moved resources.
+    pub fn move_to(&self, from: &str, to: &str) {
+        self.with(|state| state.moves.push((from.to_string(), to.to_string())))
     }
 
     /// Every answer waits this long before it is sent.

@@ -211,6 +211,16 @@ fn decide(
             .unwrap_or("Server Error");
         return error(status, reason, DOCS).into();
     }
+    let moved = state.moves.iter().find_map(|(from, to)| {
+        let rest = path_and_query.strip_prefix(from.as_str())?;
+        (rest.is_empty() || rest.starts_with(['/', '?'])).then(|| format!("{to}{rest}"))
+    });
+    if let Some(target) = moved {
+        let status = if method == "GET" { 301 } else { 307 };
+        let mut redirect = answer(status, json!({"message": "Moved Permanently"}));
+        redirect.location = Some(format!("{}{target}", state.base_url));
+        return redirect.into();
+    }
     if method == "GET" && Fault::take(&mut state.looping_pages).is_some() {
         let mut looping = route(state, method, path_and_query, body, &token);
         looping.link = Some(format!(
