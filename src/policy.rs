@@ -119,6 +119,14 @@ impl Policy {
         !self.repositories.is_empty()
     }
 
+    /// Whether `owner/name` (as GitHub names a search result's repository) may be touched.
+    pub fn allows(&self, full_name: &str) -> bool {
+        full_name
+            .split_once('/')
+            .and_then(|(owner, name)| RepoRef::new(owner, name).ok())
+            .is_some_and(|repo| self.check_repo(&repo).is_ok())
+    }
+
     /// Whether `repo` may be touched; the error names the allowed ones.
     pub fn check_repo(&self, repo: &RepoRef) -> Result<(), String> {
         if self.repositories.is_empty() || self.repositories.iter().any(|p| p.matches(repo)) {
@@ -140,9 +148,23 @@ impl Policy {
 
     /// A search query confined to the allowed repositories: refused if it names others with
     /// `repo:`, `user:` or `org:`, otherwise given the qualifiers of every allowed repository.
+    /// Refused too if it uses `OR`, `AND`, `NOT` or parentheses: GitHub's advanced search
+    /// reads them, and `x OR` before the qualifiers added here would widen the search to
+    /// everything. (Callers also drop results outside the policy: [`Policy::allows`].)
     pub fn constrain_search(&self, query: &str) -> Result<String, String> {
         if self.repositories.is_empty() {
             return Ok(query.to_string());
+        }
+        let operator = query
+            .split_whitespace()
+            .find(|term| ["or", "and", "not"].contains(&term.to_lowercase().as_str()));
+        if let Some(operator) = operator.or_else(|| query.contains(['(', ')']).then_some("( )")) {
+            return Err(format!(
+                "the search uses {operator}, which this server does not take while it limits the \
+                 repositories agents may touch ({}): search with plain words and qualifiers, and \
+                 make one search per alternative",
+                self.allowed()
+            ));
         }
         let mut targeted = false;
         for term in query.split_whitespace() {
@@ -235,6 +257,23 @@ mod tests {
             p.constrain_search("crash user:octo").is_err(),
             "octo/* is not allowed"
         );
+        for widening in [
+            "repo:octo/hello OR (repo:evil/secret)",
+            "is:issue OR",
+            "(org:evil)",
+            "crash or hang",
+            "repo:octo/hello)OR(repo:evil/x",
+            "NOT is:closed",
+        ] {
+            let err = p.constrain_search(widening).unwrap_err();
+            assert!(err.contains("plain words"), "{widening}: {err}");
+        }
+        assert!(
+            policy("").constrain_search("a OR (b)").is_ok(),
+            "no policy, no limit"
+        );
+        assert!(p.allows("Octo/hello") && p.allows("acme/x"));
+        assert!(!p.allows("evil/secret") && !p.allows("nonsense"));
     }
 
     #[test]

@@ -256,3 +256,47 @@ async fn moves_are_not_followed_out_of_the_allowed_repositories() {
     assert_ne!(read["isError"], true, "{read}");
     assert!(text_of(&read).contains("TOP SECRET"), "{read}");
 }
+
+/// GitHub's advanced search reads OR, AND, NOT and parentheses: under a repository policy a
+/// query with them is refused, and results from other repositories (however GitHub read the
+/// query) are left out.
+#[tokio::test(flavor = "multi_thread")]
+async fn searches_cannot_reach_past_the_allowed_repositories() {
+    let fake = fake();
+    fake.add_repo("evil", "secret");
+    fake.add_issue("evil", "secret", IssueSeed::default());
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/*")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let sent = fake.request_count();
+    let widened = client
+        .call_tool(
+            1,
+            "search_issues",
+            json!({"query": "repo:octo/hello OR (repo:evil/secret)"}),
+        )
+        .await;
+    assert_eq!(widened["isError"], true, "{widened}");
+    assert!(text_of(&widened).contains("uses OR"), "{widened}");
+    assert_eq!(fake.request_count(), sent, "nothing sent to GitHub");
+
+    // The fake does not read user: qualifiers, so it answers from every repository.
+    let found = client
+        .call_tool(2, "search_issues", json!({"query": "seeded"}))
+        .await;
+    assert_ne!(found["isError"], true, "{found}");
+    let repos: Vec<&str> = found["structuredContent"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["repository"].as_str().unwrap())
+        .collect();
+    assert!(!repos.is_empty(), "{found}");
+    assert!(repos.iter().all(|r| r.starts_with("octo/")), "{repos:?}");
+    assert!(
+        text_of(&found).contains("1 from repositories outside"),
+        "{found}"
+    );
+}

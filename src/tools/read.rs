@@ -387,9 +387,20 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             .search_issues(&env.credential, &query, limit)
             .await
             .about(|| format!("the search {query:?}"))?;
+        // The query is confined, and results are checked all the same: GitHub's reading of a
+        // query is not ours to predict.
+        let mut outside = 0;
         let items: Vec<Value> = results
             .items
             .iter()
+            .filter(|issue| {
+                let allowed = !env.policy.confines_repositories()
+                    || issue
+                        .repository()
+                        .is_some_and(|repo| env.policy.allows(&repo));
+                outside += usize::from(!allowed);
+                allowed
+            })
             .map(|issue| {
                 json!({
                     "repository": issue.repository().unwrap_or_default(),
@@ -411,6 +422,11 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 ""
             }
         );
+        if outside > 0 {
+            text.push_str(&format!(
+                " ({outside} from repositories outside those allowed on this server left out)"
+            ));
+        }
         if !items.is_empty() {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n"));
         }
