@@ -415,3 +415,44 @@ async fn a_post_whose_answer_is_lost_is_not_retried() {
     );
     assert!(fake.issue("octo", "hello", 2).is_none(), "and only once");
 }
+
+/// Calls cancelled while they wait for their token's turn are dropped, not sent: abandoned
+/// work must not hold up everyone else's calls (one token's calls go out one at a time).
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelled_calls_waiting_their_turn_are_not_sent() {
+    let fake = repo_with_issues(6);
+    fake.set_latency(Duration::from_millis(500));
+    let server = github_server(&fake, &[]);
+    let client = session(&server, "2025-06-18").await;
+    for n in 1..=5 {
+        client
+            .post(json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {
+                "name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": n}}}))
+            .await;
+    }
+    for n in 2..=5 {
+        client
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": n}}))
+            .await;
+    }
+    let mut other = session(&server, "2025-06-18").await;
+    let read = other
+        .call_tool(
+            1,
+            "get_issue",
+            json!({"owner": "octo", "repo": "hello", "issue_number": 6}),
+        )
+        .await;
+    assert_ne!(read["isError"], true, "{read}");
+    let sent: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .filter(|path| path.contains("/issues/"))
+        .collect();
+    assert_eq!(
+        sent,
+        ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/6"],
+        "the cancelled calls were not sent"
+    );
+}

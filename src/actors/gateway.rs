@@ -24,7 +24,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Arc,
+    sync::{Arc, Weak},
     time::{Duration, Instant, SystemTime},
 };
 
@@ -54,6 +54,10 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub struct Fetch {
     pub credential: Credential,
     pub request: ApiRequest,
+    /// Dead once the caller stopped waiting (its call was cancelled or its session ended): a
+    /// call still queued for its token's turn is then dropped instead of sent, so that
+    /// abandoned work neither spends GitHub's budget nor holds up everyone else's calls.
+    pub caller: Weak<()>,
 }
 
 /// Counters, for tests, benchmarks and (later) metrics.
@@ -159,6 +163,7 @@ impl GitHubGateway {
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
     fn settle(&mut self, key: u64, request: &ApiRequest, attempt: Attempt) -> ApiResult {
         let raw = match attempt {
+            Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
             Attempt::Refused(err) => {
                 self.stats.refused += 1;
                 return Err(err);
@@ -253,6 +258,7 @@ impl Handler<Fetch> for GitHubGateway {
         let Fetch {
             credential,
             request,
+            caller,
         } = msg;
         let key = credential.key();
 
@@ -276,18 +282,29 @@ impl Handler<Fetch> for GitHubGateway {
         }
 
         let permits = self.credential(key).permits.clone();
+        let probe = pending_key.clone();
         Box::pin(
             async move { permits.acquire_owned().await }
                 .into_actor(self)
                 .then(move |permit, act, _ctx| {
                     let policy = act.policy.clone();
-                    let admitted = act.credential(key).limits.admit(
-                        request.resource,
-                        request.method.is_mutation(),
-                        Instant::now(),
-                        SystemTime::now(),
-                        &policy,
-                    );
+                    // Others waiting for this GET's answer still want it sent.
+                    let shared = probe
+                        .as_ref()
+                        .and_then(|pending| act.pending.get(pending))
+                        .is_some_and(|waiters| !waiters.is_empty());
+                    let abandoned = move || caller.strong_count() == 0 && !shared;
+                    let admitted = if abandoned() {
+                        Err(GitHubError::Abandoned)
+                    } else {
+                        act.credential(key).limits.admit(
+                            request.resource,
+                            request.method.is_mutation(),
+                            Instant::now(),
+                            SystemTime::now(),
+                            &policy,
+                        )
+                    };
                     let etag = (request.method == Method::Get)
                         .then(|| act.cache.etag(key, &request.url))
                         .flatten();
@@ -299,11 +316,16 @@ impl Handler<Fetch> for GitHubGateway {
                                 if !delay.is_zero() {
                                     tokio::time::sleep(delay).await;
                                 }
-                                Attempt::Sent(
-                                    transport
-                                        .send(&request, credential.token(), etag.as_deref())
-                                        .await,
-                                )
+                                // The caller may have gone while this call waited its turn.
+                                if abandoned() {
+                                    Attempt::Refused(GitHubError::Abandoned)
+                                } else {
+                                    Attempt::Sent(
+                                        transport
+                                            .send(&request, credential.token(), etag.as_deref())
+                                            .await,
+                                    )
+                                }
                             }
                         };
                         (attempt, request, permit)

@@ -270,10 +270,13 @@ impl GitHub {
         request: ApiRequest,
     ) -> super::request::ApiResult {
         let mutation = request.method.is_mutation();
+        // Lives as long as this future: the gateway skips the call if it is dropped first.
+        let caller = Arc::new(());
         self.gateway
             .send(Fetch {
                 credential: credential.clone(),
                 request,
+                caller: Arc::downgrade(&caller),
             })
             .await
             .unwrap_or_else(|_| {

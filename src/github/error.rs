@@ -91,6 +91,9 @@ pub enum GitHubError {
     Network { reason: String, mutation: bool },
     #[error("GitHub's answer could not be read: {reason}")]
     Decode { reason: String },
+    /// The caller stopped waiting before the call's turn came: not sent.
+    #[error("abandoned by its caller before it was sent")]
+    Abandoned,
     /// A URL that is not under the configured API base: never sent, so the token stays home.
     #[error("refused to follow {url}: not under the GitHub API base")]
     ForeignUrl { url: String },
@@ -115,6 +118,9 @@ impl GitHubError {
             ),
             GitHubError::Gone { message } => {
                 format!("{} is gone (410): {message}.", capitalize(what))
+            }
+            GitHubError::Abandoned => {
+                format!("The call for {what} was cancelled before it was sent to GitHub.")
             }
             GitHubError::Moved { status } => format!(
                 "GitHub says {what} has moved ({status}): its repository was renamed or \
