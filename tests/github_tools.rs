@@ -698,3 +698,39 @@ async fn every_tool_reports_bad_arguments_missing_repositories_and_github_failur
         fake.fail_next(502, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_remember_accepted_calls_only_and_at_most_100_repositories() {
+    let fake = FakeGitHub::start();
+    let server = github_server(&fake, &[]);
+    let mut client = session(&server, "2025-06-18").await;
+
+    // Refused on its arguments: no GitHub call, and the repository is not remembered.
+    let refused = client
+        .call_tool(
+            1,
+            "get_issue",
+            json!({"owner": "octo", "repo": "refused", "issue_number": 0}),
+        )
+        .await;
+    assert_eq!(refused["isError"], true, "{refused}");
+    // Accepted (GitHub answers 404): remembered, up to the bound, the oldest forgotten first.
+    for n in 0..105 {
+        client
+            .call_tool(
+                2 + n,
+                "get_issue",
+                json!({"owner": "octo", "repo": format!("r-{n:03}"), "issue_number": 1}),
+            )
+            .await;
+    }
+    let complete = json!({"ref": {"type": "ref/prompt", "name": "triage-issue"},
+        "argument": {"name": "repo", "value": ""}, "context": {"arguments": {"owner": "octo"}}});
+    let answer = client
+        .request(json!(200), "completion/complete", complete)
+        .await;
+    let completion = &answer["result"]["completion"];
+    assert_eq!(completion["total"], 100, "{answer}");
+    let newest: Vec<String> = (5..105).map(|n| format!("r-{n:03}")).collect();
+    assert_eq!(completion["values"], json!(newest), "{answer}");
+}

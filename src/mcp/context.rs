@@ -6,7 +6,7 @@
 //! run as futures on the session's actor, so everything here is cheap to clone.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -219,25 +219,50 @@ impl Progress {
     }
 }
 
-/// The repositories a session has named, newest knowledge for completions.
+/// Repositories a session remembers at most; beyond it the least recently used is forgotten.
+/// Completion answers hold at most 100 values anyway.
+pub const REMEMBERED_REPOSITORIES: usize = 100;
+
+/// The repositories a session has named, for completions: at most
+/// [`REMEMBERED_REPOSITORIES`], the most recently used (whoever sends the calls, the memory
+/// must not grow with them).
 #[derive(Debug, Clone, Default)]
-pub struct SessionMemory(Arc<Mutex<BTreeSet<RepoRef>>>);
+pub struct SessionMemory(Arc<Mutex<VecDeque<RepoRef>>>);
 
 impl SessionMemory {
+    /// Remembers `repo` as the most recently used, forgetting the oldest beyond the bound.
     pub fn remember(&self, repo: &RepoRef) {
-        self.0
+        let mut known = self
+            .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(repo.clone());
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match known.iter().position(|known| known == repo) {
+            // Known already: it moves to the newest end, pushing nothing out.
+            Some(at) => {
+                if let Some(again) = known.remove(at) {
+                    known.push_back(again);
+                }
+            }
+            None => {
+                if known.len() >= REMEMBERED_REPOSITORIES {
+                    known.pop_front();
+                }
+                known.push_back(repo.clone());
+            }
+        }
     }
 
+    /// The repositories remembered, in order (owner, then name), as before the bound.
     pub fn repositories(&self) -> Vec<RepoRef> {
-        self.0
+        let mut repositories: Vec<RepoRef> = self
+            .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .iter()
             .cloned()
-            .collect()
+            .collect();
+        repositories.sort();
+        repositories
     }
 }
 
@@ -275,5 +300,46 @@ impl CallContext {
             stream: None,
             draining: Draining::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(n: usize) -> RepoRef {
+        RepoRef::new("owner", &format!("repo-{n:05}")).unwrap()
+    }
+
+    #[test]
+    fn memory_keeps_the_most_recently_used_repositories() {
+        let memory = SessionMemory::default();
+        let extra = 20;
+        for n in 0..REMEMBERED_REPOSITORIES + extra {
+            memory.remember(&repo(n));
+        }
+        let known = memory.repositories();
+        let newest: Vec<RepoRef> = (extra..REMEMBERED_REPOSITORIES + extra).map(repo).collect();
+        assert_eq!(
+            known, newest,
+            "the oldest are forgotten first, the rest sorted"
+        );
+    }
+
+    #[test]
+    fn using_a_repository_again_keeps_it_and_adds_nothing() {
+        let memory = SessionMemory::default();
+        for n in 0..REMEMBERED_REPOSITORIES {
+            memory.remember(&repo(n));
+        }
+        // The oldest, used again, becomes the newest: the next new one pushes out repo 1.
+        memory.remember(&repo(0));
+        assert_eq!(memory.repositories().len(), REMEMBERED_REPOSITORIES);
+        memory.remember(&repo(REMEMBERED_REPOSITORIES));
+        let known = memory.repositories();
+        assert_eq!(known.len(), REMEMBERED_REPOSITORIES);
+        assert!(known.contains(&repo(0)));
+        assert!(!known.contains(&repo(1)));
+        assert!(known.contains(&repo(REMEMBERED_REPOSITORIES)));
     }
 }

@@ -2,7 +2,7 @@
 //! function), the [`Env`] a handler works with, [`Failure`] (a wrong argument or a GitHub
 //! error, both shown to the model as `isError: true` results), and schema helpers.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -55,14 +55,17 @@ pub struct Env {
     pub settings: Arc<ToolSettings>,
     pub policy: Arc<Policy>,
     pub renderings: Renderings,
+    /// The repository the call named, once read and allowed: the session remembers it for
+    /// completions when the call ends, unless the call was refused on its arguments.
+    named: Arc<OnceLock<RepoRef>>,
 }
 
 impl Env {
-    /// Reads `owner` and `repo`, and remembers them for completions.
+    /// Reads `owner` and `repo`; they are remembered for completions if the call is accepted.
     pub fn repo(&self, args: &Args) -> Result<RepoRef, Failure> {
         let repo = args.repo()?;
         self.policy.check_repo(&repo).map_err(ArgError)?;
-        self.context.memory.remember(&repo);
+        let _ = self.named.set(repo.clone());
         Ok(repo)
     }
 
@@ -217,24 +220,39 @@ impl Tool for GitHubTool {
                 "This session has no GitHub credential, so GitHub tools cannot run.",
             )
             .into()),
-            (Ok(args), Some(credential)) => Ok((self.handler)(
-                Env {
-                    github: self.github.clone(),
-                    credential,
-                    context,
-                    settings: self.settings.clone(),
-                    policy: self.policy.clone(),
-                    renderings: self.renderings.clone(),
-                },
-                args,
-            )),
+            (Ok(args), Some(credential)) => {
+                let named = Arc::new(OnceLock::new());
+                let memory = context.memory.clone();
+                let work = (self.handler)(
+                    Env {
+                        github: self.github.clone(),
+                        credential,
+                        context,
+                        settings: self.settings.clone(),
+                        policy: self.policy.clone(),
+                        renderings: self.renderings.clone(),
+                        named: named.clone(),
+                    },
+                    args,
+                );
+                Ok((work, named, memory))
+            }
         };
         Box::pin(async move {
             let result = match started {
                 Err(refusal) => refusal,
-                Ok(work) => work
-                    .await
-                    .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()).into()),
+                Ok((work, named, memory)) => {
+                    let outcome = work.await;
+                    // A call refused on its arguments (`issue_number: 0`, say) taught nothing
+                    // about the repository: only calls that were accepted are remembered.
+                    if let Some(repo) = named.get()
+                        && !matches!(outcome, Err(Failure::Argument(_)))
+                    {
+                        memory.remember(repo);
+                    }
+                    outcome
+                        .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()).into())
+                }
             };
             if let Some(line) = audit {
                 let outcome = if result.is_error() { "failed" } else { "ok" };
