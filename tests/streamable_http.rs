@@ -657,3 +657,63 @@ async fn the_get_stream_replays_what_it_missed() {
     assert_eq!(ids.len(), 2, "{replayed:?}");
     assert!(ids.iter().all(|id| *id != first_id), "{ids:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_request_ends_its_post_without_saying_the_session_is_gone() {
+    let fake = common::fake_github::FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    // One issue each, so that the second is not answered from what the first left cached.
+    fake.add_issue("octo", "hello", common::fake_github::IssueSeed::default());
+    fake.add_issue("octo", "hello", common::fake_github::IssueSeed::default());
+    let server = common::github_server(&fake, &[(QUICK_ANSWER, "10000")]);
+    let mut client = McpClient::new(&server);
+    client.start("2025-11-25").await;
+    // Slow enough that the cancellation comes while GitHub is still answering.
+    fake.set_latency(std::time::Duration::from_secs(3));
+    fake.reset_records();
+
+    for (id, request) in [
+        (
+            "read",
+            json!({"method": "resources/read", "params": {"uri": "issue://octo/hello/1"}}),
+        ),
+        (
+            "call",
+            json!({"method": "tools/call", "params": {"name": "get_issue",
+                "arguments": {"owner": "octo", "repo": "hello", "issue_number": 2}}}),
+        ),
+    ] {
+        let mut body = request;
+        body["jsonrpc"] = json!("2.0");
+        body["id"] = json!(id);
+        let cancel = async {
+            while fake.max_in_flight() == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let cancelled = client
+                .post(
+                    json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                    "params": {"requestId": id, "reason": "test"}}),
+                )
+                .await;
+            assert_eq!(cancelled.status(), 202);
+        };
+        let (slow, ()) = tokio::join!(client.post(body), cancel);
+        // No response for a cancelled request: a stream that ends with none, not a 404.
+        assert_eq!(slow.status(), 200, "{id}");
+        assert_eq!(sse_messages(slow).await, Vec::<Value>::new(), "{id}");
+        fake.reset_records();
+        // The GitHub request of the cancelled work ends on its own; let it, for the next round.
+        while fake.max_in_flight() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            fake.reset_records();
+        }
+    }
+
+    fake.set_latency(std::time::Duration::ZERO);
+    let ping = client
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .await;
+    assert_eq!(ping.status(), 200);
+    assert_eq!(ping.json::<Value>().await.unwrap()["result"], json!({}));
+}

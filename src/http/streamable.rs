@@ -251,9 +251,25 @@ pub async fn post(
             answers.push(message.json);
         }
     }
+    if answers.is_empty() {
+        // No answer came: either the session ended (404, the client must start over), or the
+        // client cancelled the request with `notifications/cancelled`, and a cancelled request
+        // gets no response (docs/mcp-protocol.md §5.8). Saying 404 then would send a
+        // spec-following client off to a new session although this one lives. 202 is only for
+        // bodies without requests; a request's POST is answered with JSON or an SSE stream
+        // (§3.1), so a cancelled one gets a stream that ends with no events. A session that
+        // has ended no longer answers its mailbox.
+        if session.send(GetVersion).await.is_err() {
+            return Err(ApiError::UnknownMcpSession(session_id));
+        }
+        return Ok(response
+            .content_type("text/event-stream")
+            .insert_header(("Cache-Control", "no-cache"))
+            .insert_header((SESSION_HEADER, session_id))
+            .finish());
+    }
     // The answers are JSON text already: one as it is, a batch as an array of them.
     let body = match (batch, answers.len()) {
-        (_, 0) => return Err(ApiError::UnknownMcpSession(session_id)),
         (false, _) => answers[0].to_string(),
         (true, _) => format!("[{}]", answers.join(",")),
     };
