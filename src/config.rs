@@ -92,6 +92,9 @@ pub struct ServerSettings {
 pub struct SseSettings {
     pub keep_alive_ms: u64,
     pub outbound_capacity: usize,
+    /// Bytes of messages queued for one stream (beyond the first): past them, as past
+    /// `outbound_capacity` messages, the client is taken to have stopped reading.
+    pub outbound_bytes: usize,
 }
 
 impl SseSettings {
@@ -112,6 +115,8 @@ pub struct McpSettings {
     pub conformance_fixtures: bool,
     pub subscription_poll_ms: u64,
     pub replay_events: usize,
+    /// The replay buffer's bound in bytes, besides `replay_events`.
+    pub replay_bytes: usize,
     pub sse_retry_ms: u64,
     /// A `tools/call` on Streamable HTTP answered within this long goes back as JSON (0: always
     /// as a stream).
@@ -291,6 +296,12 @@ impl Settings {
         }
         if self.sse.outbound_capacity == 0 {
             return out_of_range("sse.outbound_capacity", "must be at least 1");
+        }
+        if self.sse.outbound_bytes < 65536 {
+            return out_of_range("sse.outbound_bytes", "must be at least 65536");
+        }
+        if self.mcp.replay_bytes < 1024 {
+            return out_of_range("mcp.replay_bytes", "must be at least 1024");
         }
         if self.http.max_body_bytes < 1024 {
             return out_of_range("http.max_body_bytes", "must be at least 1024");

@@ -53,6 +53,47 @@ async fn a_client_that_stops_reading_is_disconnected() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_large_answers_is_disconnected_by_bytes() {
+    // A queue that never fills by count: only its byte bound can end the session.
+    let server = TestServer::start_github(settings(&[
+        ("GITHUB_ISSUE_MCP__SSE__OUTBOUND_CAPACITY", "1000000"),
+        ("GITHUB_ISSUE_MCP__SSE__OUTBOUND_BYTES", "65536"),
+    ]));
+    let mut client = SseClient::connect(&server).await;
+    client.initialize("2025-06-18").await;
+    server.wait_for_sessions(1).await;
+    // Requests whose 200 KB ids come back in their answers, never read: once the socket
+    // buffers are full, the queue passes 64 KB after a few answers and the session ends.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let mut round = 0;
+    loop {
+        let posts = (0..10).map(|n| {
+            let id = format!("{round}-{n}-{}", "x".repeat(200_000));
+            client.post_raw(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string(),
+                "application/json",
+            )
+        });
+        let statuses: Vec<u16> = join_all(posts)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        if statuses.contains(&404) {
+            break; // the session is gone
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session was never disconnected"
+        );
+        round += 1;
+    }
+    server.wait_for_sessions(0).await;
+    drop(client);
+    assert_eq!(server.health().await["status"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn every_call_is_answered_while_github_misbehaves() {
     let fake = FakeGitHub::start();
     fake.add_repo("octo", "hello");

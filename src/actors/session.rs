@@ -68,13 +68,28 @@ pub enum Lifetime {
     /// As long as its one stream (legacy HTTP+SSE).
     Stream,
     /// Streamable HTTP: until DELETE, or `idle` without traffic. Streams are resumable from
-    /// the last `replay_events` events; 2025-11-25 sessions are told to wait `retry` before
-    /// reconnecting.
+    /// the last `replay_events` events, at most `replay_bytes` of them; 2025-11-25 sessions
+    /// are told to wait `retry` before reconnecting.
     Idle {
         idle: Duration,
         retry: Duration,
         replay_events: usize,
+        replay_bytes: usize,
     },
+}
+
+/// How much of a client-chosen id or method the session repeats in its logs and log
+/// notifications: enough to recognize it. Repeated whole, a 1 MB id sent back in a warning
+/// would take a megabyte of the stream's queue and of the replay buffer.
+const ECHO_CHARS: usize = 64;
+
+/// `text` cut to its first `ECHO_CHARS` characters, with `…` when it was longer.
+fn clipped(text: &impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    match text.char_indices().nth(ECHO_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
 }
 
 /// One client session.
@@ -155,7 +170,11 @@ impl Session {
             stream: stream.map(Outlet::plain),
             reply_to: HashMap::new(),
             replay: match lifetime {
-                Lifetime::Idle { replay_events, .. } => Some(Replay::new(replay_events)),
+                Lifetime::Idle {
+                    replay_events,
+                    replay_bytes,
+                    ..
+                } => Some(Replay::new(replay_events, replay_bytes)),
                 Lifetime::Stream => None,
             },
             streams_opened: 0,
@@ -212,7 +231,7 @@ impl Session {
             // A client that dropped the POST's connection can resume the stream and get the
             // response from the replay buffer: disconnecting is not cancelling.
             Some(outlet) => {
-                match outlet.send(message) {
+                match outlet.answer(message) {
                     Delivery::Sent => {}
                     // The POST's queue has room for every answer it is owed, so this is a
                     // client that let its notifications pile up unread.
@@ -270,7 +289,7 @@ impl Session {
         let message = Message::error(Some(id), err);
         match outlet {
             Some(outlet) => {
-                outlet.send(message);
+                outlet.answer(message);
                 outlet.detach();
             }
             None => self.send(ctx, message),
@@ -287,7 +306,8 @@ impl Session {
         let outlet = reply_to.map(|reply_to| self.request_outlet(reply_to));
         if self.in_flight.contains_key(&id) || self.reply_to.contains_key(&id) {
             let err = ErrorObject::invalid_request(format!(
-                "request id {id} is already in use by a request in flight; ids must be unique"
+                "request id {} is already in use by a request in flight; ids must be unique",
+                clipped(&id)
             ));
             return self.refuse(ctx, id, outlet, err);
         }
@@ -402,20 +422,21 @@ impl Session {
                     self.log_to_client(
                         ctx,
                         LogLevel::Debug,
-                        json!(format!("request {id} cancelled")),
+                        json!(format!("request {} cancelled", clipped(&id))),
                     );
                 }
                 // Late or unknown cancellations are ignored, as the spec says.
                 None => log::debug!(
-                    "session {}: cancellation of {id}, which is not in flight",
-                    self.id
+                    "session {}: cancellation of {}, which is not in flight",
+                    self.id,
+                    clipped(&id)
                 ),
             },
             NotificationEffect::Ignored(what) => {
                 self.log_to_client(
                     ctx,
                     LogLevel::Debug,
-                    json!(format!("ignored notification {what}")),
+                    json!(format!("ignored notification {}", clipped(&what))),
                 );
             }
         }
@@ -516,14 +537,12 @@ impl Handler<Deliver> for Session {
                     .pending
                     .resolve(&response.id, Ok(response.result.into_map()))
                 {
-                    log::debug!("session {}: unexpected response {}", self.id, response.id);
+                    let id = clipped(&response.id);
+                    log::debug!("session {}: unexpected response {id}", self.id);
                     self.log_to_client(
                         ctx,
                         LogLevel::Warning,
-                        json!(format!(
-                            "ignored response to unknown request {}",
-                            response.id
-                        )),
+                        json!(format!("ignored response to unknown request {id}")),
                     );
                 }
             }
@@ -536,10 +555,24 @@ impl Handler<Deliver> for Session {
                     log::debug!(
                         "session {}: client sent an error: {}",
                         self.id,
-                        error.error.message
+                        clipped(&error.error.message)
                     );
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_ids_are_clipped() {
+        assert_eq!(clipped(&"short"), "short");
+        let long = "é".repeat(1000);
+        let cut = clipped(&long);
+        assert_eq!(cut.chars().count(), ECHO_CHARS + 1);
+        assert!(cut.ends_with('…'));
     }
 }

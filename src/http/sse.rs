@@ -15,7 +15,7 @@ use actix::Actor;
 use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use futures_core::Stream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{ApiError, AppState};
 use crate::{
@@ -23,7 +23,7 @@ use crate::{
         SessionId,
         session::{Lifetime, Session, SessionSetup},
     },
-    mcp::outlet::EventReceiver,
+    mcp::outlet::{self, EventReceiver},
 };
 
 pub async fn open(
@@ -33,7 +33,10 @@ pub async fn open(
     let principal = state.auth.authenticate(&request).await?;
     super::admit(&state, &principal.id).await?;
     let id = SessionId::new();
-    let (outbound, receiver) = mpsc::channel(state.settings.sse.outbound_capacity);
+    let (outbound, receiver) = outlet::channel(
+        state.settings.sse.outbound_capacity,
+        state.settings.sse.outbound_bytes,
+    );
     let (registered, on_registered) = oneshot::channel();
     Session::new(SessionSetup {
         id,

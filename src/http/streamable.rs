@@ -25,7 +25,7 @@ use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use actix_web_lab::sse::{self, Sse};
 use futures_core::Stream;
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::{
     ApiError, AppState,
@@ -41,7 +41,7 @@ use crate::{
     },
     mcp::{
         jsonrpc::{ErrorObject, Message},
-        outlet::{Event, EventReceiver, parse_event_id},
+        outlet::{self, Event, EventReceiver, parse_event_id},
         protocol::ProtocolVersion,
     },
 };
@@ -138,6 +138,7 @@ async fn start_session(
             idle: state.settings.mcp.session_idle(),
             retry: state.settings.mcp.sse_retry(),
             replay_events: state.settings.mcp.replay_events,
+            replay_bytes: state.settings.mcp.replay_bytes,
         },
         stream: None,
         on_registered: registered,
@@ -193,7 +194,11 @@ pub async fn post(
     // Room for every answer this POST is owed on top of the usual bound for its notifications:
     // a batch's quick answers come out of the session all at once, before the client has read
     // any, and an answer that found the channel full would be lost.
-    let (reply_to, mut replies) = mpsc::channel(state.settings.sse.outbound_capacity + requests);
+    // (In bytes the answers are not bounded: `Outlet::answer`.)
+    let (reply_to, mut replies) = outlet::channel(
+        state.settings.sse.outbound_capacity + requests,
+        state.settings.sse.outbound_bytes,
+    );
     for message in messages {
         let reply_to = is_request(&message, None).then(|| ReplyTo {
             sender: reply_to.clone(),
@@ -290,9 +295,11 @@ pub async fn get(
     }
     check_protocol_version(&request)?;
     let (session, session_id) = session_of(&request, &state).await?;
-    // Room for a whole replay as well as the usual queue.
-    let capacity = state.settings.sse.outbound_capacity + state.settings.mcp.replay_events;
-    let (sender, receiver) = mpsc::channel(capacity);
+    // Room for a whole replay as well as the usual queue, by count and by bytes.
+    let (sender, receiver) = outlet::channel(
+        state.settings.sse.outbound_capacity + state.settings.mcp.replay_events,
+        state.settings.sse.outbound_bytes + state.settings.mcp.replay_bytes,
+    );
     let opened = match header_value(&request, "last-event-id") {
         Some(last) => {
             session

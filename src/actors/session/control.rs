@@ -121,7 +121,7 @@ impl Handler<Resume> for Session {
             // the stream ends after them.
             None => {
                 for event in backlog {
-                    let _ = msg.sender.try_send(Box::new(event));
+                    let _ = msg.sender.push(Box::new(event));
                 }
                 Ok(())
             }
