@@ -16,7 +16,7 @@ use crate::{
     actors::{
         SessionId,
         gateway::GitHubGateway,
-        registry::{Admit, Lookup, SessionLimit, SessionRegistry},
+        registry::{Admit, Lookup, Reservation, SessionLimit, SessionRegistry},
         session::Session,
     },
     auth::{AuthError, Authenticator},
@@ -137,8 +137,9 @@ pub async fn own_session(
     Ok(found)
 }
 
-/// Checks the session limits for `principal` before a session is made.
-pub async fn admit(state: &AppState, principal: &str) -> Result<(), ApiError> {
+/// Checks the session limits for `principal` before a session is made, and holds a slot for
+/// it: the new session takes the reservation; dropping it instead gives the slot back.
+pub async fn admit(state: &AppState, principal: &str) -> Result<Reservation, ApiError> {
     if state.draining.is_on() {
         return Err(ApiError::ShuttingDown);
     }

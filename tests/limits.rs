@@ -10,8 +10,9 @@ use common::{
     fake_github::{FakeGitHub, IssueSeed},
     github_server, session, settings, text_of,
 };
+use futures_util::future::join_all;
 use reqwest::Client;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_server_answers_503_with_retry_after_on_both_transports() {
@@ -123,4 +124,72 @@ async fn a_tool_call_past_the_timeout_is_stopped_with_an_answer() {
     // The server keeps serving.
     let ping = client.request(json!(2), "ping", json!({})).await;
     assert_eq!(ping["result"], json!({}));
+}
+
+fn initialize_body(params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": params}).to_string()
+}
+
+fn good_params() -> Value {
+    json!({"protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}})
+}
+
+/// A Streamable `initialize` POST that would open a session.
+fn post_initialize(client: &Client, server: &TestServer, params: Value) -> reqwest::RequestBuilder {
+    client
+        .post(server.url("/mcp"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body(initialize_body(params))
+}
+
+/// Opens sent at once by the concurrency test (the review's burst).
+const OPENS: usize = 300;
+
+// Found in review: `Admit` only checked the limits and `Register` counted later, so opens at
+// the same instant all passed (300 of them made 62 sessions under limits of 5 and 10).
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_opens_on_both_transports_never_pass_the_limits() {
+    let server = TestServer::start_github(settings(&[
+        ("GITHUB_ISSUE_MCP__AUTH__MODE", "api-keys"),
+        ("GITHUB_ISSUE_MCP__AUTH__API_KEYS", "key-a,key-b,key-c"),
+        ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS", "10"),
+        ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "5"),
+    ]));
+    let client = Client::new();
+    // Open the connections first (idle ones stay pooled), so that the opens below arrive
+    // together rather than one connection set-up apart.
+    let warm = (0..OPENS).map(|_| client.get(server.url("/health")).send());
+    for answer in join_all(warm).await {
+        answer.unwrap().bytes().await.unwrap();
+    }
+    let keys = ["key-a", "key-b", "key-c"];
+    // Half GET /sse and half Streamable initialize, spread over three principals.
+    let opens = (0..OPENS).map(|i| {
+        let key = keys[i % keys.len()];
+        let request = if i % 2 == 0 {
+            client.get(server.url("/sse")).bearer_auth(key)
+        } else {
+            post_initialize(&client, &server, good_params()).bearer_auth(key)
+        };
+        async move { (key, request.send().await.unwrap()) }
+    });
+    // The SSE responses are kept: their sessions last as long as their streams.
+    let answers = join_all(opens).await;
+    let admitted: Vec<_> = answers.iter().filter(|(_, r)| r.status() == 200).collect();
+    for key in keys {
+        let mine = admitted.iter().filter(|(k, _)| *k == key).count();
+        assert!(mine <= 5, "{key} has {mine} sessions, more than 5");
+    }
+    for (_, refused) in answers.iter().filter(|(_, r)| r.status() != 200) {
+        assert!(
+            [429, 503].contains(&refused.status().as_u16()),
+            "{}",
+            refused.status()
+        );
+    }
+    // Three principals of five fill the server's ten, and nothing ends, so exactly ten.
+    assert_eq!(admitted.len(), 10);
+    assert_eq!(server.health().await["activeConnections"], 10);
 }

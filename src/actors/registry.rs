@@ -3,6 +3,11 @@
 //! Sessions register themselves when they start and unregister when they stop; the HTTP layer
 //! looks sessions up to route POSTed messages, and `/health` asks for the live count. One line
 //! is logged per session opened or closed, with the live count.
+//!
+//! The session limits hold exactly, however many sessions open at once: `Admit` does not only
+//! check them, it reserves a slot (a [`Reservation`]) that counts against them at once. The
+//! new session hands the reservation back in `Register`, which turns it into the session; an
+//! open that fails before that drops the reservation, whose `Drop` gives the slot back.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,11 +19,12 @@ use super::{
 };
 
 /// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
-/// (a principal id, never a secret).
+/// (a principal id, never a secret). It takes the place of `reservation`, the slot that
+/// `Admit` gave for it (whose id is the session's).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Register {
-    pub id: SessionId,
+    pub reservation: Reservation,
     pub addr: Addr<Session>,
     pub owner: String,
     /// "sse" or "streamable-http", for the metrics.
@@ -41,12 +47,46 @@ pub struct Lookup {
     pub principal: String,
 }
 
-/// HTTP layer → registry: may `principal` open another session? Checked before a session is
-/// made (a soft limit: sessions opened at the same instant may pass it by a few).
+/// HTTP layer → registry: may `principal` open another session? If so, a slot is held for it
+/// until the session registers or the reservation is dropped, so that sessions opened at the
+/// same instant cannot all pass the limits before any of them counts.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), SessionLimit>")]
+#[rtype(result = "Result<Reservation, SessionLimit>")]
 pub struct Admit {
     pub principal: String,
+}
+
+/// A session slot held between `Admit` and `Register`, under the session id it carries.
+/// Dropped without being registered (the open failed or was abandoned), it releases the slot.
+#[derive(Debug)]
+pub struct Reservation {
+    id: SessionId,
+    /// Told of the release on drop; `None` once `Register` has taken the slot.
+    registry: Option<Addr<SessionRegistry>>,
+}
+
+impl Reservation {
+    /// The id of the session this slot is for.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(registry) = self.registry.take() {
+            // `do_send`, not `send`: a drop cannot wait, and a full mailbox must not lose the
+            // release (`do_send` ignores the mailbox's capacity).
+            registry.do_send(Release { id: self.id });
+        }
+    }
+}
+
+/// Reservation → registry (on drop): the open this slot was held for did not happen.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct Release {
+    id: SessionId,
 }
 
 /// Which session limit is reached.
@@ -85,6 +125,9 @@ pub struct CountSessions;
 #[derive(Debug)]
 pub struct SessionRegistry {
     sessions: HashMap<SessionId, (Addr<Session>, String)>,
+    /// Slots admitted but not yet registered, with their principal; they count against the
+    /// limits like live sessions.
+    reserved: HashMap<SessionId, String>,
     transports: HashMap<SessionId, &'static str>,
     max_sessions: usize,
     max_per_principal: usize,
@@ -94,6 +137,7 @@ impl SessionRegistry {
     pub fn new(max_sessions: usize, max_per_principal: usize) -> Self {
         SessionRegistry {
             sessions: HashMap::new(),
+            reserved: HashMap::new(),
             transports: HashMap::new(),
             max_sessions,
             max_per_principal,
@@ -114,15 +158,27 @@ impl Actor for SessionRegistry {
 impl Handler<Register> for SessionRegistry {
     type Result = ();
 
-    fn handle(&mut self, msg: Register, _ctx: &mut Self::Context) {
+    fn handle(&mut self, mut msg: Register, _ctx: &mut Self::Context) {
+        // The slot becomes the session: nothing to release when the reservation drops.
+        msg.reservation.registry = None;
+        let id = msg.reservation.id;
+        self.reserved.remove(&id);
         log::info!(
             "session {} opened by {} ({} live)",
-            msg.id,
+            id,
             msg.owner,
             self.sessions.len() + 1
         );
-        self.transports.insert(msg.id, msg.transport);
-        self.sessions.insert(msg.id, (msg.addr, msg.owner));
+        self.transports.insert(id, msg.transport);
+        self.sessions.insert(id, (msg.addr, msg.owner));
+    }
+}
+
+impl Handler<Release> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Release, _ctx: &mut Self::Context) {
+        self.reserved.remove(&msg.id);
     }
 }
 
@@ -149,21 +205,28 @@ impl Handler<Lookup> for SessionRegistry {
 }
 
 impl Handler<Admit> for SessionRegistry {
-    type Result = Result<(), SessionLimit>;
+    type Result = Result<Reservation, SessionLimit>;
 
-    fn handle(&mut self, msg: Admit, _ctx: &mut Self::Context) -> Self::Result {
-        if self.sessions.len() >= self.max_sessions {
+    fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
+        if self.sessions.len() + self.reserved.len() >= self.max_sessions {
             return Err(SessionLimit::Server(self.max_sessions));
         }
         let mine = self
             .sessions
             .values()
-            .filter(|(_, owner)| *owner == msg.principal)
+            .map(|(_, owner)| owner)
+            .chain(self.reserved.values())
+            .filter(|owner| **owner == msg.principal)
             .count();
         if mine >= self.max_per_principal {
             return Err(SessionLimit::Principal(self.max_per_principal));
         }
-        Ok(())
+        let id = SessionId::new();
+        self.reserved.insert(id, msg.principal);
+        Ok(Reservation {
+            id,
+            registry: Some(ctx.address()),
+        })
     }
 }
 
@@ -230,5 +293,25 @@ impl Handler<CountSessions> for SessionRegistry {
 
     fn handle(&mut self, _msg: CountSessions, _ctx: &mut Self::Context) -> usize {
         self.sessions.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix::test]
+    async fn a_reservation_holds_its_slot_until_dropped() {
+        let registry = SessionRegistry::new(1, 1).start();
+        let admit = || {
+            registry.send(Admit {
+                principal: "a".into(),
+            })
+        };
+        let held = admit().await.unwrap().expect("the first open is admitted");
+        assert_eq!(admit().await.unwrap().unwrap_err(), SessionLimit::Server(1));
+        drop(held);
+        // The release was queued ahead of this Admit, and a mailbox keeps its order.
+        assert!(admit().await.unwrap().is_ok());
     }
 }

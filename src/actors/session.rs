@@ -10,8 +10,8 @@
 //! after `mcp.session_idle_secs` without traffic. Work still in flight when a session ends is
 //! cancelled, and no response for it is sent.
 //!
-//! The session registers with the [`SessionRegistry`] in `started()` and unregisters in
-//! `stopping()`.
+//! The session registers with the [`SessionRegistry`] in `started()`, in the slot that the
+//! transport reserved for it, and unregisters in `stopping()`.
 
 use std::{
     collections::HashMap,
@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use super::{
     SessionId,
-    registry::{Register, SessionRegistry, Unregister},
+    registry::{Register, Reservation, SessionRegistry, Unregister},
 };
 
 mod control;
@@ -116,6 +116,8 @@ pub struct Session {
     /// Told once the registry knows this session, so that the transport can tell the client
     /// about the session only when a request can find it.
     on_registered: Option<oneshot::Sender<()>>,
+    /// The slot admitted for this session, until `started()` hands it to the registry.
+    reservation: Option<Reservation>,
     state: McpState,
     /// Requests still being worked on, by id, so that `notifications/cancelled` and the end of
     /// the session can stop them.
@@ -132,7 +134,8 @@ pub struct Session {
 /// What a transport gives a new session.
 #[derive(Debug)]
 pub struct SessionSetup {
-    pub id: SessionId,
+    /// The slot the registry admitted the session into; it also names the session.
+    pub reservation: Reservation,
     pub registry: Addr<SessionRegistry>,
     pub dispatcher: Dispatcher,
     pub lifetime: Lifetime,
@@ -147,7 +150,7 @@ pub struct SessionSetup {
 impl Session {
     pub fn new(setup: SessionSetup) -> Self {
         let SessionSetup {
-            id,
+            reservation,
             registry,
             dispatcher,
             lifetime,
@@ -161,7 +164,7 @@ impl Session {
             ..McpState::default()
         };
         Session {
-            id,
+            id: reservation.id(),
             owner: principal.id,
             registry,
             dispatcher,
@@ -179,6 +182,7 @@ impl Session {
             },
             streams_opened: 0,
             on_registered: Some(on_registered),
+            reservation: Some(reservation),
             state,
             in_flight: HashMap::new(),
             last_activity: Instant::now(),
@@ -470,8 +474,13 @@ impl Actor for Session {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         // Register before anything else, and only then let the transport announce the session.
+        // `new` always sets the reservation and `started` runs once, so it is there.
+        let Some(reservation) = self.reservation.take() else {
+            ctx.stop();
+            return;
+        };
         let register = Register {
-            id: self.id,
+            reservation,
             addr: ctx.address(),
             owner: self.owner.clone(),
             transport: match self.lifetime {

@@ -1,10 +1,11 @@
 //! `GET /sse`: opens a legacy HTTP+SSE session.
 //!
-//! The handler makes the session id, starts a `Session` actor with the sending half of a bounded
-//! channel, waits until the session is registered, and answers with an event stream over the
-//! receiving half. The first event is `endpoint`, whose data is the relative URI to POST to; every
-//! later event is `message`, with one compact JSON-RPC message. When the client goes away, actix
-//! drops the stream, and with it the receiver, which ends the session.
+//! The handler reserves a place within the session limits (which also names the session),
+//! starts a `Session` actor with the sending half of a bounded channel, waits until the session
+//! is registered, and answers with an event stream over the receiving half. The first event is
+//! `endpoint`, whose data is the relative URI to POST to; every later event is `message`, with
+//! one compact JSON-RPC message. When the client goes away, actix drops the stream, and with it
+//! the receiver, which ends the session.
 
 use std::{
     pin::Pin,
@@ -19,10 +20,7 @@ use tokio::sync::oneshot;
 
 use super::{ApiError, AppState};
 use crate::{
-    actors::{
-        SessionId,
-        session::{Lifetime, Session, SessionSetup},
-    },
+    actors::session::{Lifetime, Session, SessionSetup},
     mcp::outlet::{self, EventReceiver},
 };
 
@@ -31,15 +29,15 @@ pub async fn open(
     state: web::Data<AppState>,
 ) -> Result<impl Responder, ApiError> {
     let principal = state.auth.authenticate(&request).await?;
-    super::admit(&state, &principal.id).await?;
-    let id = SessionId::new();
+    let reservation = super::admit(&state, &principal.id).await?;
+    let id = reservation.id();
     let (outbound, receiver) = outlet::channel(
         state.settings.sse.outbound_capacity,
         state.settings.sse.outbound_bytes,
     );
     let (registered, on_registered) = oneshot::channel();
     Session::new(SessionSetup {
-        id,
+        reservation,
         registry: state.registry.clone(),
         dispatcher: state.dispatcher.clone(),
         lifetime: Lifetime::Stream,

@@ -127,11 +127,11 @@ async fn start_session(
     state: &AppState,
 ) -> Result<(Addr<Session>, String), ApiError> {
     let principal = state.auth.authenticate(request).await?;
-    super::admit(state, &principal.id).await?;
-    let id = SessionId::new();
+    let reservation = super::admit(state, &principal.id).await?;
+    let id = reservation.id();
     let (registered, on_registered) = oneshot::channel();
     let session = Session::new(SessionSetup {
-        id,
+        reservation,
         registry: state.registry.clone(),
         dispatcher: state.dispatcher.clone(),
         lifetime: Lifetime::Idle {
