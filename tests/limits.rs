@@ -193,3 +193,30 @@ async fn concurrent_opens_on_both_transports_never_pass_the_limits() {
     assert_eq!(admitted.len(), 10);
     assert_eq!(server.health().await["activeConnections"], 10);
 }
+
+// Found in review: the session was started before its initialize was checked, so a failed
+// initialize left a session holding a slot for `mcp.session_idle_secs`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_initialize_leaves_no_session_behind() {
+    let server =
+        TestServer::start_github(settings(&[("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS", "1")]));
+    let client = Client::new();
+    let no_version = json!({"capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+    let failed = post_initialize(&client, &server, no_version)
+        .send()
+        .await
+        .unwrap();
+    let handed_out = failed.headers().contains_key("mcp-session-id");
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    server.wait_for_sessions(0).await;
+    assert!(!handed_out, "no id of an ended session is handed out");
+    // Its slot is free again: the one session this server allows can open.
+    let next = post_initialize(&client, &server, good_params())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200);
+    assert!(next.headers().contains_key("mcp-session-id"));
+    server.wait_for_sessions(1).await;
+}

@@ -1,12 +1,13 @@
 //! `/mcp`: the Streamable HTTP transport (MCP 2025-03-26 and later), beside the legacy one.
 //!
 //! - `POST` carries one JSON-RPC message (or, for 2025-03-26 sessions, a batch). An `initialize`
-//!   without `Mcp-Session-Id` starts a session, whose id comes back in that header. Only
-//!   notifications and responses: `202 Accepted`, empty. Requests: a JSON answer, or an SSE
-//!   stream for `tools/call` (and batches), whose progress and log notifications ride ahead of
-//!   the result. A `tools/call` whose result is ready within `mcp.json_answer_within_ms`, with
-//!   nothing sent ahead of it, is answered as JSON after all: one write instead of a stream,
-//!   and nothing to resume. The specification lets the server choose either per request.
+//!   without `Mcp-Session-Id` starts a session, whose id comes back in that header (one whose
+//!   initialize fails is ended again, and its id is not given out). Only notifications and
+//!   responses: `202 Accepted`, empty. Requests: a JSON answer, or an SSE stream for
+//!   `tools/call` (and batches), whose progress and log notifications ride ahead of the result.
+//!   A `tools/call` whose result is ready within `mcp.json_answer_within_ms`, with nothing sent
+//!   ahead of it, is answered as JSON after all: one write instead of a stream, and nothing to
+//!   resume. The specification lets the server choose either per request.
 //! - `GET` opens the session's stream for messages not tied to a request (at most one: 409).
 //! - `DELETE` ends the session and cancels its work.
 //!
@@ -121,11 +122,32 @@ fn is_request(message: &Message, method: Option<&str>) -> bool {
     matches!(message, Message::Request(request) if method.is_none_or(|m| request.method == m))
 }
 
-/// Starts a Streamable HTTP session and waits until POSTs can find it.
+/// Ends the session that an `initialize` POST started, unless `confirm`ed once that initialize
+/// has succeeded. A session whose initialize failed, or whose POST was abandoned before the
+/// answer, has no client that will use it, yet would hold a place within the session limits
+/// until it expired (`mcp.session_idle_secs`).
+struct Unconfirmed(Option<Addr<Session>>);
+
+impl Unconfirmed {
+    fn confirm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unconfirmed {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            session.do_send(End);
+        }
+    }
+}
+
+/// Starts a Streamable HTTP session and waits until POSTs can find it. The session ends when
+/// the returned guard drops unconfirmed, even if this POST is abandoned before it returns.
 async fn start_session(
     request: &HttpRequest,
     state: &AppState,
-) -> Result<(Addr<Session>, String), ApiError> {
+) -> Result<(Addr<Session>, String, Unconfirmed), ApiError> {
     let principal = state.auth.authenticate(request).await?;
     let reservation = super::admit(state, &principal.id).await?;
     let id = reservation.id();
@@ -145,8 +167,9 @@ async fn start_session(
         principal,
     })
     .start();
+    let fresh = Unconfirmed(Some(session.clone()));
     on_registered.await.map_err(|_| ApiError::Unavailable)?;
-    Ok((session, id.to_string()))
+    Ok((session, id.to_string(), fresh))
 }
 
 pub async fn post(
@@ -165,6 +188,7 @@ pub async fn post(
     let (messages, batch) = parse_body(&body)?;
 
     let initializing = messages.iter().any(|m| is_request(m, Some("initialize")));
+    let mut fresh = None;
     let (session, session_id) = if initializing && header_value(&request, SESSION_HEADER).is_none()
     {
         if messages.len() > 1 {
@@ -172,7 +196,9 @@ pub async fn post(
                 "initialize must be sent alone, not in a batch",
             )));
         }
-        start_session(&request, &state).await?
+        let (session, session_id, unconfirmed) = start_session(&request, &state).await?;
+        fresh = Some(unconfirmed);
+        (session, session_id)
     } else {
         session_of(&request, &state).await?
     };
@@ -278,10 +304,22 @@ pub async fn post(
         (false, _) => answers[0].to_string(),
         (true, _) => format!("[{}]", answers.join(",")),
     };
-    Ok(response
-        .insert_header((SESSION_HEADER, session_id))
-        .content_type("application/json")
-        .body(body))
+    // A new session lives on only if its initialize succeeded (which sets the version); the
+    // client gets the initialize's error either way, but not the id of a session that is ending.
+    let ended = match fresh {
+        Some(fresh) => match session.send(GetVersion).await {
+            Ok(Some(_)) => {
+                fresh.confirm();
+                false
+            }
+            _ => true,
+        },
+        None => false,
+    };
+    if !ended {
+        response.insert_header((SESSION_HEADER, session_id));
+    }
+    Ok(response.content_type("application/json").body(body))
 }
 
 pub async fn get(
