@@ -36,6 +36,18 @@ pub struct Principal {
     pub id: String,
     /// The GitHub identity the caller's sessions use.
     pub credential: Option<Credential>,
+    /// Who owns the sessions this caller opens: `id`, and in `github-token` mode also the
+    /// token (`#` and its key, a hash), because a session acts with the token that opened it:
+    /// another token of the same GitHub user (a narrower one, say) must not use it. Logged
+    /// nowhere; sessions are counted per `id` ([`owner_principal`]).
+    pub owner: String,
+}
+
+/// The principal id an owner string (see [`Principal::owner`]) counts against.
+pub fn owner_principal(owner: &str) -> &str {
+    owner
+        .split_once('#')
+        .map_or(owner, |(principal, _)| principal)
 }
 
 /// Why a request was not let in. Each becomes a 401 with `WWW-Authenticate: Bearer`.
@@ -156,6 +168,7 @@ impl Authenticator {
             AuthMode::None => Ok(Principal {
                 id: "anonymous".into(),
                 credential: self.server_credential.clone(),
+                owner: "anonymous".into(),
             }),
             AuthMode::ApiKeys => {
                 let key = bearer(request).ok_or(AuthError::Missing("API key"))?;
@@ -168,8 +181,10 @@ impl Authenticator {
                 if !matched {
                     return Err(AuthError::InvalidKey);
                 }
+                let id = format!("key:{}", &hex(&hash)[..8]);
                 Ok(Principal {
-                    id: format!("key:{}", &hex(&hash)[..8]),
+                    owner: id.clone(),
+                    id,
                     credential: self.server_credential.clone(),
                 })
             }
@@ -177,8 +192,10 @@ impl Authenticator {
                 let token = bearer(request).ok_or(AuthError::Missing("GitHub token"))?;
                 let credential = Credential::new(Secret::new(token));
                 let login = self.github_login(&credential).await?;
+                let id = format!("github:{login}");
                 Ok(Principal {
-                    id: format!("github:{login}"),
+                    owner: format!("{id}#{:016x}", credential.key()),
+                    id,
                     credential: Some(credential),
                 })
             }

@@ -118,7 +118,8 @@ pub async fn own_session(
 ) -> Result<Option<Addr<Session>>, ApiError> {
     let principal = state.auth.authenticate(request).await?;
     let routes = request.app_data::<web::Data<routes::Routes>>();
-    if let Some(addr) = routes.and_then(|routes| routes.get(&id, &principal.id)) {
+    // Compared with the session's owner, which names the token too in github-token mode.
+    if let Some(addr) = routes.and_then(|routes| routes.get(&id, &principal.owner)) {
         state.metrics.session_lookup(true);
         return Ok(Some(addr));
     }
@@ -127,12 +128,12 @@ pub async fn own_session(
         .registry
         .send(Lookup {
             id,
-            principal: principal.id.clone(),
+            principal: principal.owner.clone(),
         })
         .await
         .map_err(|_| ApiError::Unavailable)?;
     if let (Some(routes), Some(addr)) = (routes, &found) {
-        routes.remember(id, &principal.id, addr);
+        routes.remember(id, &principal.owner, addr);
     }
     Ok(found)
 }

@@ -339,3 +339,37 @@ async fn github_token_mode_over_the_legacy_transport() {
         .unwrap();
     assert_eq!(sent.headers["authorization"], format!("Bearer {token}"));
 }
+
+/// A session acts with the token that opened it: another token of the same GitHub user (a
+/// narrower one, say) that learns the session id must not use it or end it. Sessions still
+/// count against the user's limit together.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_belongs_to_its_token_not_only_to_its_user() {
+    // Both belong to user-1234 (the fake's logins are the tokens' last four characters).
+    let (first, second) = (
+        "ghp_firstAAAAAAAAAAAAAAA1234",
+        "ghp_secondBBBBBBBBBBBBBB1234",
+    );
+    let fake = FakeGitHub::start_with_tokens(&[first, second]);
+    let server = common::github_server(
+        &fake,
+        &[
+            ("GITHUB_ISSUE_MCP__AUTH__MODE", "github-token"),
+            ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "1"),
+        ],
+    );
+    let session = open_mcp_session(&server, first).await;
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    let theirs = mcp(&server, Some(second), Some(&session), ping.clone()).await;
+    assert_eq!(theirs.status(), 404, "the other token sees no such session");
+    let delete = with_bearer(Client::new().delete(server.url("/mcp")), Some(second))
+        .header("Mcp-Session-Id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 404);
+    let mine = mcp(&server, Some(first), Some(&session), ping).await;
+    assert_eq!(mine.status(), 200, "the session survived");
+    let over = mcp(&server, Some(second), None, initialize()).await;
+    assert_eq!(over.status(), 429, "one user, one limit");
+}

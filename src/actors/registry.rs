@@ -13,13 +13,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
+use crate::auth::owner_principal;
+
 use super::{
     SessionId,
     session::{Drain, InFlight, Session, Shutdown},
 };
 
 /// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
-/// (a principal id, never a secret). It takes the place of `reservation`, the slot that
+/// (`Principal::owner`: a principal id, with its token's key in github-token mode; never a
+/// secret). It takes the place of `reservation`, the slot that
 /// `Admit` gave for it (whose id is the session's).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
@@ -163,10 +166,11 @@ impl Handler<Register> for SessionRegistry {
         msg.reservation.registry = None;
         let id = msg.reservation.id;
         self.reserved.remove(&id);
+        // The principal, not the owner: the token's key stays out of the logs.
         log::info!(
             "session {} opened by {} ({} live)",
             id,
-            msg.owner,
+            owner_principal(&msg.owner),
             self.sessions.len() + 1
         );
         self.transports.insert(id, msg.transport);
@@ -214,9 +218,9 @@ impl Handler<Admit> for SessionRegistry {
         let mine = self
             .sessions
             .values()
-            .map(|(_, owner)| owner)
-            .chain(self.reserved.values())
-            .filter(|owner| **owner == msg.principal)
+            .map(|(_, owner)| owner_principal(owner))
+            .chain(self.reserved.values().map(String::as_str))
+            .filter(|principal| *principal == msg.principal)
             .count();
         if mine >= self.max_per_principal {
             return Err(SessionLimit::Principal(self.max_per_principal));

@@ -165,7 +165,7 @@ impl Session {
         };
         Session {
             id: reservation.id(),
-            owner: principal.id,
+            owner: principal.owner,
             registry,
             dispatcher,
             lifetime,
