@@ -24,12 +24,25 @@ async fn a_client_that_stops_reading_is_disconnected() {
     server.wait_for_sessions(1).await;
     // Ask for far more than the socket buffers hold, and never read the answers: the session's
     // queue fills and the session ends.
+    post_until_disconnected(&server, client, |round| {
+        (0..50).map(|n| json!(round * 100 + n)).collect()
+    })
+    .await;
+}
+
+/// Posts rounds of `tools/list` requests with the ids `ids(round)` gives, never reading the
+/// answers, until a POST finds the session gone (404); then checks that it was removed and that
+/// the server still serves.
+async fn post_until_disconnected(
+    server: &TestServer,
+    client: SseClient,
+    ids: impl Fn(usize) -> Vec<serde_json::Value>,
+) {
     let deadline = std::time::Instant::now() + common::WAIT;
-    let mut id = 1;
-    loop {
-        let posts = (0..50).map(|n| {
+    for round in 1.. {
+        let posts = ids(round).into_iter().map(|id| {
             client.post_raw(
-                json!({"jsonrpc": "2.0", "id": id * 100 + n, "method": "tools/list"}).to_string(),
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string(),
                 "application/json",
             )
         });
@@ -45,7 +58,6 @@ async fn a_client_that_stops_reading_is_disconnected() {
             std::time::Instant::now() < deadline,
             "the session was never disconnected"
         );
-        id += 1;
     }
     server.wait_for_sessions(0).await;
     drop(client);
@@ -64,33 +76,12 @@ async fn a_client_that_stops_reading_large_answers_is_disconnected_by_bytes() {
     server.wait_for_sessions(1).await;
     // Requests whose 200 KB ids come back in their answers, never read: once the socket
     // buffers are full, the queue passes 64 KB after a few answers and the session ends.
-    let deadline = std::time::Instant::now() + common::WAIT;
-    let mut round = 0;
-    loop {
-        let posts = (0..10).map(|n| {
-            let id = format!("{round}-{n}-{}", "x".repeat(200_000));
-            client.post_raw(
-                json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string(),
-                "application/json",
-            )
-        });
-        let statuses: Vec<u16> = join_all(posts)
-            .await
-            .iter()
-            .map(|r| r.status().as_u16())
-            .collect();
-        if statuses.contains(&404) {
-            break; // the session is gone
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the session was never disconnected"
-        );
-        round += 1;
-    }
-    server.wait_for_sessions(0).await;
-    drop(client);
-    assert_eq!(server.health().await["status"], "ok");
+    post_until_disconnected(&server, client, |round| {
+        (0..10)
+            .map(|n| json!(format!("{round}-{n}-{}", "x".repeat(200_000))))
+            .collect()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
