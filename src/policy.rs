@@ -155,9 +155,11 @@ impl Policy {
         if self.repositories.is_empty() {
             return Ok(query.to_string());
         }
-        let operator = query
-            .split_whitespace()
-            .find(|term| ["or", "and", "not"].contains(&term.to_lowercase().as_str()));
+        let operator = query.split_whitespace().find(|term| {
+            ["or", "and", "not"]
+                .iter()
+                .any(|op| term.eq_ignore_ascii_case(op))
+        });
         if let Some(operator) = operator.or_else(|| query.contains(['(', ')']).then_some("( )")) {
             return Err(format!(
                 "the search uses {operator}, which this server does not take while it limits the \
