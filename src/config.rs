@@ -86,6 +86,12 @@ pub struct ServerSettings {
     pub allowed_hosts: String,
     pub allowed_origins: String,
     pub drain_timeout_ms: u64,
+    /// Open connections at most (actix stops accepting beyond), and from one peer address
+    /// (0: no cap).
+    pub max_connections: usize,
+    pub max_connections_per_peer: usize,
+    /// Time for a new connection's first request head.
+    pub head_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +112,11 @@ impl SseSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// A body must arrive whole within this long.
+    pub body_timeout_ms: u64,
+    /// Bodies being read at once, in total and from one peer address.
+    pub max_body_reads: usize,
+    pub max_body_reads_per_peer: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +187,8 @@ pub struct LimitSettings {
     pub max_in_flight_per_session: usize,
     pub tool_timeout_secs: u64,
     pub max_subscriptions_per_session: usize,
+    /// Messages in one JSON-RPC batch (2025-03-26 sessions on `/mcp`).
+    pub max_batch_messages: usize,
 }
 
 /// How clients authenticate (see `crate::auth`).
@@ -305,6 +318,21 @@ impl Settings {
         }
         if self.http.max_body_bytes < 1024 {
             return out_of_range("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.http.body_timeout_ms == 0 || self.server.head_timeout_ms == 0 {
+            return out_of_range(
+                "http.body_timeout_ms and server.head_timeout_ms",
+                "must be at least 1",
+            );
+        }
+        if self.http.max_body_reads == 0 || self.server.max_connections == 0 {
+            return out_of_range(
+                "http.max_body_reads and server.max_connections",
+                "must be at least 1",
+            );
+        }
+        if self.limits.max_batch_messages == 0 {
+            return out_of_range("limits.max_batch_messages", "must be at least 1");
         }
         if self.mcp.subscription_poll_ms < 10 {
             return out_of_range("mcp.subscription_poll_ms", "must be at least 10");

@@ -19,7 +19,7 @@ use crate::{
         registry::{Admit, Lookup, Reservation, SessionLimit, SessionRegistry},
         session::Session,
     },
-    auth::{AuthError, Authenticator},
+    auth::{AuthError, Authenticator, Principal},
     config::Settings,
     mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
     metrics::Metrics,
@@ -28,6 +28,7 @@ use crate::{
 
 pub mod guard;
 pub mod health;
+pub mod intake;
 pub mod messages;
 pub mod routes;
 pub mod sse;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// For `/metrics`: the gateway's counters, and the sessions' and gateway's metrics.
     pub gateway: Addr<GitHubGateway>,
     pub metrics: Metrics,
+    /// Caps on connections and bodies being read, per peer and in total; the body deadline.
+    pub intake: intake::Intake,
 }
 
 /// Registers every route on an actix `App`.
@@ -108,15 +111,16 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The caller's session `id`: authenticates the request, then asks the registry, which only
-/// answers for the session's owner. `None` when unknown, ended, or someone else's. The worker
-/// remembers the registry's answers ([`routes`]), so a session's later messages skip the trip.
+/// The caller's session `id`: asks the registry, which only answers for the session's owner.
+/// `None` when unknown, ended, or someone else's. The worker remembers the registry's answers
+/// ([`routes`]), so a session's later messages skip the trip. Called before the request's body
+/// is read, so that a message for no session of the caller's costs no reading.
 pub async fn own_session(
     state: &AppState,
     request: &actix_web::HttpRequest,
+    principal: &Principal,
     id: SessionId,
 ) -> Result<Option<Addr<Session>>, ApiError> {
-    let principal = state.auth.authenticate(request).await?;
     let routes = request.app_data::<web::Data<routes::Routes>>();
     // Compared with the session's owner, which names the token too in github-token mode.
     if let Some(addr) = routes.and_then(|routes| routes.get(&id, &principal.owner)) {
@@ -176,6 +180,12 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    #[error("the request body did not arrive within {secs} s")]
+    BodyTimeout { secs: f64 },
+    #[error("too many {what} (at most {limit}); try again in a moment")]
+    Crowded { what: &'static str, limit: usize },
+    #[error("the server is busy reading other requests; try again in a moment")]
+    Busy,
     /// The body is not JSON, or not a JSON-RPC message: the JSON-RPC error says which.
     #[error("{}", .0.message)]
     InvalidMessage(ErrorObject),
@@ -230,6 +240,9 @@ impl ResponseError for ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Crowded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::StreamConflict => StatusCode::CONFLICT,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManySessions(SessionLimit::Server(_)) => StatusCode::SERVICE_UNAVAILABLE,
@@ -251,6 +264,12 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManySessions(_) | ApiError::ShuttingDown => {
                 response.insert_header(("Retry-After", "30"));
+            }
+            // Refused before or while reading the body: the rest of it is not wanted, and a
+            // connection held by a slow or crowding peer is better closed than kept.
+            ApiError::Crowded { .. } | ApiError::Busy | ApiError::BodyTimeout { .. } => {
+                response.insert_header(("Retry-After", "1"));
+                response.force_close();
             }
             ApiError::Unauthorized(AuthError::Unavailable(_)) => {}
             ApiError::Unauthorized(_) => {

@@ -160,8 +160,15 @@ pub fn run_with(
         draining,
         gateway,
         metrics,
+        intake: http::intake::Intake::new(&settings.server, &settings.http),
     };
     let (registry, draining) = (state.registry.clone(), state.draining.clone());
+    let intake = state.intake.clone();
+    // actix caps connections per worker; the setting is for the whole server.
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
 
     log::info!(
         "{} {} listening on http://{address}: /mcp (MCP Streamable HTTP), GET /sse + POST /messages (MCP HTTP+SSE), GET /health",
@@ -185,8 +192,13 @@ pub fn run_with(
             // Made here, so once per worker thread: its own memory of where sessions live.
             .app_data(web::Data::new(<http::routes::Routes>::default()))
             .wrap(middleware::from_fn(http::guard::guard))
+            // Outermost: a crowding peer's connection is refused before anything else runs.
+            .wrap(middleware::from_fn(http::intake::refuse_crowded_peers))
             .configure(http::configure)
     })
+    .on_connect(move |connection, data| intake.on_connect(connection, data))
+    .max_connections(settings.server.max_connections.div_ceil(workers))
+    .client_request_timeout(Duration::from_millis(settings.server.head_timeout_ms))
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     // A client that closes its side of the connection has gone: drop its response at once. By
     // default actix keeps a half-closed connection's response streaming, so an idle SSE session
@@ -196,9 +208,7 @@ pub fn run_with(
     // request: Nagle's algorithm would hold each one back until the previous write is
     // acknowledged (about 40 ms with delayed ACKs).
     .tcp_nodelay(true);
-    if settings.server.workers > 0 {
-        server = server.workers(settings.server.workers);
-    }
+    server = server.workers(workers);
     // Our own signal handling drains sessions before the HTTP server stops.
     let server = server.disable_signals().listen(listener)?.run();
     actix_web::rt::spawn(shutdown::on_signal(

@@ -77,6 +77,9 @@ impl Server {
             .env("PORT", port.to_string())
             // The benchmark opens more sessions than the defaults allow one principal.
             .env("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS", "30000")
+            // Every client of the benchmark is on 127.0.0.1.
+            .env("GITHUB_ISSUE_MCP__SERVER__MAX_CONNECTIONS_PER_PEER", "0")
+            .env("GITHUB_ISSUE_MCP__SERVER__MAX_CONNECTIONS", "30000")
             .env(
                 "GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL",
                 "30000",

@@ -151,6 +151,9 @@ mod tests {
             allowed_hosts: hosts.into(),
             allowed_origins: origins.into(),
             drain_timeout_ms: 8000,
+            max_connections: 100,
+            max_connections_per_peer: 10,
+            head_timeout_ms: 5000,
         }
     }
 

@@ -1,7 +1,8 @@
 //! `POST /messages?sessionId=<id>`: one JSON-RPC message for a legacy SSE session.
 //!
-//! Checks run cheapest first: the session id, the content type, the session's existence, the
-//! body's size, then its JSON and JSON-RPC shape. Any failure is an HTTP error and nothing reaches
+//! Checks run cheapest first: the session id, the content type, the caller's authentication and
+//! the session's existence (no byte of the body is read before), the body's size and deadline
+//! (`super::intake`), then its JSON and JSON-RPC shape. Any failure is an HTTP error and nothing reaches
 //! the session's stream. Otherwise the message is handed to the session and the answer is
 //! `202 Accepted`; the JSON-RPC response, if any, goes out on the session's event stream.
 
@@ -35,11 +36,12 @@ pub async fn post(
         .parse()
         .map_err(|_| ApiError::InvalidSessionId(raw_id.clone()))?;
     require_json(&request)?;
-    let session = super::own_session(&state, &request, id)
+    let principal = state.auth.authenticate(&request).await?;
+    let session = super::own_session(&state, &request, &principal, id)
         .await?
         .ok_or_else(|| ApiError::UnknownSession(raw_id.clone()))?;
 
-    let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;
+    let body = state.intake.read_body(&request, payload).await?;
     let message = parse_message(&body)?;
     session
         .send(Deliver {
@@ -66,35 +68,6 @@ pub fn require_json(request: &HttpRequest) -> Result<(), ApiError> {
     } else {
         Err(ApiError::UnsupportedMediaType(content_type.to_string()))
     }
-}
-
-/// Reads the whole body, refusing it as soon as it is known to exceed `limit`.
-pub async fn read_body(
-    request: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::BytesMut, ApiError> {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(ApiError::PayloadTooLarge { limit });
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
-    while let Some(chunk) = std::future::poll_fn(|cx| {
-        futures_core::Stream::poll_next(std::pin::Pin::new(&mut payload), cx)
-    })
-    .await
-    {
-        let chunk = chunk.map_err(|err| ApiError::BodyRead(err.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 /// Parses one JSON-RPC message. Batches are not part of the legacy transport.

@@ -28,10 +28,7 @@ use futures_core::Stream;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use super::{
-    ApiError, AppState,
-    messages::{read_body, require_json},
-};
+use super::{ApiError, AppState, messages::require_json};
 use crate::{
     actors::{
         SessionId,
@@ -40,6 +37,7 @@ use crate::{
             SessionSetup, StreamRefused,
         },
     },
+    auth::Principal,
     mcp::{
         jsonrpc::{ErrorObject, Message},
         outlet::{self, Event, EventReceiver, parse_event_id},
@@ -81,22 +79,33 @@ fn check_protocol_version(request: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// The session named by `Mcp-Session-Id`: 400 without the header, 404 if unknown or ended.
+/// The caller's session named by `Mcp-Session-Id`: 400 without the header, 404 if unknown,
+/// ended or someone else's.
 async fn session_of(
     request: &HttpRequest,
     state: &AppState,
+    principal: &Principal,
 ) -> Result<(Addr<Session>, String), ApiError> {
     let raw = header_value(request, SESSION_HEADER).ok_or(ApiError::MissingMcpSession)?;
     let unknown = || ApiError::UnknownMcpSession(raw.to_string());
     let id: SessionId = raw.parse().map_err(|_| unknown())?;
-    let session = super::own_session(state, request, id)
+    let session = super::own_session(state, request, principal, id)
         .await?
         .ok_or_else(unknown)?;
     Ok((session, raw.to_string()))
 }
 
-/// One message, or a batch (a non-empty array).
-fn parse_body(body: &[u8]) -> Result<(Vec<Message>, bool), ApiError> {
+/// Authenticates the caller, then finds its session.
+async fn caller_session(
+    request: &HttpRequest,
+    state: &AppState,
+) -> Result<(Addr<Session>, String), ApiError> {
+    let principal = state.auth.authenticate(request).await?;
+    session_of(request, state, &principal).await
+}
+
+/// One message, or a batch (a non-empty array of at most `max_batch` messages).
+fn parse_body(body: &[u8], max_batch: usize) -> Result<(Vec<Message>, bool), ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|err| {
         ApiError::InvalidMessage(ErrorObject::parse_error(format!(
             "parse error: body is not valid JSON ({err})"
@@ -105,6 +114,15 @@ fn parse_body(body: &[u8]) -> Result<(Vec<Message>, bool), ApiError> {
     match value {
         Value::Array(items) if items.is_empty() => Err(ApiError::InvalidMessage(
             ErrorObject::invalid_request("an empty JSON-RPC batch is not a request"),
+        )),
+        // Refused whole before any of it runs: each answer would be held until the batch's
+        // stream is read, so the batch's size bounds what one POST may make the server hold.
+        Value::Array(items) if items.len() > max_batch => Err(ApiError::InvalidMessage(
+            ErrorObject::invalid_request(format!(
+                "a JSON-RPC batch may hold at most {max_batch} messages (limits.max_batch_messages); \
+                 this one has {}: send it in parts",
+                items.len()
+            )),
         )),
         Value::Array(items) => items
             .into_iter()
@@ -145,10 +163,9 @@ impl Drop for Unconfirmed {
 /// Starts a Streamable HTTP session and waits until POSTs can find it. The session ends when
 /// the returned guard drops unconfirmed, even if this POST is abandoned before it returns.
 async fn start_session(
-    request: &HttpRequest,
     state: &AppState,
+    principal: Principal,
 ) -> Result<(Addr<Session>, String, Unconfirmed), ApiError> {
-    let principal = state.auth.authenticate(request).await?;
     let reservation = super::admit(state, &principal.id).await?;
     let id = reservation.id();
     let (registered, on_registered) = oneshot::channel();
@@ -184,23 +201,32 @@ pub async fn post(
     }
     require_json(&request)?;
     check_protocol_version(&request)?;
-    let body = read_body(&request, payload, state.settings.http.max_body_bytes).await?;
-    let (messages, batch) = parse_body(&body)?;
+    // Who is calling, and which of its sessions, is settled before a byte of the body is
+    // read: a stranger's body costs neither buffering nor parsing.
+    let principal = state.auth.authenticate(&request).await?;
+    let named = match header_value(&request, SESSION_HEADER) {
+        Some(_) => Some(session_of(&request, &state, &principal).await?),
+        None => None,
+    };
+    let body = state.intake.read_body(&request, payload).await?;
+    let (messages, batch) = parse_body(&body, state.settings.limits.max_batch_messages)?;
+    drop(body);
 
     let initializing = messages.iter().any(|m| is_request(m, Some("initialize")));
     let mut fresh = None;
-    let (session, session_id) = if initializing && header_value(&request, SESSION_HEADER).is_none()
-    {
-        if messages.len() > 1 {
-            return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
-                "initialize must be sent alone, not in a batch",
-            )));
+    let (session, session_id) = match named {
+        Some(named) => named,
+        None if initializing => {
+            if messages.len() > 1 {
+                return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+                    "initialize must be sent alone, not in a batch",
+                )));
+            }
+            let (session, session_id, unconfirmed) = start_session(&state, principal).await?;
+            fresh = Some(unconfirmed);
+            (session, session_id)
         }
-        let (session, session_id, unconfirmed) = start_session(&request, &state).await?;
-        fresh = Some(unconfirmed);
-        (session, session_id)
-    } else {
-        session_of(&request, &state).await?
+        None => return Err(ApiError::MissingMcpSession),
     };
     if batch {
         let version = session
@@ -332,7 +358,7 @@ pub async fn get(
         ));
     }
     check_protocol_version(&request)?;
-    let (session, session_id) = session_of(&request, &state).await?;
+    let (session, session_id) = caller_session(&request, &state).await?;
     // Room for a whole replay as well as the usual queue, by count and by bytes.
     let (sender, receiver) = outlet::channel(
         state.settings.sse.outbound_capacity + state.settings.mcp.replay_events,
@@ -367,7 +393,7 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_protocol_version(&request)?;
-    let (session, session_id) = session_of(&request, &state).await?;
+    let (session, session_id) = caller_session(&request, &state).await?;
     session
         .send(End)
         .await

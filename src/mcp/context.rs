@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use super::{
     jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Version2},
     outlet::{Delivery, Outlet},
-    protocol::{LogLevel, ProtocolVersion},
+    protocol::{ClientCapabilities, LogLevel, ProtocolVersion},
 };
 use crate::{
     github::{api::RepoRef, request::Credential},
@@ -135,7 +135,7 @@ impl PendingRequests {
 pub struct ClientRequests {
     notifier: Notifier,
     pending: PendingRequests,
-    capabilities: Map<String, Value>,
+    capabilities: ClientCapabilities,
     timeout: Duration,
 }
 
@@ -143,7 +143,7 @@ impl ClientRequests {
     pub fn new(
         notifier: Notifier,
         pending: PendingRequests,
-        capabilities: Map<String, Value>,
+        capabilities: ClientCapabilities,
         timeout: Duration,
     ) -> Self {
         ClientRequests {
@@ -156,7 +156,7 @@ impl ClientRequests {
 
     /// Sends `method` if the client declared `capability`, and waits for its answer.
     pub async fn request(&self, method: &str, params: Value, capability: &str) -> Answer {
-        if !self.capabilities.contains_key(capability) {
+        if !self.capabilities.has(capability) {
             return Err(ErrorObject::invalid_request(format!(
                 "the client did not declare the {capability} capability, so {method} cannot be used"
             )));

@@ -105,15 +105,100 @@ impl LogLevel {
 pub struct InitializeParams {
     pub protocol_version: String,
     #[serde(default)]
-    pub capabilities: Map<String, Value>,
+    pub capabilities: ClientCapabilities,
     pub client_info: ClientInfo,
 }
 
-/// The client's `Implementation` object.
+/// The client capabilities the server acts on: which requests it may send to the client. Only
+/// their presence is read; what a client declares beyond (of any size) is not kept, so a
+/// session holds a few bools for its life, and its requests copy them for free.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    pub roots: bool,
+    pub sampling: bool,
+    pub elicitation: bool,
+}
+
+impl ClientCapabilities {
+    /// Whether the client declared the capability named as in `initialize` (`"sampling"`).
+    pub fn has(&self, name: &str) -> bool {
+        match name {
+            "roots" => self.roots,
+            "sampling" => self.sampling,
+            "elicitation" => self.elicitation,
+            _ => false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClientCapabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = ClientCapabilities;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of capabilities")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ClientCapabilities, A::Error> {
+                let mut declared = ClientCapabilities::default();
+                while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    match name.as_ref() {
+                        "roots" => declared.roots = true,
+                        "sampling" => declared.sampling = true,
+                        "elicitation" => declared.elicitation = true,
+                        _ => {}
+                    }
+                }
+                Ok(declared)
+            }
+        }
+        deserializer.deserialize_map(Names)
+    }
+}
+
+/// Longest `clientInfo` name or version kept (in bytes): they are only for display.
+const CLIENT_INFO_MAX: usize = 256;
+
+/// The client's `Implementation` object, each field cut to [`CLIENT_INFO_MAX`] bytes: it is
+/// kept for the session's life.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawClientInfo")]
 pub struct ClientInfo {
     pub name: String,
     pub version: String,
+}
+
+#[derive(Deserialize)]
+struct RawClientInfo {
+    name: String,
+    version: String,
+}
+
+impl From<RawClientInfo> for ClientInfo {
+    fn from(raw: RawClientInfo) -> Self {
+        ClientInfo {
+            name: clip(raw.name),
+            version: clip(raw.version),
+        }
+    }
+}
+
+fn clip(mut text: String) -> String {
+    if text.len() > CLIENT_INFO_MAX {
+        let mut end = CLIENT_INFO_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// Reads a method's params into `T`, or gives the -32602 error that names what is wrong.

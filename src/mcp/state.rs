@@ -6,13 +6,13 @@
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     context::{
         CallContext, ClientRequests, Logger, Notifier, PendingRequests, Progress, SessionMemory,
     },
-    protocol::{ClientInfo, LogLevel, ProtocolVersion},
+    protocol::{ClientCapabilities, ClientInfo, LogLevel, ProtocolVersion},
 };
 use crate::github::request::Credential;
 
@@ -36,7 +36,7 @@ pub struct McpState {
     /// Set once `initialize` has been answered; `None` before.
     pub version: Option<ProtocolVersion>,
     pub client: Option<ClientInfo>,
-    pub client_capabilities: Map<String, Value>,
+    pub client_capabilities: ClientCapabilities,
     /// Whether `notifications/initialized` has arrived. Over HTTP it can race the next request,
     /// so requests are gated on `version`, never on this.
     pub initialized: bool,
@@ -62,7 +62,7 @@ impl Default for McpState {
         McpState {
             version: None,
             client: None,
-            client_capabilities: Map::new(),
+            client_capabilities: ClientCapabilities::default(),
             initialized: false,
             log_level: LogLevel::Warning,
             credential: None,
@@ -100,7 +100,7 @@ impl McpState {
                 ClientRequests::new(
                     n,
                     self.pending.clone(),
-                    self.client_capabilities.clone(),
+                    self.client_capabilities,
                     CLIENT_REQUEST_TIMEOUT,
                 )
             }),
