@@ -153,6 +153,8 @@ pub struct GitHubSettings {
     pub api_url: String,
     pub token: Option<Secret>,
     pub max_in_flight_per_token: usize,
+    /// Calls of one principal waiting for their token's turn, at most (see the gateway).
+    pub max_queued_per_principal: usize,
     pub mutation_interval_ms: u64,
     pub rate_limit_wait_ms: u64,
     pub secondary_backoff_s: u64,

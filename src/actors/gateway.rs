@@ -4,7 +4,8 @@
 //! [`GitHubError`]. In between, the gateway applies GitHub's rules for integrators on behalf of
 //! all sessions, per credential:
 //! - at most `github.max_in_flight_per_token` calls at once (default 1: GitHub asks for no
-//!   concurrent requests per token);
+//!   concurrent requests per token); the principals sharing a token take turns, each with at
+//!   most `github.max_queued_per_principal` calls waiting ([`turns`]);
 //! - nothing is sent while a rate-limit budget is spent or a secondary-limit back-off runs: the
 //!   caller hears at once why and for how long (or waits, when the reset is near);
 //! - mutations go out at least `github.mutation_interval_ms` apart;
@@ -12,11 +13,17 @@
 //!   sending: GitHub locks a user's logins after repeated bad credentials;
 //! - a GET that was answered before is sent with `If-None-Match`; a 304 (free of charge) reuses
 //!   the cached answer;
-//! - identical GETs in flight at the same time go out once, and every caller gets the answer.
+//! - identical GETs in flight at the same time go out once, and every caller gets the answer;
+//! - a GET that failed on the way or with a 5xx is tried again, but gives its turn back first
+//!   and queues again: a GitHub that answers slowly holds the token for one
+//!   `request_timeout`, not one per try.
 //!
 //! Per-credential state is forgotten once a credential has been idle for [`IDLE_FOR`] and
 //! holds nothing back: in `github-token` mode every caller brings a token, and the memory must
 //! not grow with the tokens ever seen.
+//!
+//! Layout: this file holds the actor, its state and messages; [`call`] one call's way through
+//! it (turn, admission, tries, booking); [`turns`] the fair per-token queue.
 //!
 //! The handler's future runs in the actor's context, so other calls keep flowing while one
 //! waits for GitHub; the bookkeeping (budgets, cache, waiters) happens between awaits, on the
@@ -24,24 +31,30 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Weak},
+    sync::Weak,
     time::{Duration, Instant, SystemTime},
 };
 
 use actix::{fut, prelude::*};
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{
     config::GitHubSettings,
     github::{
         cache::EtagCache,
         error::{GitHubError, RateResource},
-        limits::{LimitPolicy, Limits, REJECTED_TOKEN_HOLD},
-        request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
-        transport::{Classified, Moves, Raw, Transport},
+        limits::{LimitPolicy, Limits},
+        request::{ApiRequest, ApiResult, Credential, Method},
+        transport::{BuildError, Moves, Transport},
     },
     metrics::Metrics,
 };
+
+mod call;
+mod turns;
+
+use call::Call;
+use turns::Turns;
 
 /// How long a credential's state is kept after its last call, when it holds nothing back.
 pub const IDLE_FOR: Duration = Duration::from_secs(15 * 60);
@@ -52,6 +65,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 #[derive(Debug, Message)]
 #[rtype(result = "ApiResult")]
 pub struct Fetch {
+    /// The token, and the principal the call is made for (see [`Credential::principal`]).
     pub credential: Credential,
     pub request: ApiRequest,
     /// Dead once the caller stopped waiting (its call was cancelled or its session ended): a
@@ -87,7 +101,7 @@ pub struct Stats;
 
 #[derive(Debug)]
 struct CredentialState {
-    permits: Arc<Semaphore>,
+    turns: Turns,
     limits: Limits,
     last_used: Instant,
 }
@@ -99,6 +113,7 @@ pub struct GitHubGateway {
     transport: Transport,
     policy: LimitPolicy,
     max_in_flight: usize,
+    max_queued: usize,
     credentials: HashMap<u64, CredentialState>,
     cache: EtagCache,
     /// GETs on the wire, with the callers of identical GETs waiting for the same answer.
@@ -107,18 +122,12 @@ pub struct GitHubGateway {
     metrics: Metrics,
 }
 
-/// What happened to a call between admission and answer.
-enum Attempt {
-    Refused(GitHubError),
-    Sent(Result<Raw, GitHubError>),
-}
-
 impl GitHubGateway {
     pub fn new(
         settings: &GitHubSettings,
         moves: Moves,
         metrics: Metrics,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, BuildError> {
         Ok(GitHubGateway {
             transport: Transport::new(settings, moves)?,
             policy: LimitPolicy {
@@ -127,6 +136,7 @@ impl GitHubGateway {
                 secondary_backoff: Duration::from_secs(settings.secondary_backoff_s),
             },
             max_in_flight: settings.max_in_flight_per_token,
+            max_queued: settings.max_queued_per_principal,
             credentials: HashMap::new(),
             cache: EtagCache::new(settings.cache_max_entries, settings.cache_max_bytes),
             pending: HashMap::new(),
@@ -136,13 +146,13 @@ impl GitHubGateway {
     }
 
     fn credential(&mut self, key: u64) -> &mut CredentialState {
-        let max = self.max_in_flight;
+        let (max, queued) = (self.max_in_flight, self.max_queued);
         let now = Instant::now();
         let state = self
             .credentials
             .entry(key)
             .or_insert_with(|| CredentialState {
-                permits: Arc::new(Semaphore::new(max)),
+                turns: Turns::new(max, queued),
                 limits: Limits::default(),
                 last_used: now,
             });
@@ -151,93 +161,13 @@ impl GitHubGateway {
     }
 
     /// Forgets the credentials idle for [`IDLE_FOR`] whose state holds nothing back. A call
-    /// in flight or queued holds a clone of the permits, so its credential is kept.
+    /// in flight or queued keeps its credential.
     fn forget_idle(&mut self, now: Instant, wall: SystemTime) {
         self.credentials.retain(|_, state| {
-            Arc::strong_count(&state.permits) > 1
+            state.turns.busy()
                 || now.duration_since(state.last_used) < IDLE_FOR
                 || state.limits.holds_back(now, wall)
         });
-    }
-
-    /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
-    fn settle(&mut self, key: u64, request: &ApiRequest, attempt: Attempt) -> ApiResult {
-        let raw = match attempt {
-            Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
-            Attempt::Refused(err) => {
-                self.stats.refused += 1;
-                return Err(err);
-            }
-            Attempt::Sent(raw) => {
-                self.stats.upstream += 1;
-                if request.method.is_mutation()
-                    && let Some(repo) = &request.repo
-                {
-                    // Even a failed or lost mutation may have changed the repository.
-                    self.cache.invalidate_repo(repo);
-                }
-                raw?
-            }
-        };
-        self.metrics.github_status(raw.status);
-        let policy = self.policy.clone();
-        let limits = &mut self.credential(key).limits;
-        if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
-            limits.record_budget(raw.resource.unwrap_or(request.resource), remaining, reset);
-        }
-        let etag = raw.etag.clone();
-        match raw.classify(request.resource) {
-            Classified::Fresh(response) => {
-                limits.record_success();
-                let response = Arc::new(response);
-                if let (Method::Get, Some(etag)) = (request.method, etag) {
-                    self.cache.insert(
-                        key,
-                        &request.url,
-                        etag,
-                        request.repo.clone(),
-                        response.clone(),
-                    );
-                }
-                Ok(response)
-            }
-            Classified::NotModified => {
-                limits.record_success();
-                self.stats.not_modified += 1;
-                let cached = self.cache.revalidated(key, &request.url).ok_or_else(|| {
-                    GitHubError::Unexpected {
-                        status: 304,
-                        message: "Not Modified for an answer that is no longer cached".into(),
-                    }
-                })?;
-                Ok(Arc::new(ApiResponse {
-                    revalidated: true,
-                    ..(*cached).clone()
-                }))
-            }
-            Classified::Secondary(retry_after) => {
-                let retry_in = limits.record_secondary(retry_after, Instant::now(), &policy);
-                log::warn!(
-                    "GitHub secondary rate limit on {} {}; holding calls for this token {}s",
-                    request.method.as_str(),
-                    request.url,
-                    retry_in.as_secs()
-                );
-                Err(GitHubError::SecondaryRateLimited { retry_in })
-            }
-            Classified::Failed(GitHubError::Unauthorized { message }) => {
-                limits.record_rejected(&message, Instant::now());
-                log::warn!(
-                    "GitHub rejected a token (401: {message}) on {} {}; calls with it are \
-                     refused for {}s without sending",
-                    request.method.as_str(),
-                    request.url,
-                    REJECTED_TOKEN_HOLD.as_secs()
-                );
-                Err(GitHubError::Unauthorized { message })
-            }
-            Classified::Failed(err) => Err(err),
-        }
     }
 }
 
@@ -281,70 +211,23 @@ impl Handler<Fetch> for GitHubGateway {
             self.pending.insert(pending_key.clone(), Vec::new());
         }
 
-        let permits = self.credential(key).permits.clone();
-        let probe = pending_key.clone();
-        Box::pin(
-            async move { permits.acquire_owned().await }
-                .into_actor(self)
-                .then(move |permit, act, _ctx| {
-                    let policy = act.policy.clone();
-                    // Others waiting for this GET's answer still want it sent.
-                    let shared = probe
-                        .as_ref()
-                        .and_then(|pending| act.pending.get(pending))
-                        .is_some_and(|waiters| !waiters.is_empty());
-                    let abandoned = move || caller.strong_count() == 0 && !shared;
-                    let admitted = if abandoned() {
-                        Err(GitHubError::Abandoned)
-                    } else {
-                        act.credential(key).limits.admit(
-                            request.resource,
-                            request.method.is_mutation(),
-                            Instant::now(),
-                            SystemTime::now(),
-                            &policy,
-                        )
-                    };
-                    let etag = (request.method == Method::Get)
-                        .then(|| act.cache.etag(key, &request.url))
-                        .flatten();
-                    let transport = act.transport.clone();
-                    async move {
-                        let attempt = match admitted {
-                            Err(err) => Attempt::Refused(err),
-                            Ok(delay) => {
-                                if !delay.is_zero() {
-                                    tokio::time::sleep(delay).await;
-                                }
-                                // The caller may have gone while this call waited its turn.
-                                if abandoned() {
-                                    Attempt::Refused(GitHubError::Abandoned)
-                                } else {
-                                    Attempt::Sent(
-                                        transport
-                                            .send(&request, credential.token(), etag.as_deref())
-                                            .await,
-                                    )
-                                }
-                            }
-                        };
-                        (attempt, request, permit)
-                    }
-                    .into_actor(act)
-                })
-                .map(move |(attempt, request, permit), act, _ctx| {
-                    let result = act.settle(key, &request, attempt);
-                    // Released only now, so the next call for this token is admitted against
-                    // the budget this answer reported.
-                    drop(permit);
-                    if let Some(pending_key) = pending_key {
-                        for waiter in act.pending.remove(&pending_key).unwrap_or_default() {
-                            let _ = waiter.send(result.clone());
-                        }
-                    }
-                    result
-                }),
-        )
+        let call = Call {
+            key,
+            principal: credential.principal().cloned(),
+            credential,
+            request,
+            caller,
+            pending: pending_key,
+            tries: 0,
+        };
+        Box::pin(self.attempt(call).map(|(call, result), act, _ctx| {
+            if let Some(pending_key) = call.pending {
+                for waiter in act.pending.remove(&pending_key).unwrap_or_default() {
+                    let _ = waiter.send(result.clone());
+                }
+            }
+            result
+        }))
     }
 }
 
@@ -391,7 +274,7 @@ mod tests {
         for key in 1..=4 {
             gateway.credential(key);
         }
-        let in_flight = gateway.credential(2).permits.clone();
+        gateway.credential(2).turns.enter(&None).unwrap();
         gateway
             .credential(3)
             .limits
@@ -411,7 +294,7 @@ mod tests {
             "1 forgotten; 2 in flight, 3 struck lately, 4 used lately"
         );
 
-        drop(in_flight);
+        gateway.credential(2).turns.leave();
         // 25 minutes on: 3's back-off (60 s) ended more than its strikes are kept, 15 minutes.
         gateway.forget_idle(later + Duration::from_secs(600), wall_later);
         let kept: Vec<u64> = gateway.credentials.keys().copied().collect();

@@ -159,7 +159,9 @@ impl Session {
             principal,
         } = setup;
         let state = McpState {
-            credential: principal.credential,
+            // Tagged with the principal, so that the gateway takes turns between principals
+            // sharing a token.
+            credential: principal.credential.map(|c| c.on_behalf_of(&principal.id)),
             principal: principal.id.clone(),
             ..McpState::default()
         };

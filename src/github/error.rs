@@ -66,10 +66,9 @@ pub enum GitHubError {
     NotFound,
     #[error("gone (410: {message})")]
     Gone { message: String },
-    /// A redirect (301, 302, 307, 308) not followed: with `policy.repositories` set, the new
-    /// place may be a repository outside the policy.
-    #[error("moved ({status}), not followed under the repository policy")]
-    Moved { status: u16 },
+    /// A redirect (301, 302, 303, 307, 308) not followed, and why.
+    #[error("moved ({status}), not followed: {refused}")]
+    Moved { status: u16, refused: MoveRefused },
     #[error("validation failed (422: {message})")]
     Validation {
         message: String,
@@ -97,6 +96,31 @@ pub enum GitHubError {
     /// A URL that is not under the configured API base: never sent, so the token stays home.
     #[error("refused to follow {url}: not under the GitHub API base")]
     ForeignUrl { url: String },
+    /// The caller's principal already has this many calls waiting for the token's turn (the
+    /// `github.max_queued_per_principal` bound): not sent.
+    #[error("{queued} calls of this client already wait for the token; not sent")]
+    Busy { queued: usize },
+}
+
+/// Why a redirect was not followed. GitHub redirects requests for a renamed or transferred
+/// repository and a transferred issue; the token goes only where the API base says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MoveRefused {
+    /// `policy.repositories` is set: the new place may be a repository outside it.
+    #[error("the repository policy forbids following moves")]
+    Policy,
+    /// A change (POST, PATCH, ...) is sent once, to the address it was made for.
+    #[error("a change is not re-sent to another address")]
+    Mutation,
+    /// The new place is not under the configured API URL (scheme, host, port, path).
+    #[error("the new place is outside the GitHub API URL")]
+    OutsideApi,
+    /// More redirects in a row than any real move takes: a loop.
+    #[error("too many redirects in a row")]
+    TooMany,
+    /// A redirect without a `Location` to follow.
+    #[error("the redirect said nowhere to go")]
+    Nowhere,
 }
 
 impl GitHubError {
@@ -122,11 +146,45 @@ impl GitHubError {
             GitHubError::Abandoned => {
                 format!("The call for {what} was cancelled before it was sent to GitHub.")
             }
-            GitHubError::Moved { status } => format!(
+            GitHubError::Moved {
+                status,
+                refused: MoveRefused::Policy,
+            } => format!(
                 "GitHub says {what} has moved ({status}): its repository was renamed or \
                  transferred, or the issue was transferred. This server does not follow moves \
                  while policy.repositories limits the repositories agents may touch, because \
                  the new place may be outside them: look it up under its new owner and name."
+            ),
+            GitHubError::Moved {
+                status,
+                refused: MoveRefused::Mutation,
+            } => format!(
+                "GitHub says {what} has moved ({status}): its repository was renamed or \
+                 transferred, or the issue was transferred. GitHub did not make the change at \
+                 the old address, and this server does not re-send a change to another one: \
+                 look it up under its new owner and name, and make the change there."
+            ),
+            GitHubError::Moved {
+                status,
+                refused: MoveRefused::OutsideApi,
+            } => format!(
+                "GitHub answered the request for {what} with a redirect ({status}) to a place \
+                 outside the configured GitHub API URL. It was not followed, so the server's \
+                 token was not sent there; retrying will not help."
+            ),
+            GitHubError::Moved {
+                status,
+                refused: MoveRefused::TooMany,
+            } => format!(
+                "GitHub redirected the request for {what} too many times in a row (last: \
+                 {status}), as in a loop; it was not followed further. Retry later."
+            ),
+            GitHubError::Moved {
+                status,
+                refused: MoveRefused::Nowhere,
+            } => format!(
+                "GitHub answered the request for {what} with a redirect ({status}) but said \
+                 nowhere to go; retry later."
             ),
             GitHubError::Validation { message, errors } => {
                 let details: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -181,6 +239,11 @@ impl GitHubError {
             }
             GitHubError::ForeignUrl { url } => format!(
                 "Refused to follow {url} for {what}: it is not under the configured GitHub API URL."
+            ),
+            GitHubError::Busy { queued } => format!(
+                "Not sent: {queued} GitHub calls of yours already wait for their turn on the \
+                 server's GitHub token, the most it queues for one client, so that others \
+                 sharing the token are served too. Wait for earlier calls to finish, then retry."
             ),
         }
     }

@@ -18,12 +18,15 @@ use serde::de::DeserializeOwned;
 use super::error::{GitHubError, RateResource};
 use crate::config::Secret;
 
-/// The identity a call is made with: a GitHub token. The gateway keys its per-token state
-/// (budgets, spacing, caches) by [`Credential::key`], a hash, never by the token itself.
+/// The identity a call is made with: a GitHub token, and on whose behalf it is used. The
+/// gateway keys its per-token state (budgets, spacing, caches) by [`Credential::key`], a hash,
+/// never by the token itself; it takes turns between the principals that share a token (in
+/// `api-keys` mode every key uses the server's), so that one cannot starve the others.
 #[derive(Clone)]
 pub struct Credential {
     token: Secret,
     key: u64,
+    principal: Option<Arc<str>>,
 }
 
 impl Credential {
@@ -33,11 +36,25 @@ impl Credential {
         Credential {
             key: hasher.finish(),
             token,
+            principal: None,
+        }
+    }
+
+    /// The same token, used for `principal` (an id such as `key:1a2b3c4d`, never a secret).
+    pub fn on_behalf_of(self, principal: &str) -> Self {
+        Credential {
+            principal: Some(principal.into()),
+            ..self
         }
     }
 
     pub fn key(&self) -> u64 {
         self.key
+    }
+
+    /// Who the calls are made for, if known; calls without one share a turn of their own.
+    pub fn principal(&self) -> Option<&Arc<str>> {
+        self.principal.as_ref()
     }
 
     pub(crate) fn token(&self) -> &Secret {
@@ -47,7 +64,11 @@ impl Credential {
 
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credential({})", self.token.masked())
+        write!(f, "Credential({}", self.token.masked())?;
+        match &self.principal {
+            Some(principal) => write!(f, " for {principal})"),
+            None => f.write_str(")"),
+        }
     }
 }
 

@@ -1,9 +1,14 @@
 //! One GitHub REST call over HTTPS (reqwest with rustls), and what its answer means.
 //!
-//! Only the gateway uses this: it decides when a call may go out, and [`Transport::send`] puts
-//! it on the wire with GitHub's required headers, retrying a GET (never a mutation) on network
-//! errors and 5xx answers with jittered back-off. [`Raw::classify`] turns the status and
+//! Only the gateway uses this: it decides when a call may go out (and when a failed GET is
+//! tried again, see [`Transport::retry_in`]), and [`Transport::send`] puts one attempt on the
+//! wire with GitHub's required headers. [`Raw::classify`] ([`answer`]) turns the status and
 //! headers into a result or a [`GitHubError`].
+//!
+//! reqwest never follows a redirect by itself: it would send the token (and a mutation's body)
+//! wherever a `Location` points. `send` follows GitHub's moves itself, and only for a GET, only
+//! to a place under the configured API URL (scheme, host, port and path, see [`ApiBase`]), and
+//! only a few hops; anything else is answered as [`GitHubError::Moved`] with the reason.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -11,67 +16,100 @@ use std::{
 };
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, IF_NONE_MATCH};
-use serde::Deserialize;
+use reqwest::{
+    Url,
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH},
+};
 
 use super::{
-    error::{FieldError, GitHubError, RateResource},
-    request::{ApiRequest, ApiResponse, Links, Method},
+    error::{GitHubError, MoveRefused},
+    request::{ApiRequest, Method},
 };
 use crate::config::{GitHubSettings, Secret};
 
-const API_VERSION: &str = "2022-11-28";
+mod answer;
 
-/// The HTTP client and the retry policy for idempotent reads.
+pub use answer::{Classified, Raw};
+
+const API_VERSION: &str = "2022-11-28";
+/// Redirects followed in a row for one call. A repository renamed and then transferred takes
+/// two; more is a loop or a hostile server.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// The HTTP client, the API base, and the retry policy for idempotent reads.
 #[derive(Debug, Clone)]
 pub struct Transport {
     client: reqwest::Client,
     base: String,
+    api: ApiBase,
+    moves: Moves,
+    /// The most one attempt (all its redirect hops) may take.
+    timeout: Duration,
     retries: u32,
     retry_base: Duration,
 }
 
-/// A status line, the headers that matter, and the body.
-#[derive(Debug)]
-pub struct Raw {
-    pub status: u16,
-    pub etag: Option<String>,
-    pub link: Option<String>,
-    pub remaining: Option<u64>,
-    pub reset: Option<u64>,
-    pub resource: Option<RateResource>,
-    pub retry_after: Option<Duration>,
-    pub body: Bytes,
-}
-
-/// What an answer means for the gateway.
-#[derive(Debug)]
-pub enum Classified {
-    Fresh(ApiResponse),
-    NotModified,
-    /// A secondary rate limit: back off, then fail with the wait.
-    Secondary(Option<Duration>),
-    Failed(GitHubError),
-}
-
 /// Whether GitHub's redirects (renamed or transferred repositories, transferred issues) are
-/// followed.
+/// followed, for a GET and within the API base.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moves {
     Follow,
     /// With `policy.repositories` set: the policy was checked for the place asked for, and a
-    /// redirect may lead to a repository outside it (reads and, with 307, writes).
+    /// redirect may lead to a repository outside it.
     Refuse,
 }
 
+/// Where the token may go: the configured API URL's scheme, host, port and path prefix.
+/// URLs are compared parsed (dot segments resolved, default ports filled in), not as text,
+/// so that `/api/v3/../x`, `/api/v3evil` or `host:port@elsewhere` cannot pass for the base.
+#[derive(Debug, Clone)]
+pub struct ApiBase {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    /// Without a trailing slash: empty for an API at the host's root.
+    path: String,
+}
+
+/// Why the transport could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Client(#[from] reqwest::Error),
+    #[error("github.api_url is not a URL with a host")]
+    BaseUrl,
+}
+
+impl ApiBase {
+    pub fn parse(api_url: &str) -> Result<ApiBase, BuildError> {
+        let url = Url::parse(api_url).map_err(|_| BuildError::BaseUrl)?;
+        let host = url.host_str().ok_or(BuildError::BaseUrl)?;
+        Ok(ApiBase {
+            scheme: url.scheme().to_string(),
+            host: host.to_string(),
+            port: url.port_or_known_default(),
+            path: url.path().trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// Whether the token may be sent to `url`.
+    pub fn owns(&self, url: &Url) -> bool {
+        url.scheme() == self.scheme
+            && url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == self.port
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url
+                .path()
+                .strip_prefix(self.path.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+}
+
 impl Transport {
-    pub fn new(settings: &GitHubSettings, moves: Moves) -> Result<Self, reqwest::Error> {
-        let redirects = match moves {
-            Moves::Follow => reqwest::redirect::Policy::default(),
-            Moves::Refuse => reqwest::redirect::Policy::none(),
-        };
+    pub fn new(settings: &GitHubSettings, moves: Moves) -> Result<Self, BuildError> {
         let client = reqwest::Client::builder()
-            .redirect(redirects)
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.request_timeout_ms))
             .user_agent(concat!("github-issue-mcp/", env!("CARGO_PKG_VERSION")))
@@ -79,6 +117,9 @@ impl Transport {
         Ok(Transport {
             client,
             base: settings.api_url.trim_end_matches('/').to_string(),
+            api: ApiBase::parse(&settings.api_url)?,
+            moves,
+            timeout: Duration::from_millis(settings.request_timeout_ms),
             retries: settings.get_retries,
             retry_base: Duration::from_millis(settings.retry_base_ms),
         })
@@ -91,51 +132,98 @@ impl Transport {
 
     /// Whether `url` is under the API base, so that the token may be sent to it.
     pub fn owns(&self, url: &str) -> bool {
-        url.strip_prefix(&self.base)
-            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'))
+        Url::parse(url).is_ok_and(|url| self.api.owns(&url))
     }
 
-    /// Sends the call. A GET is retried on network errors and 5xx, at most `retries` times;
-    /// a mutation goes out exactly once, because a lost answer does not mean it failed.
+    /// Whether, and after how long, a GET that ended with `result` on its `attempt`-th try
+    /// (from 1) is tried again: on network errors and 5xx, at most `retries` times. A mutation
+    /// goes out exactly once, because a lost answer does not mean it failed.
+    pub fn retry_in(
+        &self,
+        request: &ApiRequest,
+        result: &Result<Raw, GitHubError>,
+        attempt: u32,
+    ) -> Option<Duration> {
+        let retryable = match result {
+            Ok(raw) => raw.status >= 500,
+            // A broken connection may go better next time; an answer too large will not.
+            Err(err) => matches!(err, GitHubError::Network { .. }),
+        };
+        if request.method.is_mutation() || !retryable || attempt > self.retries {
+            return None;
+        }
+        Some(jitter(self.retry_base * 2u32.pow(attempt - 1)))
+    }
+
+    /// Sends one attempt of the call, following GitHub's moves as the module says, all of it
+    /// within one `request_timeout`.
     pub async fn send(
         &self,
         request: &ApiRequest,
         token: &Secret,
         etag: Option<&str>,
     ) -> Result<Raw, GitHubError> {
-        if !self.owns(&request.url) {
-            return Err(GitHubError::ForeignUrl {
-                url: request.url.clone(),
-            });
+        let foreign = || GitHubError::ForeignUrl {
+            url: request.url.clone(),
+        };
+        let url = Url::parse(&request.url).map_err(|_| foreign())?;
+        if !self.api.owns(&url) {
+            return Err(foreign());
         }
-        let mut attempt = 0;
+        tokio::time::timeout(self.timeout, self.follow(request, url, token, etag))
+            .await
+            .unwrap_or_else(|_| {
+                Err(GitHubError::Network {
+                    reason: "timed out".into(),
+                    mutation: request.method.is_mutation(),
+                })
+            })
+    }
+
+    async fn follow(
+        &self,
+        request: &ApiRequest,
+        mut url: Url,
+        token: &Secret,
+        etag: Option<&str>,
+    ) -> Result<Raw, GitHubError> {
+        let mut hops = 0;
         loop {
-            let result = self.send_once(request, token, etag).await;
-            let retryable = match &result {
-                Ok(raw) => raw.status >= 500,
-                // A broken connection may go better next time; an answer too large will not.
-                Err(err) => matches!(err, GitHubError::Network { .. }),
-            };
-            if request.method.is_mutation() || !retryable || attempt >= self.retries {
-                return result;
+            let mut raw = self.send_once(request, url.clone(), token, etag).await?;
+            if !matches!(raw.status, 301 | 302 | 303 | 307 | 308) {
+                return Ok(raw);
             }
-            attempt += 1;
-            let backoff = self.retry_base * 2u32.pow(attempt - 1);
-            log::debug!(
-                "GET {} failed ({}); retry {attempt} in about {backoff:?}",
-                request.url,
-                match &result {
-                    Ok(raw) => raw.status.to_string(),
-                    Err(err) => err.to_string(),
+            let next = raw.location.as_deref().and_then(|to| url.join(to).ok());
+            let refused = match next {
+                _ if self.moves == Moves::Refuse => MoveRefused::Policy,
+                _ if request.method.is_mutation() => MoveRefused::Mutation,
+                None => MoveRefused::Nowhere,
+                Some(ref next) if !self.api.owns(next) => {
+                    // The host only: the rest of a hostile Location is not worth a log line.
+                    log::warn!(
+                        "GitHub redirected {} {} to {}, outside the API URL: not followed",
+                        request.method.as_str(),
+                        url.path(),
+                        next.host_str().unwrap_or("a place without a host")
+                    );
+                    MoveRefused::OutsideApi
                 }
-            );
-            tokio::time::sleep(jitter(backoff)).await;
+                Some(next) if hops < MAX_REDIRECTS => {
+                    hops += 1;
+                    url = next;
+                    continue;
+                }
+                Some(_) => MoveRefused::TooMany,
+            };
+            raw.refused_move = Some(refused);
+            return Ok(raw);
         }
     }
 
     async fn send_once(
         &self,
         request: &ApiRequest,
+        url: Url,
         token: &Secret,
         etag: Option<&str>,
     ) -> Result<Raw, GitHubError> {
@@ -148,7 +236,7 @@ impl Transport {
         };
         let mut builder = self
             .client
-            .request(method, &request.url)
+            .request(method, url)
             .header(ACCEPT, "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION)
             .header(AUTHORIZATION, format!("Bearer {}", token.expose()));
@@ -226,239 +314,9 @@ fn jitter(backoff: Duration) -> Duration {
     backoff.mul_f64(0.5 + (random % 1000) as f64 / 2000.0)
 }
 
-#[derive(Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    message: String,
-    #[serde(default)]
-    errors: Vec<ErrorItem>,
-}
-
-/// GitHub's `errors` entries are objects, or (on some endpoints) bare strings.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ErrorItem {
-    Detailed {
-        field: Option<String>,
-        code: Option<String>,
-        value: Option<serde_json::Value>,
-        message: Option<String>,
-    },
-    Text(String),
-}
-
-/// GitHub's rate-limit windows are an hour long: a `retry-after` longer than this, or a reset
-/// further away than [`RESET_HORIZON`], is a broken answer (or a proxy's) and is taken as this
-/// far, so that it can neither overflow the clock arithmetic nor hold a token back for years.
-const LIMIT_HORIZON: Duration = Duration::from_secs(60 * 60);
-/// An hour's window, and an hour more for a clock that runs behind GitHub's.
-const RESET_HORIZON: Duration = Duration::from_secs(2 * 60 * 60);
-
-impl Raw {
-    pub fn new(status: u16, headers: &HeaderMap, body: Bytes) -> Raw {
-        let now_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_string)
-        };
-        let number = |name: &str| text(name).and_then(|value| value.trim().parse::<u64>().ok());
-        Raw {
-            status,
-            etag: text("etag"),
-            link: text("link"),
-            remaining: number("x-ratelimit-remaining"),
-            reset: number("x-ratelimit-reset")
-                .map(|reset| reset.min(now_epoch + RESET_HORIZON.as_secs())),
-            resource: text("x-ratelimit-resource").and_then(|r| match r.as_str() {
-                "core" => Some(RateResource::Core),
-                "search" => Some(RateResource::Search),
-                _ => None,
-            }),
-            retry_after: number("retry-after")
-                .map(|secs| Duration::from_secs(secs).min(LIMIT_HORIZON)),
-            body,
-        }
-    }
-
-    pub fn classify(self, resource: RateResource) -> Classified {
-        let error_body = || serde_json::from_slice::<ErrorBody>(&self.body).unwrap_or_default();
-        match self.status {
-            200..=299 => Classified::Fresh(ApiResponse {
-                status: self.status,
-                links: self.link.as_deref().map(Links::parse).unwrap_or_default(),
-                body: self.body,
-                revalidated: false,
-                decoded: Default::default(),
-            }),
-            304 => Classified::NotModified,
-            401 => Classified::Failed(GitHubError::Unauthorized {
-                message: error_body().message,
-            }),
-            403 | 429 => {
-                let message = error_body().message;
-                if self.remaining == Some(0) && self.retry_after.is_none() {
-                    let reset = self.reset.unwrap_or_default();
-                    Classified::Failed(GitHubError::RateLimited {
-                        resource: self.resource.unwrap_or(resource),
-                        resets_at: std::time::UNIX_EPOCH + Duration::from_secs(reset),
-                    })
-                } else if self.status == 429
-                    || self.retry_after.is_some()
-                    || message.to_lowercase().contains("secondary rate limit")
-                {
-                    Classified::Secondary(self.retry_after)
-                } else {
-                    Classified::Failed(GitHubError::Forbidden { message })
-                }
-            }
-            301 | 302 | 307 | 308 => Classified::Failed(GitHubError::Moved {
-                status: self.status,
-            }),
-            404 => Classified::Failed(GitHubError::NotFound),
-            410 => Classified::Failed(GitHubError::Gone {
-                message: error_body().message,
-            }),
-            422 => {
-                let body = error_body();
-                Classified::Failed(GitHubError::Validation {
-                    message: body.message,
-                    errors: body.errors.into_iter().map(field_error).collect(),
-                })
-            }
-            status @ 500.. => Classified::Failed(GitHubError::Server { status }),
-            status => Classified::Failed(GitHubError::Unexpected {
-                status,
-                message: error_body().message,
-            }),
-        }
-    }
-}
-
-fn field_error(item: ErrorItem) -> FieldError {
-    match item {
-        ErrorItem::Detailed {
-            field,
-            code,
-            value,
-            message,
-        } => FieldError {
-            field,
-            code,
-            value: value.map(|value| match value {
-                serde_json::Value::String(text) => text,
-                other => other.to_string(),
-            }),
-            message,
-        },
-        ErrorItem::Text(message) => FieldError {
-            field: None,
-            code: None,
-            value: None,
-            message: Some(message),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use reqwest::header::HeaderValue;
-
     use super::*;
-
-    fn raw(status: u16, headers: &[(&'static str, &str)], body: &str) -> Raw {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, HeaderValue::from_str(value).unwrap());
-        }
-        Raw::new(status, &map, Bytes::from(body.to_string()))
-    }
-
-    #[test]
-    fn recorded_422_lists_githubs_field_errors() {
-        // The body of the recorded errors.json fixture.
-        let body = r#"{"message":"Validation Failed","errors":[{"resource":"Label","code":"invalid","field":"color"}],"documentation_url":"https://docs.github.com/rest/reference/issues#create-a-label"}"#;
-        match raw(422, &[], body).classify(RateResource::Core) {
-            Classified::Failed(GitHubError::Validation { message, errors }) => {
-                assert_eq!(message, "Validation Failed");
-                assert_eq!(errors[0].field.as_deref(), Some("color"));
-                assert_eq!(errors[0].code.as_deref(), Some("invalid"));
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn tells_primary_and_secondary_limits_and_permissions_apart() {
-        let primary = raw(
-            403,
-            &[
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", "1700000000"),
-                ("x-ratelimit-resource", "search"),
-            ],
-            r#"{"message":"API rate limit exceeded for user ID 1."}"#,
-        );
-        assert!(matches!(
-            primary.classify(RateResource::Core),
-            Classified::Failed(GitHubError::RateLimited {
-                resource: RateResource::Search,
-                ..
-            })
-        ));
-        let secondary = raw(
-            403,
-            &[("x-ratelimit-remaining", "4000")],
-            r#"{"message":"You have exceeded a secondary rate limit. Please wait."}"#,
-        );
-        assert!(matches!(
-            secondary.classify(RateResource::Core),
-            Classified::Secondary(None)
-        ));
-        let with_retry = raw(429, &[("retry-after", "42")], "{}");
-        assert!(matches!(
-            with_retry.classify(RateResource::Core),
-            Classified::Secondary(Some(wait)) if wait == Duration::from_secs(42)
-        ));
-        let forbidden = raw(
-            403,
-            &[("x-ratelimit-remaining", "4000")],
-            r#"{"message":"Resource not accessible by personal access token"}"#,
-        );
-        assert!(matches!(
-            forbidden.classify(RateResource::Core),
-            Classified::Failed(GitHubError::Forbidden { .. })
-        ));
-    }
-
-    #[test]
-    fn a_distant_reset_or_retry_after_is_taken_as_near() {
-        let huge = u64::MAX.to_string();
-        let answer = raw(
-            429,
-            &[
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", &huge),
-                ("retry-after", &huge),
-            ],
-            "{}",
-        );
-        assert_eq!(answer.retry_after, Some(LIMIT_HORIZON));
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let reset = answer.reset.unwrap();
-        assert!(
-            reset > now && reset <= now + 7200 + 5,
-            "{reset} against {now}"
-        );
-        let normal = raw(429, &[("x-ratelimit-reset", "1700000000")], "{}");
-        assert_eq!(normal.reset, Some(1_700_000_000));
-    }
 
     #[test]
     fn only_urls_under_the_base_are_owned() {
@@ -470,5 +328,22 @@ mod tests {
         assert!(transport.owns("http://127.0.0.1:9/api/v3/repositories/1/issues?page=2"));
         assert!(!transport.owns("http://127.0.0.1:9/api/v3evil/x"));
         assert!(!transport.owns("https://evil.example/api/v3/x"));
+        // Compared parsed: dot segments, other ports and schemes, user info.
+        assert!(!transport.owns("http://127.0.0.1:9/api/v3/../elsewhere"));
+        assert!(!transport.owns("http://127.0.0.1:9/api/v3/%2e%2e/elsewhere"));
+        assert!(!transport.owns("http://127.0.0.1:10/api/v3/x"));
+        assert!(!transport.owns("https://127.0.0.1:9/api/v3/x"));
+        assert!(!transport.owns("http://127.0.0.1:9@evil.example/api/v3/x"));
+        assert!(!transport.owns("http://localhost:9/api/v3/x"));
+        assert!(!transport.owns("not a url"));
+
+        let root = GitHubSettings {
+            api_url: "https://api.github.com".into(),
+            ..GitHubSettings::test_defaults()
+        };
+        let transport = Transport::new(&root, Moves::Follow).unwrap();
+        assert!(transport.owns("https://api.github.com:443/repos/o/r/issues"));
+        assert!(!transport.owns("https://api.github.com.evil.example/repos/o/r"));
+        assert!(!transport.owns("https://user@api.github.com/repos/o/r"));
     }
 }

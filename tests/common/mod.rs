@@ -200,7 +200,11 @@ pub struct SseClient {
 
 impl SseClient {
     pub async fn connect(server: &TestServer) -> SseClient {
-        let http = reqwest::Client::new();
+        Self::connect_with(server, reqwest::Client::new()).await
+    }
+
+    /// [`SseClient::connect`] with `http` (one that sends a bearer on every request, say).
+    pub async fn connect_with(server: &TestServer, http: reqwest::Client) -> SseClient {
         let response = http
             .get(server.url("/sse"))
             .header("Accept", "text/event-stream")

@@ -1,0 +1,232 @@
+//! One call's way through the gateway: a turn on its token ([`super::turns`]), admission
+//! against the token's limits, one try on the wire, and the answer booked ([`settle`]); a GET
+//! to be tried again gives its turn back and queues for another.
+//!
+//! [`settle`]: GitHubGateway::settle
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Weak},
+    time::{Instant, SystemTime},
+};
+
+use actix::{fut, prelude::*};
+use tokio::sync::oneshot;
+
+use super::{
+    GitHubGateway, PendingKey,
+    turns::{Full, Principal},
+};
+use crate::github::{
+    error::GitHubError,
+    limits::REJECTED_TOKEN_HOLD,
+    request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
+    transport::{Classified, Raw},
+};
+
+/// What happened to a call between admission and answer.
+pub(super) enum Attempt {
+    Refused(GitHubError),
+    Sent(Result<Raw, GitHubError>),
+}
+
+/// One call, carried through its turns and tries.
+pub(super) struct Call {
+    pub(super) key: u64,
+    pub(super) principal: Principal,
+    pub(super) credential: Credential,
+    pub(super) request: ApiRequest,
+    pub(super) caller: Weak<()>,
+    /// For a GET: where callers of the identical GET wait for this one's answer.
+    pub(super) pending: Option<PendingKey>,
+    /// Tries so far.
+    pub(super) tries: u32,
+}
+
+impl Call {
+    /// Whether callers of the identical GET wait for this one's answer.
+    fn shared(&self, pending: &HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>) -> bool {
+        self.pending
+            .as_ref()
+            .and_then(|key| pending.get(key))
+            .is_some_and(|waiters| !waiters.is_empty())
+    }
+
+    /// Whether nobody wants the answer any more: the caller is gone, and `shared` is false.
+    fn abandoned(&self, shared: bool) -> bool {
+        self.caller.strong_count() == 0 && !shared
+    }
+}
+
+impl GitHubGateway {
+    /// Takes a turn on the call's token (queueing for it), sends once, and books the answer;
+    /// a GET to be tried again gives its turn back and comes here again.
+    pub(super) fn attempt(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
+        let turn = match self.credential(call.key).turns.enter(&call.principal) {
+            Ok(turn) => turn,
+            Err(Full(queued)) => {
+                self.stats.refused += 1;
+                return Box::pin(fut::ready((call, Err(GitHubError::Busy { queued }))));
+            }
+        };
+        Box::pin(
+            async move {
+                if let Some(turn) = turn {
+                    // Only a gateway being stopped drops the sender.
+                    let _ = turn.await;
+                }
+            }
+            .into_actor(self)
+            .then(move |(), act, _ctx| {
+                let policy = act.policy.clone();
+                // Others waiting for this GET's answer still want it sent.
+                let shared = call.shared(&act.pending);
+                let admitted = if call.abandoned(shared) {
+                    Err(GitHubError::Abandoned)
+                } else {
+                    act.credential(call.key).limits.admit(
+                        call.request.resource,
+                        call.request.method.is_mutation(),
+                        Instant::now(),
+                        SystemTime::now(),
+                        &policy,
+                    )
+                };
+                let etag = (call.request.method == Method::Get)
+                    .then(|| act.cache.etag(call.key, &call.request.url))
+                    .flatten();
+                let transport = act.transport.clone();
+                async move {
+                    let attempt = match admitted {
+                        Err(err) => Attempt::Refused(err),
+                        Ok(delay) => {
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            // The caller may have gone while this call waited its turn.
+                            if call.abandoned(shared) {
+                                Attempt::Refused(GitHubError::Abandoned)
+                            } else {
+                                let token = call.credential.token();
+                                Attempt::Sent(
+                                    transport.send(&call.request, token, etag.as_deref()).await,
+                                )
+                            }
+                        }
+                    };
+                    (call, attempt)
+                }
+                .into_actor(act)
+            })
+            .then(move |(mut call, attempt), act, _ctx| {
+                call.tries += 1;
+                let retry_in = match &attempt {
+                    Attempt::Sent(result) if !call.abandoned(call.shared(&act.pending)) => {
+                        act.transport.retry_in(&call.request, result, call.tries)
+                    }
+                    _ => None,
+                };
+                // The turn is given back in both cases; a retry queues for another.
+                if let Some(backoff) = retry_in {
+                    act.credential(call.key).turns.leave();
+                    log::debug!(
+                        "GET {} failed; try {} in about {backoff:?}",
+                        call.request.url,
+                        call.tries + 1
+                    );
+                    let retry: ResponseActFuture<Self, (Call, ApiResult)> = Box::pin(
+                        tokio::time::sleep(backoff)
+                            .into_actor(act)
+                            .then(move |(), act, _ctx| act.attempt(call)),
+                    );
+                    return retry;
+                }
+                let result = act.settle(call.key, &call.request, attempt);
+                // Given back only now, so the next call for this token is admitted against
+                // the budget this answer reported.
+                act.credential(call.key).turns.leave();
+                Box::pin(fut::ready((call, result)))
+            }),
+        )
+    }
+
+    /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
+    fn settle(&mut self, key: u64, request: &ApiRequest, attempt: Attempt) -> ApiResult {
+        let raw = match attempt {
+            Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
+            Attempt::Refused(err) => {
+                self.stats.refused += 1;
+                return Err(err);
+            }
+            Attempt::Sent(raw) => {
+                self.stats.upstream += 1;
+                if request.method.is_mutation()
+                    && let Some(repo) = &request.repo
+                {
+                    // Even a failed or lost mutation may have changed the repository.
+                    self.cache.invalidate_repo(repo);
+                }
+                raw?
+            }
+        };
+        self.metrics.github_status(raw.status);
+        let policy = self.policy.clone();
+        let limits = &mut self.credential(key).limits;
+        if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
+            limits.record_budget(raw.resource.unwrap_or(request.resource), remaining, reset);
+        }
+        let etag = raw.etag.clone();
+        match raw.classify(request.resource) {
+            Classified::Fresh(response) => {
+                limits.record_success();
+                let response = Arc::new(response);
+                if let (Method::Get, Some(etag)) = (request.method, etag) {
+                    self.cache.insert(
+                        key,
+                        &request.url,
+                        etag,
+                        request.repo.clone(),
+                        response.clone(),
+                    );
+                }
+                Ok(response)
+            }
+            Classified::NotModified => {
+                limits.record_success();
+                self.stats.not_modified += 1;
+                let cached = self.cache.revalidated(key, &request.url).ok_or_else(|| {
+                    GitHubError::Unexpected {
+                        status: 304,
+                        message: "Not Modified for an answer that is no longer cached".into(),
+                    }
+                })?;
+                Ok(Arc::new(ApiResponse {
+                    revalidated: true,
+                    ..(*cached).clone()
+                }))
+            }
+            Classified::Secondary(retry_after) => {
+                let retry_in = limits.record_secondary(retry_after, Instant::now(), &policy);
+                log::warn!(
+                    "GitHub secondary rate limit on {} {}; holding calls for this token {}s",
+                    request.method.as_str(),
+                    request.url,
+                    retry_in.as_secs()
+                );
+                Err(GitHubError::SecondaryRateLimited { retry_in })
+            }
+            Classified::Failed(GitHubError::Unauthorized { message }) => {
+                limits.record_rejected(&message, Instant::now());
+                log::warn!(
+                    "GitHub rejected a token (401: {message}) on {} {}; calls with it are \
+                     refused for {}s without sending",
+                    request.method.as_str(),
+                    request.url,
+                    REJECTED_TOKEN_HOLD.as_secs()
+                );
+                Err(GitHubError::Unauthorized { message })
+            }
+            Classified::Failed(err) => Err(err),
+        }
+    }
+}
