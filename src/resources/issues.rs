@@ -24,7 +24,7 @@ use crate::{
     policy::Policy,
     tools::{
         CallContext, LocalFuture,
-        render::{IssueSummary, UNTRUSTED_NOTE, comment_block, issue_detail, issue_lines},
+        render::{Fence, IssueSummary, UNTRUSTED_NOTE, comment_block, issue_detail, issue_lines},
     },
 };
 
@@ -192,9 +192,11 @@ async fn render(
     match target {
         IssueUri::Issue(repo, number) => {
             let issue = github.issue(credential, repo, *number).await?;
+            let fence = Fence::new();
             Ok(format!(
-                "{UNTRUSTED_NOTE}\n\n{}",
-                issue_detail(&issue, usize::MAX, "")
+                "{}\n\n{}",
+                fence.note(),
+                issue_detail(&issue, &fence, usize::MAX, "")
             ))
         }
         IssueUri::Comments(repo, number) => {
@@ -207,10 +209,11 @@ async fn render(
             if comments.is_empty() {
                 text.push_str("No comments.");
             } else {
-                text.push_str(UNTRUSTED_NOTE);
+                let fence = Fence::new();
+                text.push_str(&fence.note());
                 for comment in &comments {
                     text.push_str("\n\n");
-                    text.push_str(&comment_block(comment, usize::MAX, ""));
+                    text.push_str(&comment_block(comment, &fence, usize::MAX, ""));
                 }
             }
             if more {
