@@ -296,7 +296,53 @@ async fn searches_cannot_reach_past_the_allowed_repositories() {
     assert!(!repos.is_empty(), "{found}");
     assert!(repos.iter().all(|r| r.starts_with("octo/")), "{repos:?}");
     assert!(
-        text_of(&found).contains("1 from repositories outside"),
+        text_of(&found).contains("outside those allowed on this server were left out"),
         "{found}"
     );
+}
+
+/// With a repository allow-list, a search answer tells nothing of what lies outside it (not
+/// GitHub's total, nor how many results were left out), and a qualifier the server cannot
+/// confine (`owner:`, `repository:`, one it does not know) is refused before GitHub sees it.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_answers_reveal_nothing_outside_the_allowed_repositories() {
+    let fake = fake();
+    for n in 0..3 {
+        fake.add_repo("evil", &format!("secret{n}"));
+        fake.add_issue("evil", &format!("secret{n}"), IssueSeed::default());
+    }
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/*")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+
+    // The fake does not read user: qualifiers: it counts and answers all five repositories.
+    let found = client
+        .call_tool(1, "search_issues", json!({"query": "seeded"}))
+        .await;
+    let shown = found["structuredContent"]["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(shown, 2, "{found}");
+    assert_eq!(found["structuredContent"]["total_count"], 2, "{found}");
+    let text = text_of(&found);
+    assert!(text.starts_with("2 results in total"), "{text}");
+    assert!(!text.contains('5') && !text.contains('3'), "{text}");
+
+    let sent = fake.request_count();
+    for (id, query) in [
+        (2, "seeded owner:evil"),
+        (3, "seeded repository:evil/secret0"),
+        (4, "seeded Owner:evil"),
+        (5, "seeded some-new-scope:evil"),
+    ] {
+        let refused = client
+            .call_tool(id, "search_issues", json!({ "query": query }))
+            .await;
+        assert_eq!(refused["isError"], true, "{query}: {refused}");
+        assert!(text_of(&refused).contains("cannot confine"), "{refused}");
+    }
+    assert_eq!(fake.request_count(), sent, "nothing sent to GitHub");
 }

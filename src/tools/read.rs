@@ -413,9 +413,15 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                 })
             })
             .collect();
+        // GitHub's total counts what was left out: shown, it would tell how much lies outside
+        // the allowed repositories. Then the total is what is shown, and the text says why.
+        let total = if outside > 0 {
+            items.len() as u64
+        } else {
+            results.total_count
+        };
         let mut text = format!(
-            "{} results in total for {query:?}, showing {}{}",
-            results.total_count,
+            "{total} results in total for {query:?}, showing {}{}",
             items.len(),
             if results.incomplete_results {
                 " (GitHub says the results are incomplete: the search timed out)"
@@ -424,9 +430,10 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             }
         );
         if outside > 0 {
-            text.push_str(&format!(
-                " ({outside} from repositories outside those allowed on this server left out)"
-            ));
+            text.push_str(
+                " (results from repositories outside those allowed on this server were left \
+                 out; the total counts only those shown)",
+            );
         }
         if !items.is_empty() {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n"));
@@ -448,7 +455,7 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         }
         Ok(output(text, {
             let mut structured = json!({
-                "total_count": results.total_count,
+                "total_count": total,
                 "incomplete_results": results.incomplete_results,
             });
             structured["items"] = Value::Array(items);
