@@ -2,7 +2,9 @@
 //! lists, and a repository allow-list.
 //!
 //! The tool lists decide which tools are registered at all (a disabled tool is neither listed
-//! nor callable, and calling it says why). The repository allow-list is checked on every tool
+//! nor callable, and calling it says why), and so which data agents may read: the `issue://`
+//! resources and issue-number completions that show what a withheld read tool shows ask
+//! [`Policy::disabled`] too. The repository allow-list is checked on every tool
 //! call, resource read, completion and search: a search is confined to the allowed
 //! repositories, and one that targets others is refused.
 
