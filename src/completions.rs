@@ -142,7 +142,12 @@ impl Completer for GitHubCompleter {
                     owner.as_deref().unwrap_or_default(),
                     request.resolved.get("repo").map_or("", String::as_str),
                 )
-                .and_then(|repo| self.policy.check_repo(&repo).map(|()| repo));
+                .and_then(|repo| self.policy.check_repo(&repo).map(|()| repo))
+                // The numbers come from the open-issue list: not while the policy withholds it.
+                .and_then(|repo| match self.policy.disabled("list_issues", true) {
+                    Some(reason) => Err(reason),
+                    None => Ok(repo),
+                });
                 Box::pin(async move {
                     let (Ok(repo), Some(credential)) = (repo, context.credential) else {
                         return Vec::new();

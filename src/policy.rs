@@ -2,7 +2,9 @@
 //! lists, and a repository allow-list.
 //!
 //! The tool lists decide which tools are registered at all (a disabled tool is neither listed
-//! nor callable, and calling it says why). The repository allow-list is checked on every tool
+//! nor callable, and calling it says why), and so which data agents may read: the `issue://`
+//! resources and issue-number completions that show what a withheld read tool shows ask
+//! [`Policy::disabled`] too. The repository allow-list is checked on every tool
 //! call, resource read, completion and search: a search is confined to the allowed
 //! repositories, and one that targets others is refused.
 
@@ -72,6 +74,46 @@ impl fmt::Display for RepoPattern {
         write!(f, "{}/{}", self.owner, self.repo.as_deref().unwrap_or("*"))
     }
 }
+
+/// The qualifiers of GitHub's issue search that only narrow a search (each is ANDed with
+/// the rest), and so are let through while the repositories are confined. The scope
+/// qualifiers `repo:`, `user:` and `org:` are checked against the allow-list instead.
+pub const SEARCH_FILTERS: &[&str] = &[
+    "is",
+    "type",
+    "state",
+    "reason",
+    "in",
+    "author",
+    "assignee",
+    "mentions",
+    "commenter",
+    "involves",
+    "team",
+    "label",
+    "milestone",
+    "no",
+    "language",
+    "comments",
+    "interactions",
+    "reactions",
+    "created",
+    "updated",
+    "closed",
+    "merged",
+    "archived",
+    "linked",
+    "draft",
+    "review",
+    "reviewed-by",
+    "review-requested",
+    "user-review-requested",
+    "team-review-requested",
+    "status",
+    "head",
+    "base",
+    "sort",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
@@ -148,6 +190,9 @@ impl Policy {
 
     /// A search query confined to the allowed repositories: refused if it names others with
     /// `repo:`, `user:` or `org:`, otherwise given the qualifiers of every allowed repository.
+    /// Any other qualifier must be one of [`SEARCH_FILTERS`], which only narrow a search:
+    /// one this server does not know (`owner:`, `repository:`, a future one) might reach other
+    /// repositories, and what cannot be confined is refused.
     /// Refused too if it uses `OR`, `AND`, `NOT` or parentheses: GitHub's advanced search
     /// reads them, and `x OR` before the qualifiers added here would widen the search to
     /// everything. (Callers also drop results outside the policy: [`Policy::allows`].)
@@ -170,10 +215,15 @@ impl Policy {
         }
         let mut targeted = false;
         for term in query.split_whitespace() {
-            let Some((qualifier, value)) = term.split_once(':') else {
+            // A quoted phrase is text, not a qualifier.
+            let Some((qualifier, value)) = term.split_once(':').filter(|_| !term.starts_with('"'))
+            else {
                 continue;
             };
-            let qualifier = qualifier.to_lowercase();
+            // `-label:x` excludes; `-repo:x` is checked as `repo:x` all the same, but does
+            // not confine the search (it excludes one repository from all of GitHub).
+            let excludes = qualifier.starts_with('-');
+            let qualifier = qualifier.trim_start_matches('-').to_lowercase();
             let allowed = match qualifier.as_str() {
                 "repo" => value
                     .split_once('/')
@@ -183,7 +233,17 @@ impl Policy {
                     .repositories
                     .iter()
                     .any(|p| p.repo.is_none() && p.owner == value.to_lowercase()),
-                _ => continue,
+                known if SEARCH_FILTERS.contains(&known) => continue,
+                _ => {
+                    return Err(format!(
+                        "the search uses the qualifier {qualifier}:, which this server cannot \
+                         confine to the repositories it allows ({}): use repo:, user: or org: \
+                         within those, and only these other qualifiers: {}; put words with a \
+                         colon in double quotes",
+                        self.allowed(),
+                        SEARCH_FILTERS.join(", ")
+                    ));
+                }
             };
             if !allowed {
                 return Err(format!(
@@ -192,7 +252,7 @@ impl Policy {
                     self.allowed()
                 ));
             }
-            targeted = true;
+            targeted |= !excludes;
         }
         if targeted {
             return Ok(query.to_string());
@@ -259,6 +319,28 @@ mod tests {
             p.constrain_search("crash user:octo").is_err(),
             "octo/* is not allowed"
         );
+        for unconfined in [
+            "crash owner:evil",
+            "crash repository:evil/secret",
+            "crash Owner:evil",
+            "crash future-scope:evil",
+            "see http://example.com",
+        ] {
+            let err = p.constrain_search(unconfined).unwrap_err();
+            assert!(err.contains("cannot confine"), "{unconfined}: {err}");
+        }
+        assert_eq!(
+            p.constrain_search("crash is:open -label:wontfix \"error:timeout\"")
+                .unwrap(),
+            "crash is:open -label:wontfix \"error:timeout\" repo:octo/hello user:acme"
+        );
+        assert!(p.constrain_search("crash -repo:evil/x").is_err());
+        assert_eq!(
+            p.constrain_search("crash -repo:octo/hello").unwrap(),
+            "crash -repo:octo/hello repo:octo/hello user:acme",
+            "an exclusion does not confine"
+        );
+        assert!(policy("").constrain_search("owner:anyone").is_ok());
         for widening in [
             "repo:octo/hello OR (repo:evil/secret)",
             "is:issue OR",

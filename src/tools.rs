@@ -7,6 +7,7 @@
 //! own tools through [`ToolRegistry::with`].
 
 pub mod args;
+pub mod audit;
 pub mod kit;
 pub mod memo;
 pub mod read;

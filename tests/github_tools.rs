@@ -133,10 +133,9 @@ async fn get_issue_cleans_fences_and_cuts_user_text() {
         text.contains(&format!("# #{number} Crash on start")),
         "{text}"
     );
-    assert!(
-        text.contains("<<<user-written text by @octocat\nSteps here\n"),
-        "{text}"
-    );
+    // The markers carry a code, new in every answer (tests/untrusted_text.rs).
+    assert!(text.contains(" by @octocat\nSteps here\n"), "{text}");
+    assert!(text.contains("<<<user-written text "), "{text}");
     assert!(
         text.contains(&format!(
             "[truncated: showing 100 of 311 characters; read the resource issue://octo/hello/{number} for the whole body]"

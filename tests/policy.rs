@@ -78,6 +78,88 @@ async fn tool_lists_choose_the_tools() {
     assert_eq!(tool_names(&mut client).await, ["list_issues", "get_issue"]);
 }
 
+/// Denying the read tools denies their data: the `issue://` resources that show the same
+/// thing are neither listed nor readable nor subscribable, and issue numbers are not
+/// completed from the list; nothing reaches GitHub.
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_read_tools_close_the_resources_that_show_the_same_data() {
+    let fake = fake();
+    let server = github_server(
+        &fake,
+        &[(
+            "GITHUB_ISSUE_MCP__POLICY__TOOLS_DENY",
+            "get_issue,list_issue_comments",
+        )],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let sent = fake.request_count();
+    for (id, uri) in [
+        (1, "issue://octo/hello/1"),
+        (2, "issue://octo/hello/1/comments"),
+    ] {
+        let read = client
+            .request(json!(id), "resources/read", json!({ "uri": uri }))
+            .await;
+        assert_eq!(read["error"]["code"], -32602, "{uri}: {read}");
+        let message = read["error"]["message"].as_str().unwrap();
+        assert!(message.contains("policy.tools_deny"), "{message}");
+        let subscribed = client
+            .request(json!(id + 10), "resources/subscribe", json!({ "uri": uri }))
+            .await;
+        assert!(subscribed["error"].is_object(), "{uri}: {subscribed}");
+    }
+    assert_eq!(fake.request_count(), sent, "nothing sent to GitHub");
+    let templates = client
+        .request(json!(3), "resources/templates/list", json!({}))
+        .await;
+    let listed: Vec<&str> = templates["result"]["resourceTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["uriTemplate"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["issue://{owner}/{repo}/open"], "{templates}");
+    // list_issues is still enabled: its resource still reads.
+    let open = client
+        .request(
+            json!(4),
+            "resources/read",
+            json!({"uri": "issue://octo/hello/open"}),
+        )
+        .await;
+    assert!(open["result"]["contents"].is_array(), "{open}");
+
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__TOOLS_ALLOW", "get_issue")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let open = client
+        .request(
+            json!(1),
+            "resources/read",
+            json!({"uri": "issue://octo/hello/open"}),
+        )
+        .await;
+    assert_eq!(open["error"]["code"], -32602, "{open}");
+    let completed = client
+        .request(
+            json!(2),
+            "completion/complete",
+            json!({
+                "ref": {"type": "ref/resource", "uri": "issue://{owner}/{repo}/{number}"},
+                "argument": {"name": "number", "value": ""},
+                "context": {"arguments": {"owner": "octo", "repo": "hello"}},
+            }),
+        )
+        .await;
+    assert_eq!(
+        completed["result"]["completion"]["values"],
+        json!([]),
+        "{completed}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn only_allowed_repositories_are_touched() {
     let fake = fake();
@@ -296,7 +378,53 @@ async fn searches_cannot_reach_past_the_allowed_repositories() {
     assert!(!repos.is_empty(), "{found}");
     assert!(repos.iter().all(|r| r.starts_with("octo/")), "{repos:?}");
     assert!(
-        text_of(&found).contains("1 from repositories outside"),
+        text_of(&found).contains("outside those allowed on this server were left out"),
         "{found}"
     );
+}
+
+/// With a repository allow-list, a search answer tells nothing of what lies outside it (not
+/// GitHub's total, nor how many results were left out), and a qualifier the server cannot
+/// confine (`owner:`, `repository:`, one it does not know) is refused before GitHub sees it.
+#[tokio::test(flavor = "multi_thread")]
+async fn search_answers_reveal_nothing_outside_the_allowed_repositories() {
+    let fake = fake();
+    for n in 0..3 {
+        fake.add_repo("evil", &format!("secret{n}"));
+        fake.add_issue("evil", &format!("secret{n}"), IssueSeed::default());
+    }
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/*")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+
+    // The fake does not read user: qualifiers: it counts and answers all five repositories.
+    let found = client
+        .call_tool(1, "search_issues", json!({"query": "seeded"}))
+        .await;
+    let shown = found["structuredContent"]["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(shown, 2, "{found}");
+    assert_eq!(found["structuredContent"]["total_count"], 2, "{found}");
+    let text = text_of(&found);
+    assert!(text.starts_with("2 results in total"), "{text}");
+    assert!(!text.contains('5') && !text.contains('3'), "{text}");
+
+    let sent = fake.request_count();
+    for (id, query) in [
+        (2, "seeded owner:evil"),
+        (3, "seeded repository:evil/secret0"),
+        (4, "seeded Owner:evil"),
+        (5, "seeded some-new-scope:evil"),
+    ] {
+        let refused = client
+            .call_tool(id, "search_issues", json!({ "query": query }))
+            .await;
+        assert_eq!(refused["isError"], true, "{query}: {refused}");
+        assert!(text_of(&refused).contains("cannot confine"), "{refused}");
+    }
+    assert_eq!(fake.request_count(), sent, "nothing sent to GitHub");
 }

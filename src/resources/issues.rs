@@ -24,7 +24,7 @@ use crate::{
     policy::Policy,
     tools::{
         CallContext, LocalFuture,
-        render::{IssueSummary, UNTRUSTED_NOTE, comment_block, issue_detail, issue_lines},
+        render::{Fence, IssueSummary, UNTRUSTED_NOTE, comment_block, issue_detail, issue_lines},
     },
 };
 
@@ -75,6 +75,17 @@ impl IssueUri {
         })
     }
 
+    /// The tool that shows the same data: the resource is readable only while the policy
+    /// enables that tool, so `policy.tools_deny` (or `tools_allow`) is a boundary on the
+    /// data, not only on one way to it.
+    fn tool(&self) -> &'static str {
+        match self {
+            IssueUri::Issue(..) => "get_issue",
+            IssueUri::Comments(..) => "list_issue_comments",
+            IssueUri::Open(..) => "list_issues",
+        }
+    }
+
     fn repo(&self) -> &RepoRef {
         match self {
             IssueUri::Issue(repo, _) | IssueUri::Comments(repo, _) | IssueUri::Open(repo) => repo,
@@ -111,10 +122,17 @@ fn template(uri: &str, name: &str, title: &str, description: &str) -> ResourceEn
 }
 
 impl IssueResources {
-    /// What an `issue://` URI names, if well formed and allowed by the policy.
+    /// What an `issue://` URI names, if well formed and allowed by the policy (its
+    /// repository, and the tool that shows the same data).
     fn target(&self, uri: &str) -> Option<Result<IssueUri, String>> {
         Some(IssueUri::parse(uri)?.and_then(|target| {
             self.policy.check_repo(target.repo())?;
+            if let Some(reason) = self.policy.disabled(target.tool(), true) {
+                return Err(format!(
+                    "resource {uri} shows what {} shows, and {reason}",
+                    target.tool()
+                ));
+            }
             Ok(target)
         }))
     }
@@ -125,8 +143,10 @@ impl ResourceSource for IssueResources {
         Vec::new()
     }
 
+    /// The templates whose data the policy lets agents read (see [`IssueUri::tool`]).
     fn templates(&self) -> Vec<ResourceEntry> {
-        vec![
+        let tools = ["get_issue", "list_issue_comments", "list_issues"];
+        let templates = [
             template(
                 "issue://{owner}/{repo}/{number}",
                 "issue",
@@ -145,7 +165,13 @@ impl ResourceSource for IssueResources {
                 "Open GitHub issues",
                 "A repository's open issues, newest first, without bodies.",
             ),
-        ]
+        ];
+        tools
+            .into_iter()
+            .zip(templates)
+            .filter(|(tool, _)| self.policy.disabled(tool, true).is_none())
+            .map(|(_, template)| template)
+            .collect()
     }
 
     fn check(&self, uri: &str) -> Option<Result<(), ErrorObject>> {
@@ -192,9 +218,11 @@ async fn render(
     match target {
         IssueUri::Issue(repo, number) => {
             let issue = github.issue(credential, repo, *number).await?;
+            let fence = Fence::new();
             Ok(format!(
-                "{UNTRUSTED_NOTE}\n\n{}",
-                issue_detail(&issue, usize::MAX, "")
+                "{}\n\n{}",
+                fence.note(),
+                issue_detail(&issue, &fence, usize::MAX, "")
             ))
         }
         IssueUri::Comments(repo, number) => {
@@ -207,10 +235,11 @@ async fn render(
             if comments.is_empty() {
                 text.push_str("No comments.");
             } else {
-                text.push_str(UNTRUSTED_NOTE);
+                let fence = Fence::new();
+                text.push_str(&fence.note());
                 for comment in &comments {
                     text.push_str("\n\n");
-                    text.push_str(&comment_block(comment, usize::MAX, ""));
+                    text.push_str(&comment_block(comment, &fence, usize::MAX, ""));
                 }
             }
             if more {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::{
     CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply,
     args::{ArgError, Args},
+    audit,
     memo::Renderings,
 };
 use crate::{
@@ -168,37 +169,12 @@ impl GitHubTool {
 }
 
 impl GitHubTool {
-    /// For tools that change GitHub: who, which tool, which repository and issue. Values come
-    /// from the arguments, so they are quoted (`{:?}`) to keep one line per call.
-    fn audit_line(&self, arguments: &Map<String, Value>, context: &CallContext) -> Option<String> {
-        let writes = self
-            .definition
+    /// Whether calls of this tool change GitHub, and so are audited.
+    fn writes(&self) -> bool {
+        self.definition
             .annotations
             .as_ref()
-            .is_some_and(|hints| hints["readOnlyHint"] != true);
-        if !writes {
-            return None;
-        }
-        let text = |key: &str| {
-            arguments
-                .get(key)
-                .map(|v| v.to_string())
-                .unwrap_or_default()
-        };
-        Some(format!(
-            "principal={:?} tool={} repository={:?} issue={}",
-            context.principal,
-            self.definition.name,
-            format!(
-                "{}/{}",
-                text("owner").trim_matches('"'),
-                text("repo").trim_matches('"')
-            ),
-            arguments
-                .get("issue_number")
-                .or_else(|| arguments.get("issue_numbers"))
-                .map_or("-".to_string(), |v| v.to_string()),
-        ))
+            .is_some_and(|hints| hints["readOnlyHint"] != true)
     }
 }
 
@@ -212,7 +188,15 @@ impl Tool for GitHubTool {
         arguments: Map<String, Value>,
         context: CallContext,
     ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
-        let audit = self.audit_line(&arguments, &context);
+        // What the audit line needs of the raw arguments, taken bounded (numbers only); the
+        // line itself is written only if the call is accepted (see `audit`).
+        let audit = self.writes().then(|| {
+            let issues = arguments
+                .get("issue_number")
+                .or_else(|| arguments.get("issue_numbers"));
+            let tool = self.definition.name.clone();
+            (tool, context.principal.clone(), audit::issues(issues))
+        });
         let args = Args::new(arguments, &self.definition.input_schema);
         let started = match (args, context.credential.clone()) {
             (Err(err), _) => Err(CallToolResult::error(err.0).into()),
@@ -239,22 +223,25 @@ impl Tool for GitHubTool {
             }
         };
         Box::pin(async move {
-            let result = match started {
-                Err(refusal) => refusal,
+            let (result, accepted) = match started {
+                Err(refusal) => (refusal, None),
                 Ok((work, named, memory)) => {
                     let outcome = work.await;
                     // A call refused on its arguments (`issue_number: 0`, say) taught nothing
-                    // about the repository: only calls that were accepted are remembered.
-                    if let Some(repo) = named.get()
-                        && !matches!(outcome, Err(Failure::Argument(_)))
-                    {
+                    // about the repository and changed nothing: only calls that were
+                    // accepted are remembered and audited.
+                    let accepted = !matches!(outcome, Err(Failure::Argument(_)));
+                    if let (Some(repo), true) = (named.get(), accepted) {
                         memory.remember(repo);
                     }
-                    outcome
-                        .unwrap_or_else(|failure| CallToolResult::error(failure.to_string()).into())
+                    let result = outcome.unwrap_or_else(|failure| {
+                        CallToolResult::error(failure.to_string()).into()
+                    });
+                    (result, accepted.then(|| named.get().cloned()))
                 }
             };
-            if let Some(line) = audit {
+            if let (Some((tool, principal, issues)), Some(repo)) = (audit, accepted) {
+                let line = audit::line(&principal, &tool, repo.as_ref(), &issues);
                 let outcome = if result.is_error() { "failed" } else { "ok" };
                 log::info!(target: "audit", "{line} outcome={outcome}");
             }

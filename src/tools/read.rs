@@ -11,8 +11,8 @@ use super::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
     render::{
-        IssueSummary, UNTRUSTED_NOTE, clean_line, clip, comment_block, issue_detail, issue_lines,
-        issue_summary, issue_summary_schema,
+        Fence, IssueSummary, UNTRUSTED_NOTE, clean_line, clip, closed_at, comment_block,
+        issue_detail, issue_lines, issue_summary, issue_summary_schema, shape, state_reason,
     },
 };
 use crate::github::{
@@ -314,21 +314,22 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         }
         let max = env.settings.body_max_chars;
         let more = format!("read the resource issue://{repo}/{number} for the whole body");
-        let mut text = format!("{UNTRUSTED_NOTE}\n\n");
+        let fence = Fence::new();
+        let mut text = format!("{}\n\n", fence.note());
         if issue.summary().is_pull_request() {
             text.push_str(&format!(
                 "Note: #{number} is a pull request, not an issue.\n\n"
             ));
         }
-        text.push_str(&issue_detail(&issue, max, &more));
+        text.push_str(&issue_detail(&issue, &fence, max, &more));
         let (body, body_truncated) = clip(issue.body.as_deref().unwrap_or(""), max);
         let mut structured = issue_summary(issue.summary());
         structured["body"] = json!(body);
         structured["body_truncated"] = json!(body_truncated);
-        if let Some(reason) = &issue.state_reason {
+        if let Some(reason) = state_reason(&issue) {
             structured["state_reason"] = json!(reason);
         }
-        if let Some(closed) = &issue.closed_at {
+        if let Some(closed) = closed_at(&issue) {
             structured["closed_at"] = json!(closed);
         }
         structured["is_pull_request"] = json!(issue.summary().is_pull_request());
@@ -403,18 +404,24 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             })
             .map(|issue| {
                 json!({
-                    "repository": issue.repository().unwrap_or_default(),
+                    "repository": shape::repository(issue.repository().as_deref()),
                     "number": issue.number(),
                     "title": clean_line(issue.title()),
-                    "state": issue.state(),
-                    "url": issue.html_url(),
+                    "state": shape::state(issue.state()),
+                    "url": shape::web_url(issue.html_url()),
                     "is_pull_request": issue.is_pull_request(),
                 })
             })
             .collect();
+        // GitHub's total counts what was left out: shown, it would tell how much lies outside
+        // the allowed repositories. Then the total is what is shown, and the text says why.
+        let total = if outside > 0 {
+            items.len() as u64
+        } else {
+            results.total_count
+        };
         let mut text = format!(
-            "{} results in total for {query:?}, showing {}{}",
-            results.total_count,
+            "{total} results in total for {query:?}, showing {}{}",
             items.len(),
             if results.incomplete_results {
                 " (GitHub says the results are incomplete: the search timed out)"
@@ -423,9 +430,10 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             }
         );
         if outside > 0 {
-            text.push_str(&format!(
-                " ({outside} from repositories outside those allowed on this server left out)"
-            ));
+            text.push_str(
+                " (results from repositories outside those allowed on this server were left \
+                 out; the total counts only those shown)",
+            );
         }
         if !items.is_empty() {
             text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n"));
@@ -447,7 +455,7 @@ pub fn search_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         }
         Ok(output(text, {
             let mut structured = json!({
-                "total_count": results.total_count,
+                "total_count": total,
                 "incomplete_results": results.incomplete_results,
             });
             structured["items"] = Value::Array(items);
@@ -508,10 +516,11 @@ pub fn list_issue_comments(env: Env, args: Args) -> LocalFuture<Outcome> {
         let more = format!("read the resource issue://{repo}/{number}/comments for whole comments");
         let mut text = format!("{} comments on issue #{number} in {repo}", comments.len());
         if !comments.is_empty() {
-            text.push_str(&format!(":\n{UNTRUSTED_NOTE}\n\n"));
+            let fence = Fence::new();
+            text.push_str(&format!(":\n{}\n\n", fence.note()));
             let blocks: Vec<String> = comments
                 .iter()
-                .map(|c| comment_block(c, max, &more))
+                .map(|c| comment_block(c, &fence, max, &more))
                 .collect();
             text.push_str(&blocks.join("\n\n"));
         }
@@ -522,12 +531,12 @@ pub fn list_issue_comments(env: Env, args: Args) -> LocalFuture<Outcome> {
                 let mut entry = json!({
                     "id": comment.id,
                     "author": clean_line(comment.author()),
-                    "created_at": comment.created_at,
+                    "created_at": shape::date(&comment.created_at),
                     "body": body,
                     "body_truncated": body_truncated,
                 });
                 if let Some(url) = &comment.html_url {
-                    entry["url"] = json!(url);
+                    entry["url"] = json!(shape::web_url(url));
                 }
                 entry
             })

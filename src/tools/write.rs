@@ -9,7 +9,7 @@ use super::{
     kit::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
-    render::{clean_line, issue_line, issue_summary, issue_summary_schema},
+    render::{clean_line, issue_line, issue_summary, issue_summary_schema, shape},
 };
 use crate::github::{error::GitHubError, models::Label};
 
@@ -342,16 +342,17 @@ pub fn add_issue_comment(env: Env, args: Args) -> LocalFuture<Outcome> {
         let mut structured = json!({
             "id": comment.id,
             "author": clean_line(comment.author()),
-            "created_at": comment.created_at,
+            "created_at": shape::date(&comment.created_at),
         });
-        if let Some(url) = &comment.html_url {
+        let url = comment.html_url.as_deref().map(shape::web_url);
+        if let Some(url) = url {
             structured["url"] = json!(url);
         }
         Ok(output(
             format!(
                 "Added comment {} to issue #{number} in {repo}: {}",
                 comment.id,
-                comment.html_url.as_deref().unwrap_or("")
+                url.unwrap_or("")
             ),
             json!({ "comment": structured }),
         )

@@ -285,6 +285,33 @@ impl FakeGitHub {
         })
     }
 
+    /// Overwrites fields of a stored issue with what GitHub would never send (`fields` is an
+    /// object): for tests of what the server makes of a broken or hostile answer.
+    pub fn tamper_issue(&self, owner: &str, repo: &str, number: u64, fields: Value) {
+        self.with(|state| {
+            let repo = state.repo_mut(owner, repo).expect("add_repo first");
+            let issue = &mut repo.issues[number as usize - 1];
+            for (key, value) in fields.as_object().expect("fields are an object") {
+                issue[key] = value.clone();
+            }
+        })
+    }
+
+    /// The same for a stored comment, by its id.
+    pub fn tamper_comment(&self, owner: &str, repo: &str, id: u64, fields: Value) {
+        self.with(|state| {
+            let repo = state.repo_mut(owner, repo).expect("add_repo first");
+            let (_, comment) = repo
+                .comments
+                .iter_mut()
+                .find(|(_, comment)| comment["id"] == id)
+                .expect("the comment exists");
+            for (key, value) in fields.as_object().expect("fields are an object") {
+                comment[key] = value.clone();
+            }
+        })
+    }
+
     /// The issue's current state, as GET /repos/{owner}/{repo}/issues/{number} would show it
     /// (also after it was deleted).
     pub fn issue(&self, owner: &str, repo: &str, number: u64) -> Option<Value> {
