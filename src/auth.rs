@@ -1,43 +1,48 @@
 //! Who is calling: authentication of every MCP request, by `auth.mode`.
 //!
-//! - `none`: everyone is the same anonymous principal, using the server's `GITHUB_TOKEN`.
-//!   Refused at startup on a non-loopback address unless `auth.allow_unauthenticated_remote`.
+//! - `none`: no credentials; the server's `GITHUB_TOKEN` for everyone. Each client address is
+//!   its own principal (`anonymous@ADDRESS`, an IPv6 address cut to its /64), so the session
+//!   limit per principal holds per address and a session answers only the address that opened
+//!   it. Refused at startup on a non-loopback address unless `auth.allow_unauthenticated_remote`.
 //! - `api-keys`: `Authorization: Bearer <key>` with a key from `auth.api_keys`. Only SHA-256
-//!   hashes of the keys are kept, compared in constant time; the principal is named by a short
-//!   prefix of the hash. Sessions use the server's token.
+//!   hashes of the keys are kept, compared in constant time. The principal is the configured key
+//!   that matched, named by the shortest prefix of its hash (8 hex digits at least) that no
+//!   other configured key shares: two keys are never one principal, whatever their hashes.
+//!   Sessions use the server's token.
 //! - `github-token`: the bearer is the caller's own GitHub token (as GitHub's own remote MCP
-//!   server does). It is checked against GitHub's `GET /user`, and what GitHub said is
-//!   remembered for a while, refusals too ([`tokens`]); the principal is the GitHub login, and
-//!   the session's GitHub calls use that token.
+//!   server does). It is checked against GitHub's `GET /user`, rarely and within limits per
+//!   client address and in total ([`github`]); the principal is the GitHub login, and the
+//!   session's GitHub calls use that token.
 //!
 //! The transports authenticate each request and compare the principal with the session's
 //! owner: a session belongs to whoever opened it, and anyone else is told it does not exist.
+//! `GET /metrics` asks here too ([`Authenticator::authorize_metrics`]).
 
+mod github;
+mod throttle;
 mod tokens;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use ring::digest;
 
 use crate::{
-    config::{AuthMode, AuthSettings, Secret},
-    github::{api::GitHub, error::GitHubError, request::Credential},
+    config::{AuthMode, AuthSettings, MetricsAccess, Secret},
+    github::{api::GitHub, request::Credential},
 };
-use tokens::{TokenChecks, Verdict};
+use github::GitHubTokens;
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// Safe to log: "anonymous", "key:1a2b3c4d" or "github:octocat". Never a secret.
+    /// Safe to log: "anonymous@127.0.0.1", "key:1a2b3c4d" or "github:octocat". Never a
+    /// secret. Names exactly one principal: session limits count by it.
     pub id: String,
     /// The GitHub identity the caller's sessions use.
     pub credential: Option<Credential>,
     /// Who owns the sessions this caller opens: `id`, and in `github-token` mode also the
-    /// token (`#` and its key, a hash), because a session acts with the token that opened it:
+    /// token (`#` and 128 bits of its SHA-256), because a session acts with the token that opened it:
     /// another token of the same GitHub user (a narrower one, say) must not use it. Logged
     /// nowhere; sessions are counted per `id` ([`owner_principal`]).
     pub owner: String,
@@ -61,6 +66,30 @@ pub enum AuthError {
     InvalidGitHubToken,
     #[error("could not check the GitHub token now ({0}); try again")]
     Unavailable(String),
+    /// This client address has checked too many new tokens lately (429): GitHub was not asked.
+    #[error(
+        "too many new tokens from your address to check with GitHub; this one was not checked: \
+         try again in {retry_after} s"
+    )]
+    TooManyChecks { retry_after: u64 },
+    /// The server has checked too many new tokens lately (503): GitHub was not asked.
+    #[error(
+        "the server is checking too many new tokens with GitHub; this one was not checked: try \
+         again in {retry_after} s"
+    )]
+    ChecksBusy { retry_after: u64 },
+}
+
+impl AuthError {
+    /// Seconds after which trying again makes sense, for a `Retry-After` header.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::TooManyChecks { retry_after } | AuthError::ChecksBusy { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,10 +97,12 @@ pub struct Authenticator {
     mode: AuthMode,
     /// SHA-256 of each accepted API key.
     key_hashes: Vec<[u8; 32]>,
+    /// The principal id of each key in `key_hashes`, at the same index.
+    key_ids: Vec<String>,
     server_credential: Option<Credential>,
-    github: GitHub,
-    /// What GitHub said of the tokens callers sent, by credential key.
-    checks: Arc<Mutex<TokenChecks>>,
+    /// `github-token` mode: what GitHub said of the tokens callers sent.
+    tokens: GitHubTokens,
+    metrics: MetricsAccess,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -88,6 +119,44 @@ fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What identifies a GitHub token in every map that decides on it: 128 bits of its SHA-256.
+fn token_key(token: &str) -> u128 {
+    let hash = sha256(token.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&hash[..16]);
+    u128::from_be_bytes(first)
+}
+
+/// Each key's principal id: `key:` and the shortest prefix of its hash, 8 hex digits at least,
+/// that no other (different) configured key's hash starts with. Logs and audit lines show the
+/// id, so it stays short; it still names one key, as ownership and limits need.
+fn key_ids(hashes: &[[u8; 32]]) -> Vec<String> {
+    let hexed: Vec<String> = hashes.iter().map(|hash| hex(hash)).collect();
+    hexed
+        .iter()
+        .map(|mine| {
+            let len = (8..=64)
+                .step_by(2)
+                .find(|&len| {
+                    hexed
+                        .iter()
+                        .all(|other| other == mine || !other.starts_with(&mine[..len]))
+                })
+                .unwrap_or(64);
+            format!("key:{}", &mine[..len])
+        })
+        .collect()
+}
+
+/// How an `auth.mode = none` client is named: by its address (an IPv6 one cut to its /64).
+fn anonymous(peer: Option<IpAddr>) -> String {
+    match peer.map(throttle::address_key) {
+        Some(IpAddr::V4(v4)) => format!("anonymous@{v4}"),
+        Some(IpAddr::V6(v6)) => format!("anonymous@{v6}/64"),
+        None => "anonymous".into(),
+    }
 }
 
 /// Parses the configured keys: `sha256:<64 hex digits>` (a key's hash), or the key itself.
@@ -149,12 +218,18 @@ impl Authenticator {
                  SHA-256. Use random keys (openssl rand -hex 32)"
             );
         }
+        let key_hashes = key_hashes(&settings.api_keys())?;
         Ok(Authenticator {
             mode: settings.mode,
-            key_hashes: key_hashes(&settings.api_keys())?,
+            key_ids: key_ids(&key_hashes),
+            key_hashes,
             server_credential,
-            github,
-            checks: Arc::default(),
+            tokens: GitHubTokens::new(
+                github,
+                settings.token_checks_per_minute_per_address,
+                settings.token_checks_per_minute,
+            ),
+            metrics: settings.metrics,
         })
     }
 
@@ -164,37 +239,46 @@ impl Authenticator {
 
     /// Who sent `request`.
     pub async fn authenticate(&self, request: &HttpRequest) -> Result<Principal, AuthError> {
+        let peer = request.peer_addr().map(|addr| addr.ip());
         match self.mode {
-            AuthMode::None => Ok(Principal {
-                id: "anonymous".into(),
-                credential: self.server_credential.clone(),
-                owner: "anonymous".into(),
-            }),
-            AuthMode::ApiKeys => {
-                let key = bearer(request).ok_or(AuthError::Missing("API key"))?;
-                let hash = sha256(key.as_bytes());
-                // Every configured key is compared, so timing does not tell which one matched.
-                let matched = self
-                    .key_hashes
-                    .iter()
-                    .fold(false, |found, known| found | same_digest(known, &hash));
-                if !matched {
-                    return Err(AuthError::InvalidKey);
-                }
-                let id = format!("key:{}", &hex(&hash)[..8]);
+            AuthMode::None => {
+                let id = anonymous(peer);
                 Ok(Principal {
                     owner: id.clone(),
                     id,
                     credential: self.server_credential.clone(),
                 })
             }
+            AuthMode::ApiKeys => {
+                let key = bearer(request).ok_or(AuthError::Missing("API key"))?;
+                let hash = sha256(key.as_bytes());
+                // Every configured key is compared, and the match picked without a branch, so
+                // timing does not tell which one matched. 0: none; else the index plus one.
+                let matched =
+                    self.key_hashes
+                        .iter()
+                        .enumerate()
+                        .fold(0, |found, (index, known)| {
+                            found.max(usize::from(same_digest(known, &hash)) * (index + 1))
+                        });
+                let id = matched
+                    .checked_sub(1)
+                    .and_then(|index| self.key_ids.get(index))
+                    .ok_or(AuthError::InvalidKey)?;
+                Ok(Principal {
+                    owner: id.clone(),
+                    id: id.clone(),
+                    credential: self.server_credential.clone(),
+                })
+            }
             AuthMode::GitHubToken => {
                 let token = bearer(request).ok_or(AuthError::Missing("GitHub token"))?;
+                let key = token_key(token);
                 let credential = Credential::new(Secret::new(token));
-                let login = self.github_login(&credential).await?;
+                let login = self.tokens.login(key, &credential, peer).await?;
                 let id = format!("github:{login}");
                 Ok(Principal {
-                    owner: format!("{id}#{:016x}", credential.key()),
+                    owner: format!("{id}#{key:032x}"),
                     id,
                     credential: Some(credential),
                 })
@@ -202,32 +286,13 @@ impl Authenticator {
         }
     }
 
-    /// The login behind a GitHub token: from what GitHub said of it lately, or from
-    /// `GET /user`.
-    async fn github_login(&self, credential: &Credential) -> Result<String, AuthError> {
-        let key = credential.key();
-        match self.checks().verdict(key, Instant::now()) {
-            Verdict::Accepted(login) => return Ok(login),
-            Verdict::Rejected => return Err(AuthError::InvalidGitHubToken),
-            Verdict::Unknown => {}
+    /// May `request` read `GET /metrics`? With `auth.metrics = "authenticated"`, only who may
+    /// use the MCP routes may (everyone in mode `none`); with `"public"`, anyone who reaches it.
+    pub async fn authorize_metrics(&self, request: &HttpRequest) -> Result<(), AuthError> {
+        match self.metrics {
+            MetricsAccess::Public => Ok(()),
+            MetricsAccess::Authenticated => self.authenticate(request).await.map(|_| ()),
         }
-        match self.github.user(credential).await {
-            Ok(user) => {
-                self.checks()
-                    .accept(key, user.login.clone(), Instant::now());
-                Ok(user.login)
-            }
-            Err(GitHubError::Unauthorized { .. }) => {
-                self.checks().reject(key, Instant::now());
-                Err(AuthError::InvalidGitHubToken)
-            }
-            // Not a verdict on the token (GitHub down, rate limited): ask again next time.
-            Err(other) => Err(AuthError::Unavailable(other.to_string())),
-        }
-    }
-
-    fn checks(&self) -> std::sync::MutexGuard<'_, TokenChecks> {
-        self.checks.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -255,6 +320,35 @@ mod tests {
             Secret::new("ünïcödé-kéy-1234"),
         ];
         assert_eq!(short_keys(&keys), 1);
+    }
+
+    #[test]
+    fn keys_sharing_a_prefix_get_ids_long_enough_to_tell_them_apart() {
+        // SHA-256 of both starts with aed6dbf9.
+        let hashes = key_hashes(&[
+            Secret::new("key-collide-00106232"),
+            Secret::new("key-collide-00182427"),
+        ])
+        .unwrap();
+        let other = key_hashes(&[Secret::new("team-key")]).unwrap();
+        let ids = key_ids(&[hashes[0], hashes[1], other[0], hashes[0]]);
+        assert!(
+            ids[0].starts_with("key:aed6dbf9") && ids[0].len() > 12,
+            "{ids:?}"
+        );
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(ids[0], ids[3], "the same key twice is one principal");
+        assert_eq!(ids[2].len(), "key:".len() + 8, "{ids:?}");
+    }
+
+    #[test]
+    fn anonymous_clients_are_named_by_address() {
+        assert_eq!(anonymous("10.0.0.7".parse().ok()), "anonymous@10.0.0.7");
+        assert_eq!(
+            anonymous("2001:db8:1:2:3:4:5:6".parse().ok()),
+            "anonymous@2001:db8:1:2::/64"
+        );
+        assert_eq!(anonymous(None), "anonymous");
     }
 
     #[test]

@@ -203,11 +203,26 @@ pub enum AuthMode {
     GitHubToken,
 }
 
+/// Who may read `GET /metrics` (see `auth.metrics` in default.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsAccess {
+    /// Whoever may use the MCP routes, authenticated the same way.
+    Authenticated,
+    /// Anyone who can reach the port.
+    Public,
+}
+
 #[derive(Clone, Deserialize)]
 pub struct AuthSettings {
     pub mode: AuthMode,
     api_keys: Secret,
     pub allow_unauthenticated_remote: bool,
+    /// New GitHub tokens checked (`GET /user`) per minute for one client address, and in
+    /// total; 0 lifts the limit.
+    pub token_checks_per_minute_per_address: u32,
+    pub token_checks_per_minute: u32,
+    pub metrics: MetricsAccess,
 }
 
 impl AuthSettings {
@@ -235,6 +250,12 @@ impl fmt::Debug for AuthSettings {
                 "allow_unauthenticated_remote",
                 &self.allow_unauthenticated_remote,
             )
+            .field(
+                "token_checks_per_minute_per_address",
+                &self.token_checks_per_minute_per_address,
+            )
+            .field("token_checks_per_minute", &self.token_checks_per_minute)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }

@@ -247,7 +247,12 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManySessions(SessionLimit::Server(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManySessions(SessionLimit::Principal(_)) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unauthorized(AuthError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unauthorized(AuthError::Unavailable(_) | AuthError::ChecksBusy { .. }) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Unauthorized(AuthError::TooManyChecks { .. }) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,6 +277,10 @@ impl ResponseError for ApiError {
                 response.force_close();
             }
             ApiError::Unauthorized(AuthError::Unavailable(_)) => {}
+            ApiError::Unauthorized(err) if err.retry_after().is_some() => {
+                let secs = err.retry_after().unwrap_or(1).to_string();
+                response.insert_header(("Retry-After", secs));
+            }
             ApiError::Unauthorized(_) => {
                 response.insert_header(("WWW-Authenticate", "Bearer realm=\"github-issue-mcp\""));
             }

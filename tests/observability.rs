@@ -1,4 +1,5 @@
-//! `/metrics` (Prometheus text, no secrets in it) and `/ready`.
+//! `/metrics` (Prometheus text, no secrets in it, only for authenticated callers unless
+//! `auth.metrics = public`) and `/ready`.
 
 mod common;
 
@@ -110,7 +111,42 @@ async fn json_logs_carry_an_audit_line_per_write_and_no_secret() {
         .collect();
     assert_eq!(
         audits,
-        ["principal=\"anonymous\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"],
+        [
+            "principal=\"anonymous@127.0.0.1\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"
+        ],
         "one audit line, for the write only"
     );
+}
+
+/// `/metrics` tells sessions and the GitHub budget left: by default only whoever may use the
+/// MCP routes reads it, with the same credentials; `auth.metrics = public` opens it.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_need_the_mcp_credentials_unless_public() {
+    let keys = ("GITHUB_ISSUE_MCP__AUTH__API_KEYS", "scrape-key-0123456789");
+    let mode = ("GITHUB_ISSUE_MCP__AUTH__MODE", "api-keys");
+    let server = common::TestServer::start_github(common::settings(&[mode, keys]));
+    let get = |bearer: Option<&'static str>| {
+        let request = reqwest::Client::new().get(server.url("/metrics"));
+        match bearer {
+            Some(bearer) => request.bearer_auth(bearer),
+            None => request,
+        }
+        .send()
+    };
+    for bearer in [None, Some("wrong-key")] {
+        let refused = get(bearer).await.unwrap();
+        assert_eq!(refused.status(), 401, "{bearer:?}");
+        assert!(!refused.text().await.unwrap().contains("mcp_sessions"));
+    }
+    let allowed = get(Some("scrape-key-0123456789")).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert!(allowed.text().await.unwrap().contains("mcp_sessions"));
+
+    let public = common::TestServer::start_github(common::settings(&[
+        mode,
+        keys,
+        ("GITHUB_ISSUE_MCP__AUTH__METRICS", "public"),
+    ]));
+    let open = reqwest::get(public.url("/metrics")).await.unwrap();
+    assert_eq!(open.status(), 200);
 }

@@ -84,6 +84,8 @@ impl Server {
                 "GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL",
                 "30000",
             )
+            // The benchmark reads /metrics without a bearer, also in github-token mode.
+            .env("GITHUB_ISSUE_MCP__AUTH__METRICS", "public")
             .envs(env.iter().map(|(k, v)| (k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -7,7 +7,7 @@
 //! while, valid ones included, so a client stuck on a revoked token must not be passed
 //! through on each retry. Each list is bounded ([`MAX_REMEMBERED`]): the tokens are chosen by
 //! whoever sends requests, and the memory must not grow with them. Keys are
-//! `Credential::key()` hashes, never tokens.
+//! 128 bits of the tokens' SHA-256 ([`super::token_key`]), never tokens.
 
 use std::{
     collections::HashMap,
@@ -34,8 +34,8 @@ pub enum Verdict {
 
 #[derive(Debug)]
 pub struct TokenChecks {
-    accepted: HashMap<u64, (String, Instant)>,
-    rejected: HashMap<u64, Instant>,
+    accepted: HashMap<u128, (String, Instant)>,
+    rejected: HashMap<u128, Instant>,
     capacity: usize,
 }
 
@@ -54,7 +54,7 @@ impl TokenChecks {
         }
     }
 
-    pub fn verdict(&self, key: u64, now: Instant) -> Verdict {
+    pub fn verdict(&self, key: u128, now: Instant) -> Verdict {
         if let Some((login, checked)) = self.accepted.get(&key)
             && now.duration_since(*checked) < ACCEPTED_FOR
         {
@@ -66,13 +66,13 @@ impl TokenChecks {
         }
     }
 
-    pub fn accept(&mut self, key: u64, login: String, now: Instant) {
+    pub fn accept(&mut self, key: u128, login: String, now: Instant) {
         self.rejected.remove(&key);
         make_room(&mut self.accepted, key, self.capacity, |(_, at)| *at);
         self.accepted.insert(key, (login, now));
     }
 
-    pub fn reject(&mut self, key: u64, now: Instant) {
+    pub fn reject(&mut self, key: u128, now: Instant) {
         self.accepted.remove(&key);
         make_room(&mut self.rejected, key, self.capacity, |at| *at);
         self.rejected.insert(key, now);
@@ -89,8 +89,8 @@ impl TokenChecks {
 /// simply the oldest ones, so no separate sweep is needed; a full scan happens only when a
 /// new token arrives at a full map, which is rare next to the GitHub call that precedes it.
 fn make_room<V>(
-    map: &mut HashMap<u64, V>,
-    key: u64,
+    map: &mut HashMap<u128, V>,
+    key: u128,
     capacity: usize,
     checked: impl Fn(&V) -> Instant,
 ) {
@@ -148,14 +148,14 @@ mod tests {
     fn each_list_keeps_only_the_newest_checks() {
         let start = Instant::now();
         let mut checks = TokenChecks::with_capacity(3);
-        for key in 0..10u64 {
-            let at = start + Duration::from_millis(key);
+        for key in 0..10u128 {
+            let at = start + Duration::from_millis(key as u64);
             checks.accept(key, format!("user-{key}"), at);
             checks.reject(100 + key, at);
         }
         assert_eq!(checks.len(), (3, 3));
         let now = start + Duration::from_millis(10);
-        for key in 7..10u64 {
+        for key in 7..10u128 {
             assert_eq!(
                 checks.verdict(key, now),
                 Verdict::Accepted(format!("user-{key}"))

@@ -1,10 +1,11 @@
 //! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the
-//! configuration is loaded and the server is not draining). `GET /metrics`: Prometheus text.
-//! None of them calls GitHub.
+//! configuration is loaded and the server is not draining). `GET /metrics`: Prometheus text,
+//! by default only for callers who may use the MCP routes (`auth.metrics`). None of them calls
+//! GitHub, except to check an unknown token for `/metrics` in `github-token` mode.
 
 use std::time::SystemTime;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::{ApiError, AppState};
@@ -45,7 +46,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The Prometheus text format, with no token or principal in any label.
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.authorize_metrics(&request).await?;
     let unavailable = |_| ApiError::Unavailable;
     let stats = state.gateway.send(Stats).await.map_err(unavailable)?;
     let snapshot = Snapshot {
