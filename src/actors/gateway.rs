@@ -44,7 +44,7 @@ use crate::{
         cache::EtagCache,
         error::{GitHubError, RateResource},
         limits::{LimitPolicy, Limits},
-        request::{ApiRequest, ApiResult, Credential, Method},
+        request::{ApiRequest, ApiResult, Credential, Method, TokenKey},
         transport::{BuildError, Moves, Transport},
     },
     metrics::Metrics,
@@ -106,7 +106,7 @@ struct CredentialState {
     last_used: Instant,
 }
 
-type PendingKey = (u64, String);
+type PendingKey = (TokenKey, String);
 
 #[derive(Debug)]
 pub struct GitHubGateway {
@@ -114,7 +114,7 @@ pub struct GitHubGateway {
     policy: LimitPolicy,
     max_in_flight: usize,
     max_queued: usize,
-    credentials: HashMap<u64, CredentialState>,
+    credentials: HashMap<TokenKey, CredentialState>,
     cache: EtagCache,
     /// GETs on the wire, with the callers of identical GETs waiting for the same answer.
     pending: HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>,
@@ -145,7 +145,7 @@ impl GitHubGateway {
         })
     }
 
-    fn credential(&mut self, key: u64) -> &mut CredentialState {
+    fn credential(&mut self, key: TokenKey) -> &mut CredentialState {
         let (max, queued) = (self.max_in_flight, self.max_queued);
         let now = Instant::now();
         let state = self
@@ -286,7 +286,7 @@ mod tests {
         let (later, wall_later) = (now + IDLE_FOR, wall + IDLE_FOR);
         gateway.credential(4).last_used = later - Duration::from_secs(1);
         gateway.forget_idle(later, wall_later);
-        let mut kept: Vec<u64> = gateway.credentials.keys().copied().collect();
+        let mut kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();
         kept.sort();
         assert_eq!(
             kept,
@@ -297,7 +297,7 @@ mod tests {
         gateway.credential(2).turns.leave();
         // 25 minutes on: 3's back-off (60 s) ended more than its strikes are kept, 15 minutes.
         gateway.forget_idle(later + Duration::from_secs(600), wall_later);
-        let kept: Vec<u64> = gateway.credentials.keys().copied().collect();
+        let kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();
         assert_eq!(
             kept,
             [4],

@@ -12,9 +12,9 @@ use std::{
     sync::Arc,
 };
 
-use super::request::ApiResponse;
+use super::request::{ApiResponse, TokenKey};
 
-type Key = (u64, String);
+type Key = (TokenKey, String);
 
 #[derive(Debug)]
 struct Entry {
@@ -48,14 +48,14 @@ impl EtagCache {
     }
 
     /// The ETag to send as `If-None-Match` for this read, if it was cached.
-    pub fn etag(&self, credential: u64, url: &str) -> Option<String> {
+    pub fn etag(&self, credential: TokenKey, url: &str) -> Option<String> {
         self.entries
             .get(&(credential, url.to_string()))
             .map(|entry| entry.etag.clone())
     }
 
     /// The cached answer, after GitHub said it has not changed.
-    pub fn revalidated(&mut self, credential: u64, url: &str) -> Option<Arc<ApiResponse>> {
+    pub fn revalidated(&mut self, credential: TokenKey, url: &str) -> Option<Arc<ApiResponse>> {
         let key = (credential, url.to_string());
         let entry = self.entries.get_mut(&key)?;
         self.recency.remove(&entry.tick);
@@ -67,7 +67,7 @@ impl EtagCache {
 
     pub fn insert(
         &mut self,
-        credential: u64,
+        credential: TokenKey,
         url: &str,
         etag: String,
         repo: Option<String>,

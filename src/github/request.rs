@@ -8,7 +8,6 @@
 use std::{
     any::Any,
     fmt,
-    hash::{DefaultHasher, Hash, Hasher},
     sync::{Arc, OnceLock},
 };
 
@@ -22,19 +21,25 @@ use crate::config::Secret;
 /// gateway keys its per-token state (budgets, spacing, caches) by [`Credential::key`], a hash,
 /// never by the token itself; it takes turns between the principals that share a token (in
 /// `api-keys` mode every key uses the server's), so that one cannot starve the others.
+/// What per-token state is keyed by: a hash of the token, never the token.
+pub type TokenKey = u128;
+
 #[derive(Clone)]
 pub struct Credential {
     token: Secret,
-    key: u64,
+    key: TokenKey,
     principal: Option<Arc<str>>,
 }
 
 impl Credential {
     pub fn new(token: Secret) -> Self {
-        let mut hasher = DefaultHasher::new();
-        token.expose().hash(&mut hasher);
+        // 128 bits of SHA-256: two tokens never share budgets, caches or renderings by
+        // accident (a 64-bit hash made that a birthday bound of 2^32 tokens).
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.expose().as_bytes());
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&digest.as_ref()[..16]);
         Credential {
-            key: hasher.finish(),
+            key: TokenKey::from_be_bytes(first),
             token,
             principal: None,
         }
@@ -48,7 +53,7 @@ impl Credential {
         }
     }
 
-    pub fn key(&self) -> u64 {
+    pub fn key(&self) -> TokenKey {
         self.key
     }
 

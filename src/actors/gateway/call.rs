@@ -20,7 +20,7 @@ use super::{
 use crate::github::{
     error::GitHubError,
     limits::REJECTED_TOKEN_HOLD,
-    request::{ApiRequest, ApiResponse, ApiResult, Credential, Method},
+    request::{ApiRequest, ApiResponse, ApiResult, Credential, Method, TokenKey},
     transport::{Classified, Raw},
 };
 
@@ -32,7 +32,7 @@ pub(super) enum Attempt {
 
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
-    pub(super) key: u64,
+    pub(super) key: TokenKey,
     pub(super) principal: Principal,
     pub(super) credential: Credential,
     pub(super) request: ApiRequest,
@@ -151,7 +151,7 @@ impl GitHubGateway {
     }
 
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
-    fn settle(&mut self, key: u64, request: &ApiRequest, attempt: Attempt) -> ApiResult {
+    fn settle(&mut self, key: TokenKey, request: &ApiRequest, attempt: Attempt) -> ApiResult {
         let raw = match attempt {
             Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
             Attempt::Refused(err) => {
