@@ -33,7 +33,7 @@ async fn serve() -> ExitCode {
                 "target": record.target(),
                 "message": record.args().to_string(),
             });
-            writeln!(out, "{line}")
+            writeln!(out, "{}", one_line(line.to_string()))
         });
     }
     logger.init();
@@ -65,5 +65,31 @@ async fn serve() -> ExitCode {
             log::error!("cannot start the server: {err}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// A JSON log line with U+2028, U+2029 and U+0085 escaped. JSON allows them raw in strings,
+/// but log shippers and JavaScript consumers split lines on them, and client or GitHub text in
+/// a message could then forge or cut a log line. Outside strings serde_json writes only ASCII.
+fn one_line(json: String) -> String {
+    if !json.contains(['\u{2028}', '\u{2029}', '\u{85}']) {
+        return json;
+    }
+    json.replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+        .replace('\u{85}', "\\u0085")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn json_log_lines_keep_no_unicode_line_separators() {
+        let message = "title\u{2028}forged\u{2029}line\u{85}end";
+        let line = one_line(serde_json::json!({"message": message}).to_string());
+        assert!(!line.contains(['\u{2028}', '\u{2029}', '\u{85}']), "{line}");
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["message"], message, "still the same JSON");
     }
 }
