@@ -192,8 +192,9 @@ pub fn run_with(
             // Made here, so once per worker thread: its own memory of where sessions live.
             .app_data(web::Data::new(<http::routes::Routes>::default()))
             .wrap(middleware::from_fn(http::guard::guard))
-            // Outermost: a crowding peer's connection is refused before anything else runs.
-            .wrap(middleware::from_fn(http::intake::refuse_crowded_peers))
+            // Outermost: a crowding peer's connection is refused before anything else runs,
+            // and an unread body closes its connection whoever answered.
+            .wrap(middleware::from_fn(http::intake::screen))
             .configure(http::configure)
     })
     .on_connect(move |connection, data| intake.on_connect(connection, data))

@@ -6,8 +6,9 @@
 //! time and memory of the bodies that are read, and the connections that hold them:
 //!
 //! - a connection from a peer that already has `server.max_connections_per_peer` open is
-//!   answered 429 and closed at its first request ([`refuse_crowded_peers`]); connections in
-//!   total are capped by actix (`server.max_connections`), which stops accepting beyond;
+//!   answered 429 and closed at its first request ([`screen`]); connections in total are
+//!   capped by actix (`server.max_connections`), which stops accepting beyond; a connection
+//!   whose body was not read to its end is closed after its answer ([`screen`]);
 //! - a body is read only with a place among `http.max_body_reads` at once, at most
 //!   `http.max_body_reads_per_peer` of them from one address; a request waits for a place
 //!   within its deadline (honest bodies take milliseconds), and is then refused (429 or 503
@@ -18,20 +19,26 @@
 //! through [`Intake::read_body`].
 
 use std::{
+    cell::RefCell,
     collections::HashMap,
     net::IpAddr,
+    pin::Pin,
+    rc::Rc,
     sync::{Arc, Mutex},
+    task::{Context, Poll},
     time::Duration,
 };
 
 use actix_web::{
-    Error, HttpRequest,
-    body::{EitherBody, MessageBody},
-    dev::{Extensions, ServiceRequest, ServiceResponse},
+    Error, HttpMessage, HttpRequest,
+    body::{BoxBody, EitherBody, MessageBody},
+    dev::{Extensions, Payload, ServiceRequest, ServiceResponse},
+    error::PayloadError,
     http::header,
     middleware::Next,
     web,
 };
+use futures_core::Stream;
 
 use tokio::sync::Notify;
 
@@ -274,10 +281,14 @@ fn peer_ip(request: &HttpRequest) -> IpAddr {
         .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip())
 }
 
-/// Middleware in front of everything: a connection that came while its peer already had
-/// `server.max_connections_per_peer` open is answered 429 and closed, whatever it asks.
-pub async fn refuse_crowded_peers(
-    request: ServiceRequest,
+/// Middleware in front of everything. A connection that came while its peer already had
+/// `server.max_connections_per_peer` open is answered 429 and closed, whatever it asks. And a
+/// body the handler did not read to its end is kept until the answer has been sent: actix then
+/// closes the connection after the answer. Dropped unread, a chunked body would instead be
+/// drained to its end, and a client that never ends it (or a stranger refused with 401) would
+/// hold the connection for as long as it liked.
+pub async fn screen(
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, Error> {
     let crowded = request
@@ -293,7 +304,72 @@ pub async fn refuse_crowded_peers(
         };
         return Ok(request.error_response(refusal).map_into_right_body());
     }
-    next.call(request).await.map(|r| r.map_into_left_body())
+    let body = match request.take_payload() {
+        Payload::None => None,
+        payload => {
+            let shared = Rc::new(RefCell::new(Some(payload)));
+            request.set_payload(Payload::Stream {
+                payload: Box::pin(SharedBody(shared.clone())),
+            });
+            Some(shared)
+        }
+    };
+    let response = next.call(request).await?;
+    match body.and_then(|body| body.borrow_mut().take()) {
+        None => Ok(response.map_into_left_body()),
+        // actix decides whether to drain or close when the answer's body ends, so the unread
+        // body rides with it until then.
+        Some(unread) => Ok(response
+            .map_body(|_, answer| {
+                BoxBody::new(Holding {
+                    answer: BoxBody::new(answer),
+                    _unread: unread,
+                })
+            })
+            .map_into_right_body()),
+    }
+}
+
+/// An answer's body, holding the request's unread body until it has been sent.
+struct Holding {
+    answer: BoxBody,
+    _unread: Payload,
+}
+
+impl MessageBody for Holding {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.answer.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.answer).poll_next(cx)
+    }
+}
+
+/// A request's body as the handler reads it; the body itself stays with [`screen`] until it
+/// has been read to its end.
+struct SharedBody(Rc<RefCell<Option<Payload>>>);
+
+impl Stream for SharedBody {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut body = self.0.borrow_mut();
+        let Some(payload) = body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let next = Pin::new(payload).poll_next(cx);
+        if let Poll::Ready(None) = next {
+            // Read to its end: nothing to keep.
+            *body = None;
+        }
+        next
+    }
 }
 
 #[cfg(test)]
