@@ -55,6 +55,9 @@ pub struct Snapshot {
     pub rate_limit_remaining: BTreeMap<&'static str, u64>,
     /// Credentials whose permits and budgets the gateway keeps now.
     pub credentials: usize,
+    /// Request bodies being read now, and open connections (`http::intake`).
+    pub bodies_reading: usize,
+    pub connections: usize,
 }
 
 impl Metrics {
@@ -218,6 +221,20 @@ impl Metrics {
             "GitHub tokens whose permits and budgets are kept (forgotten after 15 idle minutes).",
         );
         let _ = writeln!(out, "github_tokens_tracked {}", snapshot.credentials);
+        header(
+            &mut out,
+            "http_connections_open",
+            "gauge",
+            "Open client connections.",
+        );
+        let _ = writeln!(out, "http_connections_open {}", snapshot.connections);
+        header(
+            &mut out,
+            "http_bodies_reading",
+            "gauge",
+            "Request bodies being read now (at most http.max_body_reads).",
+        );
+        let _ = writeln!(out, "http_bodies_reading {}", snapshot.bodies_reading);
         out
     }
 }

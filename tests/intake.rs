@@ -253,6 +253,7 @@ async fn a_crowding_peer_leaves_room_for_the_others() {
     let target = address(&server);
 
     // Four stalled bodies from 127.0.0.2 hold its share.
+    let stalled_since = Instant::now();
     let mut stalled = Vec::new();
     for _ in 0..4 {
         let mut stream = connect_from(ELSEWHERE, target).await;
@@ -260,8 +261,25 @@ async fn a_crowding_peer_leaves_room_for_the_others() {
         stream.write_all(head.as_bytes()).await.unwrap();
         stalled.push(stream);
     }
-    // Its fifth body waits for a place, which comes when the deadline cuts the others off.
-    let waiting = Instant::now();
+    // Once the server reads all four (its /metrics says so)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|line| line == "http_bodies_reading 4") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bodies were never read:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // ...its fifth body waits for a place, which comes when the deadline cuts the others off.
     let mut fifth = connect_from(ELSEWHERE, target).await;
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     let request = format!("{}{body}", post_head(target, "/mcp", body.len(), ""));
@@ -293,10 +311,11 @@ async fn a_crowding_peer_leaves_room_for_the_others() {
         .await
         .expect("answered once a place was free");
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // The server's 4 s deadline for them began after they were sent.
     assert!(
-        waiting.elapsed() >= Duration::from_millis(3500),
+        stalled_since.elapsed() >= Duration::from_millis(3900),
         "read only after the stalled bodies were cut off: {:?}",
-        waiting.elapsed()
+        stalled_since.elapsed()
     );
 
     // Connections: the stalled ones are closed (answered 408); opening up to the cap of 12

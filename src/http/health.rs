@@ -64,6 +64,8 @@ pub async fn metrics(
         refused: stats.refused,
         rate_limit_remaining: state.gateway.send(RateLimits).await.map_err(unavailable)?,
         credentials: stats.credentials,
+        bodies_reading: state.intake.bodies_reading(),
+        connections: state.intake.connections_open(),
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -192,6 +192,16 @@ impl Intake {
         }
     }
 
+    /// Request bodies being read now, for `/metrics`.
+    pub fn bodies_reading(&self) -> usize {
+        self.bodies.lock().total
+    }
+
+    /// Client connections open now, for `/metrics`.
+    pub fn connections_open(&self) -> usize {
+        self.connections.lock().total
+    }
+
     /// For `HttpServer::on_connect`: counts a new TCP connection for its peer.
     pub fn on_connect(&self, connection: &dyn std::any::Any, data: &mut Extensions) {
         let Some(peer) = connection
