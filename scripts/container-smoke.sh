@@ -41,9 +41,15 @@ trap 'rm -f "$conf"' EXIT
 builder=localhost/github-issue-mcp-builder:local
 if ! podman image exists "$builder"; then
     say "making the builder image from this machine's toolchain (no registry reachable)"
+    df -h / | tail -1 | awk '{print "   disk: " $4 " free of " $2}'
     toolchain=$(rustup show active-toolchain | cut -d' ' -f1)
+    # Only what a Rust build needs. A CI machine carries much more (a JDK, a cloud SDK, LLVM,
+    # PostgreSQL, Node): taken whole that came to ~7 GB and once filled a CI machine's disk.
     (cd / && tar -c \
-        --exclude=usr/share/doc --exclude=usr/share/locale --exclude=usr/share/man \
+        --exclude=usr/share --exclude=usr/local --exclude=usr/lib/debug \
+        --exclude=usr/lib/jvm --exclude=usr/lib/google-cloud-sdk --exclude='usr/lib/llvm-*' \
+        --exclude=usr/lib/postgresql --exclude='usr/lib/python3*' --exclude=usr/lib/node_modules \
+        --exclude=usr/lib/chromium --exclude=usr/lib/x86_64-linux-gnu/dri \
         --exclude="root/.rustup/toolchains/$toolchain/share" \
         --exclude='root/.rustup/downloads' --exclude='root/.rustup/tmp' \
         --exclude='root/.rustup/toolchains/nightly*' \
