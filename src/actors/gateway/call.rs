@@ -2,7 +2,13 @@
 //! against the token's limits, one try on the wire, and the answer booked ([`settle`]); a GET
 //! to be tried again gives its turn back and queues for another.
 //!
+//! A GET that waits for a turn also waits for the answer of an identical GET another
+//! principal queued ([`take_turn`]): whichever of them gets a turn first marks the key as
+//! on turn, sends, and answers the other, which then gives back (or drops its place for) the
+//! turn it no longer needs: the second call costs nothing.
+//!
 //! [`settle`]: GitHubGateway::settle
+//! [`take_turn`]: GitHubGateway::take_turn
 
 use std::{
     collections::HashMap,
@@ -14,7 +20,7 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey,
+    GitHubGateway, PendingKey, Shared, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
@@ -30,6 +36,18 @@ pub(super) enum Attempt {
     Sent(Result<Raw, GitHubError>),
 }
 
+/// How a GET queued for a turn stopped waiting.
+enum Waited {
+    /// An identical call answered it (its turn receiver, which may have fired too).
+    Answered(
+        Result<ApiResult, oneshot::error::RecvError>,
+        oneshot::Receiver<()>,
+    ),
+    /// It got its turn (its receiver for the answer, unused now unless another call holds
+    /// the key's turn).
+    Turn(oneshot::Receiver<ApiResult>),
+}
+
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
     pub(super) key: TokenKey,
@@ -39,17 +57,20 @@ pub(super) struct Call {
     pub(super) caller: Weak<()>,
     /// For a GET: where callers of the identical GET wait for this one's answer.
     pub(super) pending: Option<PendingKey>,
+    /// Whether this call holds its key's turn (see [`Shared::on_turn`]) and so answers the
+    /// key's waiters. Kept through its tries.
+    pub(super) sender: bool,
     /// Tries so far.
     pub(super) tries: u32,
 }
 
 impl Call {
     /// Whether callers of the identical GET wait for this one's answer.
-    fn shared(&self, pending: &HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>) -> bool {
+    fn shared(&self, pending: &HashMap<PendingKey, Shared>) -> bool {
         self.pending
             .as_ref()
             .and_then(|key| pending.get(key))
-            .is_some_and(|waiters| !waiters.is_empty())
+            .is_some_and(|shared| shared.waiters.iter().any(|w| !w.is_closed()))
     }
 
     /// Whether nobody wants the answer any more: the caller is gone, and `shared` is false.
@@ -62,62 +83,138 @@ impl GitHubGateway {
     /// Takes a turn on the call's token (queueing for it), sends once, and books the answer;
     /// a GET to be tried again gives its turn back and comes here again.
     pub(super) fn attempt(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
+        Box::pin(self.take_turn(call).then(|(call, answered), act, _ctx| {
+            let done: ResponseActFuture<Self, (Call, ApiResult)> = match answered {
+                Some(result) => Box::pin(fut::ready((call, result))),
+                None => act.send_once(call),
+            };
+            done
+        }))
+    }
+
+    /// Waits until the call holds a turn on its token (`None`), or is answered without one
+    /// (`Some`): refused because its principal's queue is full, or (a GET that waited) given
+    /// the answer of an identical call that got a turn first.
+    fn take_turn(&mut self, mut call: Call) -> ResponseActFuture<Self, (Call, Option<ApiResult>)> {
         let turn = match self.credential(call.key).turns.enter(&call.principal) {
             Ok(turn) => turn,
             Err(Full(queued)) => {
                 self.stats.refused += 1;
-                return Box::pin(fut::ready((call, Err(GitHubError::Busy { queued }))));
+                let busy = Err(GitHubError::Busy { queued });
+                return Box::pin(fut::ready((call, Some(busy))));
             }
         };
+        // A retry already holds its key; other calls may join it meanwhile, as before.
+        let key = call.pending.clone().filter(|_| !call.sender);
+        let (turn, key) = match (turn, key) {
+            (Some(turn), Some(key)) => (turn, key),
+            (turn, key) => {
+                if let Some(key) = key {
+                    self.pending.entry(key).or_default().on_turn = true;
+                    call.sender = true;
+                }
+                // A turn at once, or (a mutation, a retry) one to wait for alone.
+                let wait = async move {
+                    if let Some(turn) = turn {
+                        // Only a gateway being stopped drops the sender.
+                        let _ = turn.await;
+                    }
+                };
+                return Box::pin(wait.into_actor(self).map(|(), _, _| (call, None)));
+            }
+        };
+        // Queued: wait for the turn, or for an identical call of another principal's to
+        // answer first. Joining that call instead would mean waiting behind its principal.
+        let shared = self.pending.entry(key.clone()).or_default();
+        if !shared.queued.contains(&call.principal) {
+            shared.queued.push(call.principal.clone());
+        }
+        let (tx, mut answer) = oneshot::channel();
+        shared.waiters.push(tx);
+        let mut turn = turn;
+        let wait = async move {
+            tokio::select! {
+                biased;
+                result = &mut answer => Waited::Answered(result, turn),
+                _ = &mut turn => Waited::Turn(answer),
+            }
+        };
+        Box::pin(wait.into_actor(self).then(move |waited, act, _ctx| {
+            let answered: ResponseActFuture<Self, (Call, Option<ApiResult>)> = match waited {
+                Waited::Answered(result, mut turn) => {
+                    // The turn may have come as the answer did: it is then given back.
+                    if turn.try_recv().is_ok() {
+                        act.credential(call.key).turns.leave();
+                    }
+                    act.stats.coalesced += 1;
+                    let result = result.unwrap_or_else(|_| Err(abandoned_share()));
+                    Box::pin(fut::ready((call, Some(result))))
+                }
+                Waited::Turn(answer) => {
+                    let shared = act.pending.entry(key).or_default();
+                    if shared.on_turn {
+                        // An identical call took a turn meanwhile (several may be in
+                        // flight): it answers this one, which needs no turn of its own.
+                        act.credential(call.key).turns.leave();
+                        act.stats.coalesced += 1;
+                        let share = shared_answer(answer).into_actor(act);
+                        Box::pin(share.map(|result, _, _| (call, Some(result))))
+                    } else {
+                        shared.on_turn = true;
+                        shared.queued.retain(|p| *p != call.principal);
+                        call.sender = true;
+                        Box::pin(fut::ready((call, None)))
+                    }
+                }
+            };
+            answered
+        }))
+    }
+
+    /// Sends a call that holds a turn, once, and books the answer; a GET to be tried again
+    /// gives the turn back and goes round [`GitHubGateway::attempt`] again.
+    fn send_once(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
+        let act = self;
+        let policy = act.policy.clone();
+        // Others waiting for this GET's answer still want it sent.
+        let shared = call.shared(&act.pending);
+        let admitted = if call.abandoned(shared) {
+            Err(GitHubError::Abandoned)
+        } else {
+            act.credential(call.key).limits.admit(
+                call.request.resource,
+                call.request.method.is_mutation(),
+                Instant::now(),
+                SystemTime::now(),
+                &policy,
+            )
+        };
+        let etag = (call.request.method == Method::Get)
+            .then(|| act.cache.etag(call.key, &call.request.url))
+            .flatten();
+        let transport = act.transport.clone();
         Box::pin(
             async move {
-                if let Some(turn) = turn {
-                    // Only a gateway being stopped drops the sender.
-                    let _ = turn.await;
-                }
-            }
-            .into_actor(self)
-            .then(move |(), act, _ctx| {
-                let policy = act.policy.clone();
-                // Others waiting for this GET's answer still want it sent.
-                let shared = call.shared(&act.pending);
-                let admitted = if call.abandoned(shared) {
-                    Err(GitHubError::Abandoned)
-                } else {
-                    act.credential(call.key).limits.admit(
-                        call.request.resource,
-                        call.request.method.is_mutation(),
-                        Instant::now(),
-                        SystemTime::now(),
-                        &policy,
-                    )
-                };
-                let etag = (call.request.method == Method::Get)
-                    .then(|| act.cache.etag(call.key, &call.request.url))
-                    .flatten();
-                let transport = act.transport.clone();
-                async move {
-                    let attempt = match admitted {
-                        Err(err) => Attempt::Refused(err),
-                        Ok(delay) => {
-                            if !delay.is_zero() {
-                                tokio::time::sleep(delay).await;
-                            }
-                            // The caller may have gone while this call waited its turn.
-                            if call.abandoned(shared) {
-                                Attempt::Refused(GitHubError::Abandoned)
-                            } else {
-                                let token = call.credential.token();
-                                Attempt::Sent(
-                                    transport.send(&call.request, token, etag.as_deref()).await,
-                                )
-                            }
+                let attempt = match admitted {
+                    Err(err) => Attempt::Refused(err),
+                    Ok(delay) => {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
                         }
-                    };
-                    (call, attempt)
-                }
-                .into_actor(act)
-            })
+                        // The caller may have gone while this call waited its turn.
+                        if call.abandoned(shared) {
+                            Attempt::Refused(GitHubError::Abandoned)
+                        } else {
+                            let token = call.credential.token();
+                            Attempt::Sent(
+                                transport.send(&call.request, token, etag.as_deref()).await,
+                            )
+                        }
+                    }
+                };
+                (call, attempt)
+            }
+            .into_actor(act)
             .then(move |(mut call, attempt), act, _ctx| {
                 call.tries += 1;
                 let retry_in = match &attempt {
