@@ -284,3 +284,40 @@ async fn a_get_another_key_has_queued_is_not_joined_and_answers_both() {
         .collect();
     assert_eq!(asked.len(), 1, "the issue went out once: {asked:?}");
 }
+
+/// Two keys queue the same GET behind a call on the wire: neither joins the other's waiting
+/// call, but whichever gets the turn answers both, and the GET goes out once.
+#[tokio::test(flavor = "multi_thread")]
+async fn identical_gets_queued_by_two_keys_go_out_once() {
+    let fake = repo_with_issues(2);
+    fake.set_latency(Duration::from_millis(300));
+    let server = api_key_server(&fake, &[]);
+    let mut a = session_as(&server, "key-a").await;
+    let mut b = session_as(&server, "key-b").await;
+    a.post(get_issue(1, 1)).await;
+    wait_until("the first call reaches GitHub", || {
+        fake.request_count() == 1
+    })
+    .await;
+    a.post(get_issue(2, 2)).await;
+    b.post(get_issue(2, 2)).await;
+    let first = a.next_message().await;
+    assert_eq!(first["id"], 1, "{first}");
+    for client in [&mut a, &mut b] {
+        let answer = client.next_message().await;
+        assert_eq!(
+            answer["result"]["structuredContent"]["issue"]["number"], 2,
+            "{answer}"
+        );
+    }
+    let paths: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/2"],
+        "issue 2 went out once"
+    );
+}

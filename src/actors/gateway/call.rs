@@ -48,6 +48,29 @@ enum Waited {
     Turn(oneshot::Receiver<ApiResult>),
 }
 
+/// The key's entry, made if missing (it is made when the first call for a key arrives, so
+/// this looks up without copying the key).
+fn shared_mut<'a>(
+    pending: &'a mut HashMap<PendingKey, Shared>,
+    key: &PendingKey,
+) -> &'a mut Shared {
+    if !pending.contains_key(key) {
+        pending.insert(key.clone(), Shared::default());
+    }
+    pending.get_mut(key).expect("inserted above")
+}
+
+/// Where [`GitHubGateway::take_turn`] left a call.
+enum Turn {
+    /// It holds a turn on its token: send it.
+    Holds(Call),
+    /// It is answered without sending (refused, its principal's queue being full).
+    Answered(Call, ApiResult),
+    /// It waits: for a turn (`None` once it holds one), or (a GET) for the answer of an
+    /// identical call that gets a turn first.
+    Wait(ResponseActFuture<GitHubGateway, (Call, Option<ApiResult>)>),
+}
+
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
     pub(super) key: TokenKey,
@@ -83,54 +106,62 @@ impl GitHubGateway {
     /// Takes a turn on the call's token (queueing for it), sends once, and books the answer;
     /// a GET to be tried again gives its turn back and comes here again.
     pub(super) fn attempt(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
-        Box::pin(self.take_turn(call).then(|(call, answered), act, _ctx| {
-            let done: ResponseActFuture<Self, (Call, ApiResult)> = match answered {
-                Some(result) => Box::pin(fut::ready((call, result))),
-                None => act.send_once(call),
-            };
-            done
-        }))
+        match self.take_turn(call) {
+            // The usual, uncontended case: no future besides the call's own.
+            Turn::Holds(call) => self.send_once(call),
+            Turn::Answered(call, result) => Box::pin(fut::ready((call, result))),
+            Turn::Wait(wait) => Box::pin(wait.then(|(call, answered), act, _ctx| {
+                let done: ResponseActFuture<Self, (Call, ApiResult)> = match answered {
+                    Some(result) => Box::pin(fut::ready((call, result))),
+                    None => act.send_once(call),
+                };
+                done
+            })),
+        }
     }
 
-    /// Waits until the call holds a turn on its token (`None`), or is answered without one
-    /// (`Some`): refused because its principal's queue is full, or (a GET that waited) given
-    /// the answer of an identical call that got a turn first.
-    fn take_turn(&mut self, mut call: Call) -> ResponseActFuture<Self, (Call, Option<ApiResult>)> {
+    /// Takes a turn on the call's token for it, or queues for one: see [`Turn`].
+    fn take_turn(&mut self, mut call: Call) -> Turn {
         let turn = match self.credential(call.key).turns.enter(&call.principal) {
             Ok(turn) => turn,
             Err(Full(queued)) => {
                 self.stats.refused += 1;
-                let busy = Err(GitHubError::Busy { queued });
-                return Box::pin(fut::ready((call, Some(busy))));
+                return Turn::Answered(call, Err(GitHubError::Busy { queued }));
             }
         };
         // A retry already holds its key; other calls may join it meanwhile, as before.
-        let key = call.pending.clone().filter(|_| !call.sender);
-        let (turn, key) = match (turn, key) {
-            (Some(turn), Some(key)) => (turn, key),
+        let shares = !call.sender && call.pending.is_some();
+        let turn = match (turn, &call.pending) {
+            (Some(turn), Some(key)) if shares => {
+                // Queued: wait for the turn, or for an identical call of another principal's
+                // to answer first. Joining that call instead would mean waiting behind its
+                // principal's queue.
+                let shared = shared_mut(&mut self.pending, key);
+                if !shared.queued.contains(&call.principal) {
+                    shared.queued.push(call.principal.clone());
+                }
+                turn
+            }
             (turn, key) => {
-                if let Some(key) = key {
-                    self.pending.entry(key).or_default().on_turn = true;
+                if let Some(key) = key.as_ref().filter(|_| shares) {
+                    shared_mut(&mut self.pending, key).on_turn = true;
                     call.sender = true;
                 }
-                // A turn at once, or (a mutation, a retry) one to wait for alone.
-                let wait = async move {
-                    if let Some(turn) = turn {
-                        // Only a gateway being stopped drops the sender.
-                        let _ = turn.await;
-                    }
+                let Some(turn) = turn else {
+                    return Turn::Holds(call);
                 };
-                return Box::pin(wait.into_actor(self).map(|(), _, _| (call, None)));
+                // A mutation, or a retry: it waits for its turn alone.
+                let wait = async move {
+                    // Only a gateway being stopped drops the sender.
+                    let _ = turn.await;
+                };
+                return Turn::Wait(Box::pin(wait.into_actor(self).map(|(), _, _| (call, None))));
             }
         };
-        // Queued: wait for the turn, or for an identical call of another principal's to
-        // answer first. Joining that call instead would mean waiting behind its principal.
-        let shared = self.pending.entry(key.clone()).or_default();
-        if !shared.queued.contains(&call.principal) {
-            shared.queued.push(call.principal.clone());
-        }
         let (tx, mut answer) = oneshot::channel();
-        shared.waiters.push(tx);
+        if let Some(key) = &call.pending {
+            shared_mut(&mut self.pending, key).waiters.push(tx);
+        }
         let mut turn = turn;
         let wait = async move {
             tokio::select! {
@@ -139,36 +170,39 @@ impl GitHubGateway {
                 _ = &mut turn => Waited::Turn(answer),
             }
         };
-        Box::pin(wait.into_actor(self).then(move |waited, act, _ctx| {
-            let answered: ResponseActFuture<Self, (Call, Option<ApiResult>)> = match waited {
-                Waited::Answered(result, mut turn) => {
-                    // The turn may have come as the answer did: it is then given back.
-                    if turn.try_recv().is_ok() {
-                        act.credential(call.key).turns.leave();
-                    }
-                    act.stats.coalesced += 1;
-                    let result = result.unwrap_or_else(|_| Err(abandoned_share()));
-                    Box::pin(fut::ready((call, Some(result))))
-                }
-                Waited::Turn(answer) => {
-                    let shared = act.pending.entry(key).or_default();
-                    if shared.on_turn {
-                        // An identical call took a turn meanwhile (several may be in
-                        // flight): it answers this one, which needs no turn of its own.
-                        act.credential(call.key).turns.leave();
+        Turn::Wait(Box::pin(wait.into_actor(self).then(
+            move |waited, act, _ctx| {
+                let answered: ResponseActFuture<Self, (Call, Option<ApiResult>)> = match waited {
+                    Waited::Answered(result, mut turn) => {
+                        // The turn may have come as the answer did: it is then given back.
+                        if turn.try_recv().is_ok() {
+                            act.credential(call.key).turns.leave();
+                        }
                         act.stats.coalesced += 1;
-                        let share = shared_answer(answer).into_actor(act);
-                        Box::pin(share.map(|result, _, _| (call, Some(result))))
-                    } else {
-                        shared.on_turn = true;
-                        shared.queued.retain(|p| *p != call.principal);
-                        call.sender = true;
-                        Box::pin(fut::ready((call, None)))
+                        let result = result.unwrap_or_else(|_| Err(abandoned_share()));
+                        Box::pin(fut::ready((call, Some(result))))
                     }
-                }
-            };
-            answered
-        }))
+                    Waited::Turn(answer) => {
+                        let key = call.pending.as_ref().expect("a call that shares has a key");
+                        let shared = shared_mut(&mut act.pending, key);
+                        if shared.on_turn {
+                            // An identical call took a turn meanwhile (several may be in
+                            // flight): it answers this one, which needs no turn of its own.
+                            act.credential(call.key).turns.leave();
+                            act.stats.coalesced += 1;
+                            let share = shared_answer(answer).into_actor(act);
+                            Box::pin(share.map(|result, _, _| (call, Some(result))))
+                        } else {
+                            shared.on_turn = true;
+                            shared.queued.retain(|p| *p != call.principal);
+                            call.sender = true;
+                            Box::pin(fut::ready((call, None)))
+                        }
+                    }
+                };
+                answered
+            },
+        )))
     }
 
     /// Sends a call that holds a turn, once, and books the answer; a GET to be tried again
