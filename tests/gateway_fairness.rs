@@ -73,25 +73,26 @@ async fn wait_until(what: &str, done: impl Fn() -> bool) {
     }
 }
 
-/// Key A keeps 20 sessions × 16 calls waiting for the token (16 s of GitHub time at 50 ms a
-/// call); key B's reads still take about two GitHub round trips, not A's whole queue.
-#[tokio::test(flavor = "multi_thread")]
-async fn another_key_is_served_while_one_key_floods_the_shared_token() {
-    const SESSIONS: u64 = 20;
-    const CALLS: u64 = 16;
-    let flood = SESSIONS * CALLS;
-    let fake = repo_with_issues(flood as usize + 3);
+/// Key A's flood: 20 sessions × 16 calls for distinct issues (numbers 1 to 320), waiting for
+/// the token (16 s of GitHub time at 50 ms a call).
+const SESSIONS: u64 = 20;
+const CALLS: u64 = 16;
+const FLOOD: u64 = SESSIONS * CALLS;
+
+/// Starts a server on a fake GitHub (50 ms a call) with key A's flood queued and on its way,
+/// and key B's session; returns A's sessions and B's.
+async fn flooded(fake: &FakeGitHub) -> (TestServer, Vec<SseClient>, SseClient) {
     fake.set_latency(Duration::from_millis(50));
     // Above A's load: the turns, not the bound, are what this measures.
     let server = api_key_server(
-        &fake,
+        fake,
         &[("GITHUB_ISSUE_MCP__GITHUB__MAX_QUEUED_PER_PRINCIPAL", "1000")],
     );
     let mut flooders = Vec::new();
     for _ in 0..SESSIONS {
         flooders.push(session_as(&server, "key-a").await);
     }
-    let mut victim = session_as(&server, "key-b").await;
+    let victim = session_as(&server, "key-b").await;
     // Distinct issues, so that no two of A's calls share an answer.
     let posts = flooders.iter().enumerate().flat_map(|(s, client)| {
         (0..CALLS).map(move |c| {
@@ -101,6 +102,16 @@ async fn another_key_is_served_while_one_key_floods_the_shared_token() {
     });
     join_all(posts).await;
     wait_until("A's calls reach GitHub", || fake.request_count() >= 3).await;
+    (server, flooders, victim)
+}
+
+/// With key A's flood queued for the shared token, key B's reads still take about two GitHub
+/// round trips, not A's whole queue.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_key_is_served_while_one_key_floods_the_shared_token() {
+    let flood = FLOOD;
+    let fake = repo_with_issues(flood as usize + 3);
+    let (_server, _flooders, mut victim) = flooded(&fake).await;
 
     let mut latencies = Vec::new();
     for (id, number) in (flood + 1..=flood + 3).enumerate() {
@@ -217,5 +228,96 @@ async fn a_slow_answer_holds_the_token_for_one_timeout_not_one_per_try() {
             "/repos/octo/slow/issues/1"
         ],
         "the waiting call went between the tries"
+    );
+}
+
+/// Key B asks for the issue of key A's last queued call (issue 15, finding 7 follow-up).
+/// Joining A's call would put B behind A's whole queue, whatever the turns (it once took more
+/// than 10 s); instead B's call queues on its own, and its answer answers A's call too, which
+/// then never goes out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_get_another_key_has_queued_is_not_joined_and_answers_both() {
+    let fake = repo_with_issues(FLOOD as usize);
+    let (_server, mut flooders, mut victim) = flooded(&fake).await;
+
+    let started = Instant::now();
+    victim.post(get_issue(1000, FLOOD)).await;
+    let answer = tokio::time::timeout(WAIT, victim.next_message())
+        .await
+        .expect("B's call on the issue A has queued is answered");
+    let waited = started.elapsed();
+    let sent = fake.request_count() as u64;
+    eprintln!("key B's get_issue on an issue key A has queued: {waited:?}; {sent} sent");
+    assert_ne!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["issue"]["number"], FLOOD,
+        "{answer}"
+    );
+    assert!(sent < FLOOD, "A's flood was still queued ({sent} sent)");
+    assert!(
+        waited < Duration::from_millis(1000),
+        "B waited {waited:?} behind A"
+    );
+
+    // A's call for the same issue (its last session's, id = issue number) has B's answer too,
+    // long before A's queue would have reached it.
+    let last = flooders.last_mut().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(1000);
+    let mine = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(left, last.next_message())
+            .await
+            .expect("A's call on the issue B asked for was answered with B's answer");
+        if message["id"] == FLOOD {
+            break message;
+        }
+    };
+    assert_eq!(
+        mine["result"]["structuredContent"]["issue"]["number"], FLOOD,
+        "{mine}"
+    );
+    let path = format!("/repos/octo/hello/issues/{FLOOD}");
+    let asked: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path_and_query == path)
+        .collect();
+    assert_eq!(asked.len(), 1, "the issue went out once: {asked:?}");
+}
+
+/// Two keys queue the same GET behind a call on the wire: neither joins the other's waiting
+/// call, but whichever gets the turn answers both, and the GET goes out once.
+#[tokio::test(flavor = "multi_thread")]
+async fn identical_gets_queued_by_two_keys_go_out_once() {
+    let fake = repo_with_issues(2);
+    fake.set_latency(Duration::from_millis(300));
+    let server = api_key_server(&fake, &[]);
+    let mut a = session_as(&server, "key-a").await;
+    let mut b = session_as(&server, "key-b").await;
+    a.post(get_issue(1, 1)).await;
+    wait_until("the first call reaches GitHub", || {
+        fake.request_count() == 1
+    })
+    .await;
+    a.post(get_issue(2, 2)).await;
+    b.post(get_issue(2, 2)).await;
+    let first = a.next_message().await;
+    assert_eq!(first["id"], 1, "{first}");
+    for client in [&mut a, &mut b] {
+        let answer = client.next_message().await;
+        assert_eq!(
+            answer["result"]["structuredContent"]["issue"]["number"], 2,
+            "{answer}"
+        );
+    }
+    let paths: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .collect();
+    assert_eq!(
+        paths,
+        ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/2"],
+        "issue 2 went out once"
     );
 }

@@ -13,7 +13,10 @@
 //!   sending: GitHub locks a user's logins after repeated bad credentials;
 //! - a GET that was answered before is sent with `If-None-Match`; a 304 (free of charge) reuses
 //!   the cached answer;
-//! - identical GETs in flight at the same time go out once, and every caller gets the answer;
+//! - identical GETs go out once, and every caller gets the answer: a GET joins an identical one
+//!   that holds a turn (or is on the wire), or one its own principal has waiting; an identical
+//!   GET another principal has waiting is not joined (joining would put the call behind that
+//!   principal's queue), but both wait, and whichever gets a turn first answers both ([`call`]);
 //! - a GET that failed on the way or with a 5xx is tried again, but gives its turn back first
 //!   and queues again: a GitHub that answers slowly holds the token for one
 //!   `request_timeout`, not one per try.
@@ -54,7 +57,7 @@ mod call;
 mod turns;
 
 use call::Call;
-use turns::Turns;
+use turns::{Principal, Turns};
 
 /// How long a credential's state is kept after its last call, when it holds nothing back.
 pub const IDLE_FOR: Duration = Duration::from_secs(15 * 60);
@@ -108,6 +111,20 @@ struct CredentialState {
 
 type PendingKey = (TokenKey, String);
 
+/// The callers of one GET (one token, one URL) waiting for a shared answer.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Whether a call for the key holds a turn: it answers everyone, so anyone may join it.
+    on_turn: bool,
+    /// Principals with a call for the key waiting for a turn. Their identical calls join it
+    /// (they would wait behind it anyway); others' calls queue on their own. Empty (and not
+    /// allocated) unless the token is contended.
+    queued: Vec<Principal>,
+    /// Who gets the answer: callers that joined, and calls that wait for a turn (which stop
+    /// waiting once the answer comes from another call).
+    waiters: Vec<oneshot::Sender<ApiResult>>,
+}
+
 #[derive(Debug)]
 pub struct GitHubGateway {
     transport: Transport,
@@ -116,8 +133,8 @@ pub struct GitHubGateway {
     max_queued: usize,
     credentials: HashMap<TokenKey, CredentialState>,
     cache: EtagCache,
-    /// GETs on the wire, with the callers of identical GETs waiting for the same answer.
-    pending: HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>,
+    /// GETs waiting for a turn or on the wire, with the callers waiting for their answer.
+    pending: HashMap<PendingKey, Shared>,
     stats: GatewayStats,
     metrics: Metrics,
 }
@@ -192,42 +209,79 @@ impl Handler<Fetch> for GitHubGateway {
         } = msg;
         let key = credential.key();
 
-        // An identical GET already on the wire: wait for its answer instead.
+        // An identical GET that answers this caller without putting it behind another
+        // principal's queue: wait for its answer instead.
+        let principal = credential.principal().cloned();
         let pending_key = (request.method == Method::Get).then(|| (key, request.url.clone()));
         if let Some(pending_key) = &pending_key {
-            if let Some(waiters) = self.pending.get_mut(pending_key) {
-                let (tx, rx) = oneshot::channel();
-                waiters.push(tx);
-                self.stats.coalesced += 1;
-                return Box::pin(fut::wrap_future(async move {
-                    rx.await.unwrap_or_else(|_| {
-                        Err(GitHubError::Network {
-                            reason: "the shared call was abandoned".into(),
-                            mutation: false,
-                        })
-                    })
-                }));
+            match self.pending.get_mut(pending_key) {
+                Some(shared) if shared.on_turn || shared.queued.contains(&principal) => {
+                    let (tx, rx) = oneshot::channel();
+                    shared.waiters.push(tx);
+                    self.stats.coalesced += 1;
+                    return Box::pin(fut::wrap_future(shared_answer(rx)));
+                }
+                // Another principal's identical call waits for a turn: queue on our own.
+                Some(_) => {}
+                None => {
+                    self.pending.insert(pending_key.clone(), Shared::default());
+                }
             }
-            self.pending.insert(pending_key.clone(), Vec::new());
         }
 
         let call = Call {
             key,
-            principal: credential.principal().cloned(),
+            principal,
             credential,
             request,
             caller,
             pending: pending_key,
+            sender: false,
             tries: 0,
         };
         Box::pin(self.attempt(call).map(|(call, result), act, _ctx| {
-            if let Some(pending_key) = call.pending {
-                for waiter in act.pending.remove(&pending_key).unwrap_or_default() {
-                    let _ = waiter.send(result.clone());
-                }
+            if let Some(pending_key) = &call.pending {
+                act.release(pending_key, call.sender, &result);
             }
             result
         }))
+    }
+}
+
+impl GitHubGateway {
+    /// Once a GET call is done: the call that held the key's turn answers every waiter; any
+    /// other leaves the key to the calls still waiting, or forgets it when none is left (a
+    /// call refused before it queued).
+    fn release(&mut self, pending_key: &PendingKey, sender: bool, result: &ApiResult) {
+        if sender {
+            for waiter in self
+                .pending
+                .remove(pending_key)
+                .map(|s| s.waiters)
+                .unwrap_or_default()
+            {
+                let _ = waiter.send(result.clone());
+            }
+        } else if self
+            .pending
+            .get(pending_key)
+            .is_some_and(|s| !s.on_turn && s.waiters.iter().all(|w| w.is_closed()))
+        {
+            self.pending.remove(pending_key);
+        }
+    }
+}
+
+/// The answer another call shares with this caller.
+async fn shared_answer(rx: oneshot::Receiver<ApiResult>) -> ApiResult {
+    rx.await.unwrap_or_else(|_| Err(abandoned_share()))
+}
+
+/// The call whose answer a caller waited for went away without one (a gateway stopping).
+fn abandoned_share() -> GitHubError {
+    GitHubError::Network {
+        reason: "the shared call was abandoned".into(),
+        mutation: false,
     }
 }
 

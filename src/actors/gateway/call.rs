@@ -2,7 +2,13 @@
 //! against the token's limits, one try on the wire, and the answer booked ([`settle`]); a GET
 //! to be tried again gives its turn back and queues for another.
 //!
+//! A GET that waits for a turn also waits for the answer of an identical GET another
+//! principal queued ([`take_turn`]): whichever of them gets a turn first marks the key as
+//! on turn, sends, and answers the other, which then gives back (or drops its place for) the
+//! turn it no longer needs: the second call costs nothing.
+//!
 //! [`settle`]: GitHubGateway::settle
+//! [`take_turn`]: GitHubGateway::take_turn
 
 use std::{
     collections::HashMap,
@@ -14,7 +20,7 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey,
+    GitHubGateway, PendingKey, Shared, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
@@ -30,6 +36,41 @@ pub(super) enum Attempt {
     Sent(Result<Raw, GitHubError>),
 }
 
+/// How a GET queued for a turn stopped waiting.
+enum Waited {
+    /// An identical call answered it (its turn receiver, which may have fired too).
+    Answered(
+        Result<ApiResult, oneshot::error::RecvError>,
+        oneshot::Receiver<()>,
+    ),
+    /// It got its turn (its receiver for the answer, unused now unless another call holds
+    /// the key's turn).
+    Turn(oneshot::Receiver<ApiResult>),
+}
+
+/// The key's entry, made if missing (it is made when the first call for a key arrives, so
+/// this looks up without copying the key).
+fn shared_mut<'a>(
+    pending: &'a mut HashMap<PendingKey, Shared>,
+    key: &PendingKey,
+) -> &'a mut Shared {
+    if !pending.contains_key(key) {
+        pending.insert(key.clone(), Shared::default());
+    }
+    pending.get_mut(key).expect("inserted above")
+}
+
+/// Where [`GitHubGateway::take_turn`] left a call.
+enum Turn {
+    /// It holds a turn on its token: send it.
+    Holds(Call),
+    /// It is answered without sending (refused, its principal's queue being full).
+    Answered(Call, ApiResult),
+    /// It waits: for a turn (`None` once it holds one), or (a GET) for the answer of an
+    /// identical call that gets a turn first.
+    Wait(ResponseActFuture<GitHubGateway, (Call, Option<ApiResult>)>),
+}
+
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
     pub(super) key: TokenKey,
@@ -39,17 +80,20 @@ pub(super) struct Call {
     pub(super) caller: Weak<()>,
     /// For a GET: where callers of the identical GET wait for this one's answer.
     pub(super) pending: Option<PendingKey>,
+    /// Whether this call holds its key's turn (see [`Shared::on_turn`]) and so answers the
+    /// key's waiters. Kept through its tries.
+    pub(super) sender: bool,
     /// Tries so far.
     pub(super) tries: u32,
 }
 
 impl Call {
     /// Whether callers of the identical GET wait for this one's answer.
-    fn shared(&self, pending: &HashMap<PendingKey, Vec<oneshot::Sender<ApiResult>>>) -> bool {
+    fn shared(&self, pending: &HashMap<PendingKey, Shared>) -> bool {
         self.pending
             .as_ref()
             .and_then(|key| pending.get(key))
-            .is_some_and(|waiters| !waiters.is_empty())
+            .is_some_and(|shared| shared.waiters.iter().any(|w| !w.is_closed()))
     }
 
     /// Whether nobody wants the answer any more: the caller is gone, and `shared` is false.
@@ -62,62 +106,149 @@ impl GitHubGateway {
     /// Takes a turn on the call's token (queueing for it), sends once, and books the answer;
     /// a GET to be tried again gives its turn back and comes here again.
     pub(super) fn attempt(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
+        match self.take_turn(call) {
+            // The usual, uncontended case: no future besides the call's own.
+            Turn::Holds(call) => self.send_once(call),
+            Turn::Answered(call, result) => Box::pin(fut::ready((call, result))),
+            Turn::Wait(wait) => Box::pin(wait.then(|(call, answered), act, _ctx| {
+                let done: ResponseActFuture<Self, (Call, ApiResult)> = match answered {
+                    Some(result) => Box::pin(fut::ready((call, result))),
+                    None => act.send_once(call),
+                };
+                done
+            })),
+        }
+    }
+
+    /// Takes a turn on the call's token for it, or queues for one: see [`Turn`].
+    fn take_turn(&mut self, mut call: Call) -> Turn {
         let turn = match self.credential(call.key).turns.enter(&call.principal) {
             Ok(turn) => turn,
             Err(Full(queued)) => {
                 self.stats.refused += 1;
-                return Box::pin(fut::ready((call, Err(GitHubError::Busy { queued }))));
+                return Turn::Answered(call, Err(GitHubError::Busy { queued }));
             }
         };
-        Box::pin(
-            async move {
-                if let Some(turn) = turn {
+        // A retry already holds its key; other calls may join it meanwhile, as before.
+        let shares = !call.sender && call.pending.is_some();
+        let turn = match (turn, &call.pending) {
+            (Some(turn), Some(key)) if shares => {
+                // Queued: wait for the turn, or for an identical call of another principal's
+                // to answer first. Joining that call instead would mean waiting behind its
+                // principal's queue.
+                let shared = shared_mut(&mut self.pending, key);
+                if !shared.queued.contains(&call.principal) {
+                    shared.queued.push(call.principal.clone());
+                }
+                turn
+            }
+            (turn, key) => {
+                if let Some(key) = key.as_ref().filter(|_| shares) {
+                    shared_mut(&mut self.pending, key).on_turn = true;
+                    call.sender = true;
+                }
+                let Some(turn) = turn else {
+                    return Turn::Holds(call);
+                };
+                // A mutation, or a retry: it waits for its turn alone.
+                let wait = async move {
                     // Only a gateway being stopped drops the sender.
                     let _ = turn.await;
-                }
-            }
-            .into_actor(self)
-            .then(move |(), act, _ctx| {
-                let policy = act.policy.clone();
-                // Others waiting for this GET's answer still want it sent.
-                let shared = call.shared(&act.pending);
-                let admitted = if call.abandoned(shared) {
-                    Err(GitHubError::Abandoned)
-                } else {
-                    act.credential(call.key).limits.admit(
-                        call.request.resource,
-                        call.request.method.is_mutation(),
-                        Instant::now(),
-                        SystemTime::now(),
-                        &policy,
-                    )
                 };
-                let etag = (call.request.method == Method::Get)
-                    .then(|| act.cache.etag(call.key, &call.request.url))
-                    .flatten();
-                let transport = act.transport.clone();
-                async move {
-                    let attempt = match admitted {
-                        Err(err) => Attempt::Refused(err),
-                        Ok(delay) => {
-                            if !delay.is_zero() {
-                                tokio::time::sleep(delay).await;
-                            }
-                            // The caller may have gone while this call waited its turn.
-                            if call.abandoned(shared) {
-                                Attempt::Refused(GitHubError::Abandoned)
-                            } else {
-                                let token = call.credential.token();
-                                Attempt::Sent(
-                                    transport.send(&call.request, token, etag.as_deref()).await,
-                                )
-                            }
+                return Turn::Wait(Box::pin(wait.into_actor(self).map(|(), _, _| (call, None))));
+            }
+        };
+        let (tx, mut answer) = oneshot::channel();
+        if let Some(key) = &call.pending {
+            shared_mut(&mut self.pending, key).waiters.push(tx);
+        }
+        let mut turn = turn;
+        let wait = async move {
+            tokio::select! {
+                biased;
+                result = &mut answer => Waited::Answered(result, turn),
+                _ = &mut turn => Waited::Turn(answer),
+            }
+        };
+        Turn::Wait(Box::pin(wait.into_actor(self).then(
+            move |waited, act, _ctx| {
+                let answered: ResponseActFuture<Self, (Call, Option<ApiResult>)> = match waited {
+                    Waited::Answered(result, mut turn) => {
+                        // The turn may have come as the answer did: it is then given back.
+                        if turn.try_recv().is_ok() {
+                            act.credential(call.key).turns.leave();
                         }
-                    };
-                    (call, attempt)
-                }
-                .into_actor(act)
-            })
+                        act.stats.coalesced += 1;
+                        let result = result.unwrap_or_else(|_| Err(abandoned_share()));
+                        Box::pin(fut::ready((call, Some(result))))
+                    }
+                    Waited::Turn(answer) => {
+                        let key = call.pending.as_ref().expect("a call that shares has a key");
+                        let shared = shared_mut(&mut act.pending, key);
+                        if shared.on_turn {
+                            // An identical call took a turn meanwhile (several may be in
+                            // flight): it answers this one, which needs no turn of its own.
+                            act.credential(call.key).turns.leave();
+                            act.stats.coalesced += 1;
+                            let share = shared_answer(answer).into_actor(act);
+                            Box::pin(share.map(|result, _, _| (call, Some(result))))
+                        } else {
+                            shared.on_turn = true;
+                            shared.queued.retain(|p| *p != call.principal);
+                            call.sender = true;
+                            Box::pin(fut::ready((call, None)))
+                        }
+                    }
+                };
+                answered
+            },
+        )))
+    }
+
+    /// Sends a call that holds a turn, once, and books the answer; a GET to be tried again
+    /// gives the turn back and goes round [`GitHubGateway::attempt`] again.
+    fn send_once(&mut self, call: Call) -> ResponseActFuture<Self, (Call, ApiResult)> {
+        let act = self;
+        let policy = act.policy.clone();
+        // Others waiting for this GET's answer still want it sent.
+        let shared = call.shared(&act.pending);
+        let admitted = if call.abandoned(shared) {
+            Err(GitHubError::Abandoned)
+        } else {
+            act.credential(call.key).limits.admit(
+                call.request.resource,
+                call.request.method.is_mutation(),
+                Instant::now(),
+                SystemTime::now(),
+                &policy,
+            )
+        };
+        let etag = (call.request.method == Method::Get)
+            .then(|| act.cache.etag(call.key, &call.request.url))
+            .flatten();
+        let transport = act.transport.clone();
+        Box::pin(
+            async move {
+                let attempt = match admitted {
+                    Err(err) => Attempt::Refused(err),
+                    Ok(delay) => {
+                        if !delay.is_zero() {
+                            tokio::time::sleep(delay).await;
+                        }
+                        // The caller may have gone while this call waited its turn.
+                        if call.abandoned(shared) {
+                            Attempt::Refused(GitHubError::Abandoned)
+                        } else {
+                            let token = call.credential.token();
+                            Attempt::Sent(
+                                transport.send(&call.request, token, etag.as_deref()).await,
+                            )
+                        }
+                    }
+                };
+                (call, attempt)
+            }
+            .into_actor(act)
             .then(move |(mut call, attempt), act, _ctx| {
                 call.tries += 1;
                 let retry_in = match &attempt {
