@@ -12,6 +12,7 @@ use super::{
     args::{ArgError, Args},
     audit,
     memo::Renderings,
+    render::Fence,
 };
 use crate::{
     config::ToolSettings,
@@ -87,6 +88,20 @@ impl Env {
             self.credential.key(),
             self.context.version
         )
+    }
+
+    /// Keeps `serialized`, whose user text is inside `fence`'s markers, for the next call with
+    /// the same key and sources, which gets it with a fresh code.
+    pub fn keep_fenced<T: std::any::Any + Send + Sync>(
+        &self,
+        key: String,
+        sources: &[Arc<T>],
+        serialized: SerializedResult,
+        fence: &Fence,
+    ) -> ToolReply {
+        self.renderings
+            .keep_fenced(key, sources, serialized.clone(), fence);
+        ToolReply::Serialized(serialized)
     }
 
     /// The result kept under `key` if it was rendered from these very pages.
