@@ -214,7 +214,7 @@ impl Policy {
             ));
         }
         let mut targeted = false;
-        for term in query.split_whitespace() {
+        for term in search_terms(query)? {
             // A quoted phrase is text, not a qualifier.
             let Some((qualifier, value)) = term.split_once(':').filter(|_| !term.starts_with('"'))
             else {
@@ -264,6 +264,49 @@ impl Policy {
             .collect();
         Ok(format!("{query} {}", scope.join(" ")))
     }
+}
+
+/// The terms of a search query, split where GitHub splits them: at whitespace outside double
+/// quotes. A term is a phrase in double quotes (text), a word without quotes, or a qualifier
+/// whose value is in double quotes (`label:"good first issue"`). Anything else with a quote
+/// is refused: an unclosed quote, a quote inside a word, or text glued after a closing quote
+/// (`"a"owner:evil`). Read wrongly, such a term would hide a qualifier from the check.
+fn search_terms(query: &str) -> Result<Vec<&str>, String> {
+    const UNBALANCED: &str = "the search has a double quote that is not closed: put a phrase \
+        between two double quotes, or leave the quote out";
+    let glued = |term: &str| {
+        format!(
+            "the search has text right after the closing double quote of {term}: put a space \
+             between a quoted phrase and what follows"
+        )
+    };
+    let mut terms = Vec::new();
+    let mut rest = query.trim_start();
+    while !rest.is_empty() {
+        let word_end = rest
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .unwrap_or(rest.len());
+        let head = &rest[..word_end];
+        let end = if !rest[word_end..].starts_with('"') {
+            word_end
+        } else if head.is_empty() || (head.ends_with(':') && head.matches(':').count() == 1) {
+            // A phrase, or a qualifier's quoted value: up to and with the closing quote.
+            let close = rest[word_end + 1..].find('"').ok_or(UNBALANCED)?;
+            word_end + 1 + close + 1
+        } else {
+            return Err(format!(
+                "the search has a double quote inside the word {head}\": quote whole phrases, \
+                 or a qualifier's whole value (label:\"good first issue\")"
+            ));
+        };
+        let (term, after) = rest.split_at(end);
+        if after.starts_with(|c: char| !c.is_whitespace()) {
+            return Err(glued(term));
+        }
+        terms.push(term);
+        rest = after.trim_start();
+    }
+    Ok(terms)
 }
 
 #[cfg(test)]
@@ -341,6 +384,26 @@ mod tests {
             "an exclusion does not confine"
         );
         assert!(policy("").constrain_search("owner:anyone").is_ok());
+        assert_eq!(
+            p.constrain_search("\"crash  report\" label:\"good first issue\" is:open")
+                .unwrap(),
+            "\"crash  report\" label:\"good first issue\" is:open repo:octo/hello user:acme"
+        );
+        assert!(p.constrain_search("repo:\"evil/x\"").is_err());
+        for smuggled in [
+            "\"a\"owner:evil",
+            "\"owner:evil",
+            "crash \"owner:evil",
+            "\"a b\"owner:evil",
+            "label:\"x\"owner:evil",
+            "a\"owner:evil\"",
+            "owner\":evil\"",
+            "label:x:\"y\"",
+            "\"\"\"owner:evil",
+        ] {
+            let err = p.constrain_search(smuggled).unwrap_err();
+            assert!(err.contains("double quote"), "{smuggled}: {err}");
+        }
         for widening in [
             "repo:octo/hello OR (repo:evil/secret)",
             "is:issue OR",

@@ -1,4 +1,4 @@
-//! The audit log cannot be flooded or split (issue 15, finding 6): the real binary, its
+//! The audit log cannot be flooded or split (issue 15, findings 4 and 6): the real binary, its
 //! stderr read as it is written, in both log formats.
 
 mod common;
@@ -30,19 +30,7 @@ async fn logs_of_attack(format: &str) -> String {
         ("RUST_LOG", "info"),
     ])
     .await;
-    // Read stderr while the server runs: a pipe that nobody reads would stall the server on
-    // a multi-MB line, and the test would hang instead of failing.
-    let mut stderr = child.stderr.take().unwrap();
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let logs = logs.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 65536];
-            while let Ok(n @ 1..) = stderr.read(&mut chunk) {
-                logs.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    };
+    let logs = Logs::read(&mut child);
 
     let mut client = session(&server, "2025-06-18").await;
     let huge = "o".repeat(3_900_000);
@@ -80,11 +68,40 @@ async fn logs_of_attack(format: &str) -> String {
         .await;
     assert_ne!(commented["isError"], true, "{}", text_of(&commented));
     drop(client);
-    common::terminate(&child);
-    assert!(child.wait().unwrap().success());
-    reader.join().unwrap();
-    let bytes = logs.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
+    logs.after_exit(child)
+}
+
+/// The stderr of a running binary, read as it is written: a pipe that nobody reads would
+/// stall the server on a multi-MB line, and the test would hang instead of failing.
+struct Logs {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Logs {
+    fn read(child: &mut std::process::Child) -> Logs {
+        let mut stderr = child.stderr.take().unwrap();
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let bytes = bytes.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 65536];
+                while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                    bytes.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            })
+        };
+        Logs { bytes, reader }
+    }
+
+    /// Stops the server and returns all it logged.
+    fn after_exit(self, mut child: std::process::Child) -> String {
+        common::terminate(&child);
+        assert!(child.wait().unwrap().success());
+        self.reader.join().unwrap();
+        let bytes = self.bytes.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
 }
 
 fn check(logs: &str) -> Vec<&str> {
@@ -142,5 +159,72 @@ async fn json_logs_stay_one_object_per_line_under_the_same_attack() {
             "principal=\"anonymous@127.0.0.1\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok",
             "principal=\"anonymous@127.0.0.1\" tool=add_issue_comment repository=\"octo/hello\" issue=1 outcome=ok",
         ]
+    );
+}
+
+/// Issue 15, finding 4: calls the gateway refuses without sending (here: the token's budget
+/// is spent and resets in an hour) write no audit line, however many; the accepted write
+/// before them writes its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_refused_without_sending_write_no_audit_line() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    let number = fake.add_issue("octo", "hello", IssueSeed::default());
+    // One request left: the accepted write spends it, and its answer says so.
+    fake.set_rate_limit("core", 1, std::time::Duration::from_secs(3600));
+    let (mut child, server) = common::spawn_binary(&[
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", &fake.base_url),
+        ("RUST_LOG", "info"),
+    ])
+    .await;
+    let logs = Logs::read(&mut child);
+    let mut client = session(&server, "2025-06-18").await;
+    let created = client
+        .call_tool(
+            1,
+            "create_issue",
+            json!({"owner": "octo", "repo": "hello", "title": "accepted"}),
+        )
+        .await;
+    assert_ne!(created["isError"], true, "{created}");
+    let sent = fake.request_count();
+    for id in 2..12 {
+        let refused = client
+            .call_tool(
+                id,
+                "add_issue_comment",
+                json!({"owner": "octo", "repo": "hello", "issue_number": number, "body": "x"}),
+            )
+            .await;
+        assert_eq!(refused["isError"], true, "{refused}");
+        assert!(
+            text_of(&refused).contains("rate limit"),
+            "{}",
+            text_of(&refused)
+        );
+    }
+    let batch = client
+        .call_tool(
+            12,
+            "batch_label_issues",
+            json!({"owner": "octo", "repo": "hello", "issue_numbers": [number, number + 1],
+                   "labels": ["bug"]}),
+        )
+        .await;
+    assert_eq!(batch["isError"], true, "{batch}");
+    assert_eq!(
+        fake.request_count(),
+        sent,
+        "the refused calls were not sent"
+    );
+    drop(client);
+    let logs = logs.after_exit(child);
+    let audits: Vec<&str> = logs.lines().filter(|line| line.contains("audit")).collect();
+    assert_eq!(audits.len(), 1, "only the accepted write:\n{logs}");
+    assert!(
+        audits[0].contains("tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"),
+        "{}",
+        audits[0]
     );
 }

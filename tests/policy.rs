@@ -383,6 +383,59 @@ async fn searches_cannot_reach_past_the_allowed_repositories() {
     );
 }
 
+/// Issue 15 follow-up, finding 7: a quote cannot hide a qualifier from the check. Under a
+/// repository policy, a term is text only as one whole `"…"`: an unclosed quote, or text glued
+/// after a closing one, is refused before GitHub is asked; a well-quoted search still runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quote_cannot_smuggle_a_qualifier_into_a_search() {
+    let fake = fake();
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__POLICY__REPOSITORIES", "octo/*")],
+    );
+    let mut client = session(&server, "2025-06-18").await;
+    let sent = fake.request_count();
+    for (id, query) in [
+        "\"a\"owner:evil",
+        "\"owner:evil",
+        "crash \"a b\"repo:evil/secret",
+        "label:\"x\"user:evil",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let refused = client
+            .call_tool(id as u64 + 1, "search_issues", json!({ "query": query }))
+            .await;
+        assert_eq!(refused["isError"], true, "{query}: {refused}");
+        assert!(
+            text_of(&refused).contains("double quote"),
+            "{query}: {}",
+            text_of(&refused)
+        );
+    }
+    assert_eq!(fake.request_count(), sent, "nothing sent to GitHub");
+
+    let quoted = client
+        .call_tool(
+            9,
+            "search_issues",
+            json!({"query": "\"seeded issue\" label:\"good first issue\""}),
+        )
+        .await;
+    assert_ne!(quoted["isError"], true, "{quoted}");
+    let asked = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path_and_query.starts_with("/search/"))
+        .expect("the search was sent");
+    assert!(
+        asked.path_and_query.contains("user%3Aocto"),
+        "confined: {}",
+        asked.path_and_query
+    );
+}
+
 /// With a repository allow-list, a search answer tells nothing of what lies outside it (not
 /// GitHub's total, nor how many results were left out), and a qualifier the server cannot
 /// confine (`owner:`, `repository:`, one it does not know) is refused before GitHub sees it.

@@ -6,7 +6,7 @@ mod common;
 
 use common::{
     fake_github::{FakeGitHub, IssueSeed},
-    github_server, session, text_of,
+    github_server, session, session_as, text_of,
 };
 use serde_json::{Value, json};
 
@@ -258,4 +258,83 @@ async fn search_results_show_only_checked_repositories_and_urls() {
     assert_eq!(item["repository"], "(unknown repository)", "{found}");
     assert_eq!(item["state"], "(unknown)");
     assert_eq!(item["title"], "Sesame crash");
+}
+
+/// Issue 15 follow-up, finding 5: the fence code is new in every answer, to every caller, even
+/// while the server reuses its rendering of an unchanged issue (one decoded page, one
+/// credential: in `api-keys` mode every key shares the server's token).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_fences_with_a_new_code_even_when_its_rendering_is_reused() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    let number = fake.add_issue(
+        "octo",
+        "hello",
+        IssueSeed {
+            body: Some(forged_body()),
+            ..IssueSeed::default()
+        },
+    );
+    fake.add_comment("octo", "hello", number, "mallory", &forged_body());
+    let server = github_server(
+        &fake,
+        &[
+            ("GITHUB_ISSUE_MCP__AUTH__MODE", "api-keys"),
+            ("GITHUB_ISSUE_MCP__AUTH__API_KEYS", "key-a,key-b"),
+        ],
+    );
+    let mut clients = [
+        session_as(&server, "key-a", "2025-06-18").await,
+        session_as(&server, "key-b", "2025-06-18").await,
+    ];
+    let args = json!({"owner": "octo", "repo": "hello", "issue_number": number});
+    let mut texts = Vec::new();
+    for id in 1..=4 {
+        // Keys A, A, B, B.
+        let client = &mut clients[(id as usize - 1) / 2];
+        let issue = client.call_tool(id, "get_issue", args.clone()).await;
+        assert_ne!(issue["isError"], true, "{issue}");
+        texts.push(text_of(&issue).to_string());
+        let comments = client
+            .call_tool(id + 10, "list_issue_comments", args.clone())
+            .await;
+        texts.push(text_of(&comments).to_string());
+        let read = client
+            .request(
+                json!(id + 20),
+                "resources/read",
+                json!({"uri": format!("issue://octo/hello/{number}")}),
+            )
+            .await;
+        texts.push(
+            read["result"]["contents"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut codes: Vec<String> = texts.iter().map(|text| code_of(text)).collect();
+    for text in &texts {
+        // Each answer still reads as fenced: its markers close, with its own code.
+        outside_fences(text, 1);
+    }
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes.len(), texts.len(), "a code was reused across answers");
+    // The same issue, unchanged, was read from GitHub's answer once and revalidated: the
+    // rendering was reused, and still no code repeats.
+    let metrics = reqwest::Client::new()
+        .get(server.url("/metrics"))
+        .bearer_auth("key-a")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reused = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("mcp_tool_results_reused_total "))
+        .unwrap_or_else(|| panic!("no reuse counter in {metrics}"));
+    assert_ne!(reused, "0", "the rendering was not reused");
 }

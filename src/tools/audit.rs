@@ -1,6 +1,6 @@
 //! The audit line of a write tool call (log target `audit`): who, which tool, which
 //! repository and issue, and the outcome. [`kit::GitHubTool`](super::kit::GitHubTool) writes
-//! one for every write call it accepted, once the call has ended.
+//! one for every write call it accepted and GitHub may have acted on, once the call has ended.
 //!
 //! The line is for operators and log pipelines, so it must stay one short line whatever a
 //! caller sends: only calls whose arguments were accepted are logged (a refused call, such
@@ -9,12 +9,18 @@
 //! ASCII. Escaping here, rather than in the log format, keeps the line whole in both formats:
 //! the JSON format (serde_json) leaves U+2028, U+2029 and U+0085 raw, and readers that split
 //! lines on them would cut the line in two.
+//!
+//! Calls GitHub cannot have acted on write no line either ([`not_acted_on`]): the gateway refuses
+//! them at once, without sending, while the token's budget is spent, a secondary limit or a
+//! rejected token is held, or the caller's queue is full, so a client could otherwise write
+//! lines at request rate. They change nothing; the gateway counts them
+//! (`github_refused_total`) and logs the limit or rejection that causes them once.
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::github::api::RepoRef;
+use crate::github::{api::RepoRef, error::GitHubError};
 
 /// The characters a field keeps before it is cut; a validated repository name is at most
 /// 140, a principal id far less.
@@ -66,6 +72,25 @@ pub fn issues(value: Option<&Value>) -> String {
         }
         Some(other) => number(other),
     }
+}
+
+/// Whether a call that failed with `error` cannot have changed anything on GitHub, so that its
+/// audit line is left out. These are the errors the gateway gives without sending (the caller
+/// went, the queue is full, a foreign URL, and a held rate limit or rejected token), and the
+/// same limits and rejection when GitHub itself answers them: GitHub acts on no request it
+/// answers so, and each such answer makes the gateway hold the next calls itself, so only
+/// one call per hold could reach GitHub. (The variants do not say which of the two gave
+/// them; this rule needs neither.)
+pub fn not_acted_on(error: &GitHubError) -> bool {
+    matches!(
+        error,
+        GitHubError::Abandoned
+            | GitHubError::Busy { .. }
+            | GitHubError::ForeignUrl { .. }
+            | GitHubError::RateLimited { .. }
+            | GitHubError::SecondaryRateLimited { .. }
+            | GitHubError::Unauthorized { .. }
+    )
 }
 
 /// The whole line, without the outcome.

@@ -12,6 +12,7 @@ use super::{
     args::{ArgError, Args},
     audit,
     memo::Renderings,
+    render::Fence,
 };
 use crate::{
     config::ToolSettings,
@@ -59,6 +60,9 @@ pub struct Env {
     /// The repository the call named, once read and allowed: the session remembers it for
     /// completions when the call ends, unless the call was refused on its arguments.
     named: Arc<OnceLock<RepoRef>>,
+    /// Set by a handler whose every GitHub call failed before GitHub acted on it (see
+    /// [`audit::not_acted_on`]) but which answers `Ok` all the same: not audited.
+    acted_on_nothing: Arc<OnceLock<()>>,
 }
 
 impl Env {
@@ -70,6 +74,12 @@ impl Env {
         Ok(repo)
     }
 
+    /// Says that GitHub acted on none of this call's requests (each failed with an error
+    /// [`audit::not_acted_on`] accepts), so that the call writes no audit line.
+    pub fn acted_on_nothing(&self) {
+        let _ = self.acted_on_nothing.set(());
+    }
+
     /// The key of a rendering by `tool` of `what` (its arguments, normalized) for this caller:
     /// the credential decides what GitHub shows, the protocol version what the result holds.
     pub fn rendering_key(&self, tool: &str, what: std::fmt::Arguments<'_>) -> String {
@@ -78,6 +88,20 @@ impl Env {
             self.credential.key(),
             self.context.version
         )
+    }
+
+    /// Keeps `serialized`, whose user text is inside `fence`'s markers, for the next call with
+    /// the same key and sources, which gets it with a fresh code.
+    pub fn keep_fenced<T: std::any::Any + Send + Sync>(
+        &self,
+        key: String,
+        sources: &[Arc<T>],
+        serialized: SerializedResult,
+        fence: &Fence,
+    ) -> ToolReply {
+        self.renderings
+            .keep_fenced(key, sources, serialized.clone(), fence);
+        ToolReply::Serialized(serialized)
     }
 
     /// The result kept under `key` if it was rendered from these very pages.
@@ -189,7 +213,8 @@ impl Tool for GitHubTool {
         context: CallContext,
     ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
         // What the audit line needs of the raw arguments, taken bounded (numbers only); the
-        // line itself is written only if the call is accepted (see `audit`).
+        // line itself is written only if the call is accepted and GitHub may have acted on it
+        // (see `audit`).
         let audit = self.writes().then(|| {
             let issues = arguments
                 .get("issue_number")
@@ -206,6 +231,7 @@ impl Tool for GitHubTool {
             .into()),
             (Ok(args), Some(credential)) => {
                 let named = Arc::new(OnceLock::new());
+                let acted_on_nothing = Arc::new(OnceLock::new());
                 let memory = context.memory.clone();
                 let work = (self.handler)(
                     Env {
@@ -216,16 +242,17 @@ impl Tool for GitHubTool {
                         policy: self.policy.clone(),
                         renderings: self.renderings.clone(),
                         named: named.clone(),
+                        acted_on_nothing: acted_on_nothing.clone(),
                     },
                     args,
                 );
-                Ok((work, named, memory))
+                Ok((work, named, memory, acted_on_nothing))
             }
         };
         Box::pin(async move {
-            let (result, accepted) = match started {
+            let (result, audited) = match started {
                 Err(refusal) => (refusal, None),
-                Ok((work, named, memory)) => {
+                Ok((work, named, memory, acted_on_nothing)) => {
                     let outcome = work.await;
                     // A call refused on its arguments (`issue_number: 0`, say) taught nothing
                     // about the repository and changed nothing: only calls that were
@@ -234,13 +261,19 @@ impl Tool for GitHubTool {
                     if let (Some(repo), true) = (named.get(), accepted) {
                         memory.remember(repo);
                     }
+                    // Nor is a call GitHub never acted on (see `audit::not_acted_on`): refused
+                    // at once by the gateway, it could be repeated at request rate.
+                    let audited = accepted
+                        && acted_on_nothing.get().is_none()
+                        && !matches!(&outcome,
+                            Err(Failure::GitHub { error, .. }) if audit::not_acted_on(error));
                     let result = outcome.unwrap_or_else(|failure| {
                         CallToolResult::error(failure.to_string()).into()
                     });
-                    (result, accepted.then(|| named.get().cloned()))
+                    (result, audited.then(|| named.get().cloned()))
                 }
             };
-            if let (Some((tool, principal, issues)), Some(repo)) = (audit, accepted) {
+            if let (Some((tool, principal, issues)), Some(repo)) = (audit, audited) {
                 let line = audit::line(&principal, &tool, repo.as_ref(), &issues);
                 let outcome = if result.is_error() { "failed" } else { "ok" };
                 log::info!(target: "audit", "{line} outcome={outcome}");

@@ -12,6 +12,11 @@
 //! address from being reused while it lives, so an address match is a match of the very same
 //! decoded page, and the cache never keeps GitHub data alive that the gateway has dropped.
 //! Bounded in entries and bytes; the least recently used entry goes first.
+//!
+//! A rendering with fenced user text ([`Fence`]) carries the code of its markers, which must be
+//! new in every answer, to every caller. Such a rendering is kept with where its code stands
+//! ([`Renderings::keep_fenced`]), and each reuse gets a copy with a fresh code written over
+//! the old one: a copy and a check of the JSON, not a new rendering.
 
 use std::{
     any::Any,
@@ -20,6 +25,9 @@ use std::{
     sync::{Arc, Mutex, Weak},
 };
 
+use serde_json::value::RawValue;
+
+use super::render::Fence;
 use crate::{mcp::jsonrpc::SerializedResult, metrics::Metrics};
 
 /// Renderings kept at most: one per distinct (tool, arguments, credential, version) in use.
@@ -32,6 +40,10 @@ type Source = Weak<dyn Any + Send + Sync>;
 struct Entry {
     sources: Vec<Source>,
     result: SerializedResult,
+    /// Where the fence code stands in `result`'s JSON, and its length: empty for a rendering
+    /// without fenced text.
+    codes: Arc<[usize]>,
+    code_len: usize,
     /// Bytes counted against `MAX_BYTES`: the result and its key.
     size: usize,
     last_used: u64,
@@ -101,10 +113,33 @@ impl Renderings {
             return None;
         }
         entry.last_used = now;
-        let result = entry.result.clone();
+        let (result, codes, code_len) = (entry.result.clone(), entry.codes.clone(), entry.code_len);
         drop(kept);
+        let result = if codes.is_empty() {
+            result
+        } else {
+            recoded(&result, &codes, code_len)?
+        };
         self.metrics.tool_result_reused();
         Some(result)
+    }
+
+    /// Keeps `result`, rendered from `sources` with its user text inside `fence`'s markers,
+    /// under `key`: each reuse gets a fresh code in place of `fence`'s.
+    pub fn keep_fenced<T: Any + Send + Sync>(
+        &self,
+        key: String,
+        sources: &[Arc<T>],
+        result: SerializedResult,
+        fence: &Fence,
+    ) {
+        let code = fence.code();
+        let codes = result
+            .json()
+            .match_indices(code)
+            .map(|(at, _)| at)
+            .collect();
+        self.store(key, sources, result, codes, code.len());
     }
 
     /// Keeps `result`, rendered from `sources`, under `key` (replacing an older rendering).
@@ -114,7 +149,18 @@ impl Renderings {
         sources: &[Arc<T>],
         result: SerializedResult,
     ) {
-        let size = result.json().len() + key.len();
+        self.store(key, sources, result, Arc::new([]), 0);
+    }
+
+    fn store<T: Any + Send + Sync>(
+        &self,
+        key: String,
+        sources: &[Arc<T>],
+        result: SerializedResult,
+        codes: Arc<[usize]>,
+        code_len: usize,
+    ) {
+        let size = result.json().len() + key.len() + codes.len() * size_of::<usize>();
         if size > MAX_BYTES / 8 {
             // Too big to keep; the older rendering under this key is of older pages anyway.
             let mut kept = self.lock();
@@ -135,6 +181,8 @@ impl Renderings {
         let entry = Entry {
             sources,
             result,
+            codes,
+            code_len,
             size,
             last_used: kept.clock,
         };
@@ -144,6 +192,38 @@ impl Renderings {
         kept.bytes += size;
         while (kept.entries.len() > MAX_ENTRIES || kept.bytes > MAX_BYTES) && kept.evict_oldest() {}
     }
+}
+
+/// `result` with a fresh fence code at `codes`, over the old one of `code_len` bytes. `None`
+/// if that cannot be (a code of another length): the caller renders anew.
+fn recoded(
+    result: &SerializedResult,
+    codes: &[usize],
+    code_len: usize,
+) -> Option<SerializedResult> {
+    let kept = result.json();
+    // Drawn until the kept text does not hold it anywhere, so that, as in a new rendering, no
+    // user text can show the code but the markers (a chance of one in 2^62 per try).
+    let fresh = loop {
+        let fence = Fence::new();
+        if !kept.contains(fence.code()) {
+            break fence;
+        }
+    };
+    let fresh = fresh.code();
+    if fresh.len() != code_len {
+        return None;
+    }
+    let mut json = kept.to_string();
+    for &at in codes {
+        // Hex digits over hex digits inside a JSON string: the text stays valid JSON.
+        json.replace_range(at..at + code_len, fresh);
+    }
+    let json = RawValue::from_string(json).ok()?;
+    Some(SerializedResult::of_serializable(
+        &json,
+        result.is_tool_error(),
+    ))
 }
 
 impl Kept {
@@ -205,6 +285,29 @@ mod tests {
             r#"{"text":"two"}"#
         );
         assert_eq!(len(&renderings), 1);
+    }
+
+    #[test]
+    fn a_fenced_rendering_gets_a_fresh_code_on_every_reuse() {
+        let renderings = Renderings::default();
+        let page = Arc::new(1);
+        let fence = Fence::new();
+        let code = fence.code().to_string();
+        let text = format!("note {code}; {code} body {code}>>>");
+        renderings.keep_fenced("k".into(), slice::from_ref(&page), result(&text), &fence);
+
+        let codes: Vec<String> = (0..2)
+            .map(|_| {
+                let hit = renderings.get("k", slice::from_ref(&page)).unwrap();
+                let value: Value = serde_json::from_str(hit.json()).unwrap();
+                let text = value["text"].as_str().unwrap();
+                assert!(!text.contains(&code), "{text}");
+                let fresh = &text["note ".len().."note ".len() + code.len()];
+                assert_eq!(text, format!("note {fresh}; {fresh} body {fresh}>>>"));
+                fresh.to_string()
+            })
+            .collect();
+        assert_ne!(codes[0], codes[1]);
     }
 
     #[test]

@@ -334,7 +334,8 @@ pub fn get_issue(env: Env, args: Args) -> LocalFuture<Outcome> {
         }
         structured["is_pull_request"] = json!(issue.summary().is_pull_request());
         let result = output(text, json!({ "issue": structured }));
-        Ok(env.keep(key, &sources, env.serialize(result)))
+        // Kept with where its fence code stands: a reuse carries a fresh one.
+        Ok(env.keep_fenced(key, &sources, env.serialize(result), &fence))
     })
 }
 

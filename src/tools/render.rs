@@ -53,6 +53,11 @@ impl Fence {
         }
     }
 
+    /// The code its markers carry.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
     /// The note above an answer with fenced text: [`UNTRUSTED_NOTE`] and the markers.
     pub fn note(&self) -> String {
         let code = &self.code;

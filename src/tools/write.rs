@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{
     LocalFuture, ToolDefinition,
     args::{ArgError, Args},
+    audit,
     kit::{
         About, Env, Outcome, define, hints, input, issue_number_property, output, repo_properties,
     },
@@ -238,6 +239,8 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
         let mut results = Vec::new();
         let mut lines = Vec::new();
         let mut skipped = Vec::new();
+        // Issues whose call GitHub did not act on: all of them, and the call is not audited.
+        let mut unacted = 0;
         for (done, number) in numbers.iter().copied().enumerate() {
             // Shutting down: stop between two issues, never in the middle of one, and say which
             // were not done.
@@ -259,6 +262,7 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
                     results.push(json!({"issue_number": number, "ok": true, "labels": names}));
                 }
                 Err(err) => {
+                    unacted += usize::from(audit::not_acted_on(&err));
                     let why = err.explain(&format!("issue #{number} in {repo}"));
                     lines.push(format!("- #{number}: FAILED: {why}"));
                     results.push(json!({"issue_number": number, "ok": false, "error": why}));
@@ -276,6 +280,9 @@ pub fn batch_label_issues(env: Env, args: Args) -> LocalFuture<Outcome> {
             let why = "not done: the server is shutting down; call again for this issue";
             lines.push(format!("- #{number}: {why}"));
             results.push(json!({"issue_number": number, "ok": false, "error": why}));
+        }
+        if unacted == numbers.len() {
+            env.acted_on_nothing();
         }
         let succeeded = results.iter().filter(|r| r["ok"] == true).count();
         let failed = results.len() - succeeded;

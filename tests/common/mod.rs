@@ -314,6 +314,21 @@ pub async fn session(server: &TestServer, version: &str) -> SseClient {
     client
 }
 
+/// A legacy SSE session at `version` sending `key` as the bearer on every request (the
+/// `api-keys` mode).
+pub async fn session_as(server: &TestServer, key: &str, version: &str) -> SseClient {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}")).unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let mut client = SseClient::connect_with(server, http).await;
+    client.initialize(version).await;
+    client
+}
+
 /// The text of a tool result's first content block.
 pub fn text_of(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_default()
