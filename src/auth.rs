@@ -22,6 +22,9 @@ mod github;
 mod throttle;
 mod tokens;
 
+/// How a client address is counted (IPv6 per /64), for the HTTP layer's per-peer caps too.
+pub use throttle::address_key;
+
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;

@@ -31,8 +31,10 @@ pub mod health;
 pub mod intake;
 pub mod messages;
 pub mod routes;
+pub mod screen;
 pub mod sse;
 pub mod streamable;
+pub mod watchdog;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]

@@ -194,12 +194,13 @@ pub fn run_with(
             .wrap(middleware::from_fn(http::guard::guard))
             // Outermost: a crowding peer's connection is refused before anything else runs,
             // and an unread body closes its connection whoever answered.
-            .wrap(middleware::from_fn(http::intake::screen))
+            .wrap(middleware::from_fn(http::screen::screen))
             .configure(http::configure)
     })
     .on_connect(move |connection, data| intake.on_connect(connection, data))
     .max_connections(settings.server.max_connections.div_ceil(workers))
     .client_request_timeout(Duration::from_millis(settings.server.head_timeout_ms))
+    .keep_alive(http::intake::KEEP_ALIVE)
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     // A client that closes its side of the connection has gone: drop its response at once. By
     // default actix keeps a half-closed connection's response streaming, so an idle SSE session

@@ -199,6 +199,44 @@ async fn a_strangers_endless_chunked_body_is_cut_off_after_the_answer() {
     drop(child);
 }
 
+/// actix times only a connection's first request head: a second head that starts and never
+/// ends had no timer, and such connections held their places under the connection caps for
+/// good (found by review on 7e8ad36: still open after 40 s). Now a connection with nothing
+/// running is closed once it has been quiet for the keep-alive (5 s) and the head timeout,
+/// while a long-lived stream on another connection is left alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_that_stalls_between_requests_is_closed() {
+    let mut env = base_env();
+    env.push(("GITHUB_ISSUE_MCP__SERVER__HEAD_TIMEOUT_MS", "1000"));
+    let (child, server) = start(&env).await;
+    let target = address(&server);
+    let mut sse = common::SseClient::connect(&server).await;
+    sse.initialize("2025-06-18").await;
+
+    let mut stream = connect_from(HERE, target).await;
+    let health = format!("GET /health HTTP/1.1\r\nHost: {target}\r\n\r\n");
+    stream.write_all(health.as_bytes()).await.unwrap();
+    let answer = read_answer(&mut stream, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let stalled_at = Instant::now();
+    stream.write_all(b"G").await.unwrap();
+    let rest = read_until_closed(&mut stream, Duration::from_secs(20)).await;
+    assert!(rest.is_some(), "the stalled connection was never closed");
+    assert!(
+        stalled_at.elapsed() >= Duration::from_secs(5),
+        "closed only after its quiet time: {:?}",
+        stalled_at.elapsed()
+    );
+
+    // The SSE session, quiet all along but with its answer still running, lives on.
+    assert_eq!(server.health().await["activeConnections"], 1);
+    let pong = sse.request(json!(1), "ping", json!({})).await;
+    assert_eq!(pong["result"], json!({}), "{pong}");
+    drop(child);
+}
+
 /// On 3ff28a0 a body that stopped coming held its connection forever (still open after 150 s;
 /// ~20,000 of them used up the file descriptors). Now each is answered 408 and closed once
 /// `http.body_timeout_ms` has passed since its head.

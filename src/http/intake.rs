@@ -6,9 +6,9 @@
 //! time and memory of the bodies that are read, and the connections that hold them:
 //!
 //! - a connection from a peer that already has `server.max_connections_per_peer` open is
-//!   answered 429 and closed at its first request ([`screen`]); connections in total are
+//!   answered 429 and closed at its first request ([`super::screen`]); connections in total are
 //!   capped by actix (`server.max_connections`), which stops accepting beyond; a connection
-//!   whose body was not read to its end is closed after its answer ([`screen`]);
+//!   whose body was not read to its end is closed after its answer ([`super::screen`]);
 //! - a body is read only with a place among `http.max_body_reads` at once, at most
 //!   `http.max_body_reads_per_peer` of them from one address; a request waits for a place
 //!   within its deadline (honest bodies take milliseconds), and is then refused (429 or 503
@@ -16,34 +16,30 @@
 //! - a body must arrive whole within `http.body_timeout_ms` of the request (408, closed).
 //!
 //! `lib.rs` counts connections (`on_connect`); the `/mcp` and `/messages` handlers read bodies
-//! through [`Intake::read_body`].
+//! through [`Intake::read_body`]; [`super::screen`] refuses crowding peers' connections.
 
 use std::{
-    cell::RefCell,
     collections::HashMap,
     net::IpAddr,
-    pin::Pin,
     rc::Rc,
     sync::{Arc, Mutex},
-    task::{Context, Poll},
     time::Duration,
 };
 
-use actix_web::{
-    Error, HttpMessage, HttpRequest,
-    body::{BoxBody, EitherBody, MessageBody},
-    dev::{Extensions, Payload, ServiceRequest, ServiceResponse},
-    error::PayloadError,
-    http::header,
-    middleware::Next,
-    web,
-};
-use futures_core::Stream;
-
+use actix_web::{HttpRequest, dev::Extensions, http::header, web};
 use tokio::sync::Notify;
 
-use super::ApiError;
-use crate::config::{HttpSettings, ServerSettings};
+use super::{
+    ApiError,
+    watchdog::{self, Watch},
+};
+use crate::{
+    auth::address_key,
+    config::{HttpSettings, ServerSettings},
+};
+
+/// actix's keep-alive for idle connections (its default, set explicitly in `lib.rs`).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 /// How many of something each peer address has open, and all of them together.
 #[derive(Debug, Default)]
@@ -169,7 +165,9 @@ impl Drop for Held {
 pub struct ConnectionTicket {
     _held: Held,
     /// The peer had more connections open than allowed when this one came.
-    crowded: bool,
+    pub(super) crowded: bool,
+    /// Its requests coming and going, for the watchdog that closes stalled connections.
+    pub(super) watch: Option<Rc<Watch>>,
 }
 
 /// The caps of this module, shared by every worker.
@@ -179,6 +177,8 @@ pub struct Intake {
     bodies: Arc<Gauge>,
     body_timeout: Duration,
     max_body_bytes: usize,
+    /// A connection with nothing running for this long is closed (see `super::watchdog`).
+    quiet_for: Duration,
 }
 
 impl Intake {
@@ -189,6 +189,9 @@ impl Intake {
             bodies: Gauge::new(http.max_body_reads, http.max_body_reads_per_peer),
             body_timeout: Duration::from_millis(http.body_timeout_ms),
             max_body_bytes: http.max_body_bytes,
+            // actix's own keep-alive closes a connection idle this long, when no head has
+            // begun; the head's own time comes on top.
+            quiet_for: KEEP_ALIVE + Duration::from_millis(server.head_timeout_ms),
         }
     }
 
@@ -204,16 +207,17 @@ impl Intake {
 
     /// For `HttpServer::on_connect`: counts a new TCP connection for its peer.
     pub fn on_connect(&self, connection: &dyn std::any::Any, data: &mut Extensions) {
-        let Some(peer) = connection
-            .downcast_ref::<actix_web::rt::net::TcpStream>()
-            .and_then(|stream| stream.peer_addr().ok())
-        else {
+        let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
             return;
         };
-        let (held, crowded) = self.connections.enter(peer.ip());
+        let Ok(peer) = stream.peer_addr() else {
+            return;
+        };
+        let (held, crowded) = self.connections.enter(address_key(peer.ip()));
         data.insert(ConnectionTicket {
             _held: held,
             crowded: crowded.is_some(),
+            watch: watchdog::watch(stream, self.quiet_for),
         });
     }
 
@@ -284,102 +288,13 @@ async fn read_at_most(
     Ok(body)
 }
 
-/// The peer's address; a request with none (only in unit tests) counts as one unknown peer.
+/// The address the request's peer is counted under (IPv6: its /64, which one host usually
+/// holds whole, as token checks count it); a request with none (only in unit tests) counts as
+/// one unknown peer.
 fn peer_ip(request: &HttpRequest) -> IpAddr {
     request
         .peer_addr()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| addr.ip())
-}
-
-/// Middleware in front of everything. A connection that came while its peer already had
-/// `server.max_connections_per_peer` open is answered 429 and closed, whatever it asks. And a
-/// body the handler did not read to its end is kept until the answer has been sent: actix then
-/// closes the connection after the answer. Dropped unread, a chunked body would instead be
-/// drained to its end, and a client that never ends it (or a stranger refused with 401) would
-/// hold the connection for as long as it liked.
-pub async fn screen(
-    mut request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, Error> {
-    let crowded = request
-        .conn_data::<ConnectionTicket>()
-        .is_some_and(|ticket| ticket.crowded);
-    if crowded {
-        let limit = request
-            .app_data::<web::Data<super::AppState>>()
-            .map_or(0, |state| state.settings.server.max_connections_per_peer);
-        let refusal = ApiError::Crowded {
-            what: "connections open from your address",
-            limit,
-        };
-        return Ok(request.error_response(refusal).map_into_right_body());
-    }
-    let body = match request.take_payload() {
-        Payload::None => None,
-        payload => {
-            let shared = Rc::new(RefCell::new(Some(payload)));
-            request.set_payload(Payload::Stream {
-                payload: Box::pin(SharedBody(shared.clone())),
-            });
-            Some(shared)
-        }
-    };
-    let response = next.call(request).await?;
-    match body.and_then(|body| body.borrow_mut().take()) {
-        None => Ok(response.map_into_left_body()),
-        // actix decides whether to drain or close when the answer's body ends, so the unread
-        // body rides with it until then.
-        Some(unread) => Ok(response
-            .map_body(|_, answer| {
-                BoxBody::new(Holding {
-                    answer: BoxBody::new(answer),
-                    _unread: unread,
-                })
-            })
-            .map_into_right_body()),
-    }
-}
-
-/// An answer's body, holding the request's unread body until it has been sent.
-struct Holding {
-    answer: BoxBody,
-    _unread: Payload,
-}
-
-impl MessageBody for Holding {
-    type Error = Box<dyn std::error::Error>;
-
-    fn size(&self) -> actix_web::body::BodySize {
-        self.answer.size()
-    }
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
-        Pin::new(&mut self.answer).poll_next(cx)
-    }
-}
-
-/// A request's body as the handler reads it; the body itself stays with [`screen`] until it
-/// has been read to its end.
-struct SharedBody(Rc<RefCell<Option<Payload>>>);
-
-impl Stream for SharedBody {
-    type Item = Result<web::Bytes, PayloadError>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut body = self.0.borrow_mut();
-        let Some(payload) = body.as_mut() else {
-            return Poll::Ready(None);
-        };
-        let next = Pin::new(payload).poll_next(cx);
-        if let Poll::Ready(None) = next {
-            // Read to its end: nothing to keep.
-            *body = None;
-        }
-        next
-    }
+        .map_or(IpAddr::from([0, 0, 0, 0]), |addr| address_key(addr.ip()))
 }
 
 #[cfg(test)]
@@ -399,6 +314,27 @@ mod tests {
         drop(a1);
         let _a3 = gauge.try_enter(A).expect("a place was given back");
         assert_eq!(gauge.lock().total, 3, "refusals hold nothing");
+    }
+
+    #[test]
+    fn one_ipv6_host_is_one_peer() {
+        let from = |addr: &str| {
+            peer_ip(
+                &actix_web::test::TestRequest::default()
+                    .peer_addr(addr.parse().unwrap())
+                    .to_http_request(),
+            )
+        };
+        // A host usually holds a whole /64: its addresses share one count.
+        assert_eq!(
+            from("[2001:db8:1:2::1]:4000"),
+            from("[2001:db8:1:2:ffff::9]:5000")
+        );
+        assert_ne!(
+            from("[2001:db8:1:2::1]:4000"),
+            from("[2001:db8:1:3::1]:4000")
+        );
+        assert_ne!(from("127.0.0.2:4000"), from("127.0.0.3:4000"));
     }
 
     #[test]
