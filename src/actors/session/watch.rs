@@ -4,7 +4,8 @@
 //! The session polls every `mcp.subscription_poll_ms`, and once right after each subscribe, so
 //! that a change soon after subscribing is not missed. A read goes through the normal resource
 //! path, so `issue://` reads are conditional GitHub requests: an unchanged issue costs a free
-//! 304. This module keeps the digests of what was last seen.
+//! 304. This module keeps the digests of what was last seen, taken without the random fence
+//! codes every reading carries (else every poll would look like a change).
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -12,6 +13,8 @@ use std::{
 };
 
 use serde_json::Value;
+
+use crate::tools::render::without_fence_codes;
 
 /// The digest of each subscribed resource as last read.
 #[derive(Debug, Default)]
@@ -27,7 +30,14 @@ impl Watch {
     pub fn changed(&mut self, uri: &str, contents: &[Value]) -> bool {
         let mut hasher = DefaultHasher::new();
         for content in contents {
-            content.to_string().hash(&mut hasher);
+            // Each reading fences its text with a new code; only the data counts.
+            match content.get("text").and_then(Value::as_str) {
+                Some(text) => {
+                    without_fence_codes(text).hash(&mut hasher);
+                    content.get("uri").map(Value::to_string).hash(&mut hasher);
+                }
+                None => content.to_string().hash(&mut hasher),
+            }
         }
         let digest = hasher.finish();
         self.seen
