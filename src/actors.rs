@@ -2,8 +2,6 @@
 //!
 //! - [`registry::SessionRegistry`]: one per server; maps session ids to live sessions, so that a
 //!   POSTed message finds its session, and counts them for `/health`.
-//! - [`gateway::GitHubGateway`]: one per server; the only way out to GitHub, applying its rate
-//!   limits, caching and coalescing for every session.
 //! - [`session::Session`]: one per client session; owns the session's outbound queue and MCP
 //!   state and runs its requests.
 //!
@@ -13,7 +11,6 @@ use std::{fmt, str::FromStr};
 
 use uuid::Uuid;
 
-pub mod gateway;
 pub mod registry;
 pub mod session;
 

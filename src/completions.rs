@@ -10,8 +10,9 @@ use std::{collections::HashMap, sync::Arc};
 use serde_json::{Value, json};
 
 use crate::{
+    call::PendingReply,
     github::api::{GitHub, IssueQuery, RepoRef},
-    mcp::{dispatcher::PendingReply, jsonrpc::ErrorObject},
+    mcp::jsonrpc::ErrorObject,
     policy::Policy,
     tools::{CallContext, LocalFuture},
 };

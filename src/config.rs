@@ -5,10 +5,12 @@
 //! [`Settings::from_env`]. The GitHub token is wrapped in [`Secret`], whose `Debug` and
 //! `Display` never show it, so it cannot reach a log line or an error message by accident.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
+
+use crate::policy::{Policy, PolicySettings};
 
 /// The documented defaults, compiled in so that the binary needs no files to start.
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -270,8 +272,11 @@ pub struct Settings {
     pub github: GitHubSettings,
     pub tools: ToolSettings,
     pub auth: AuthSettings,
-    pub policy: crate::policy::PolicySettings,
+    /// The policy as written; [`Settings::rules`] is the same, parsed (once, at load).
+    pub policy: PolicySettings,
     pub limits: LimitSettings,
+    #[serde(skip)]
+    rules: Arc<Policy>,
 }
 
 impl Settings {
@@ -306,7 +311,7 @@ impl Settings {
         ] {
             builder = builder.set_override_option(key, env.get(var).cloned())?;
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .map_err(|err| match err {
                 config::ConfigError::FileParse { uri, cause } => ConfigError::FileSyntax {
@@ -317,7 +322,19 @@ impl Settings {
             })?
             .try_deserialize()?;
         settings.validate()?;
+        settings.rules =
+            Arc::new(
+                Policy::new(&settings.policy).map_err(|problem| ConfigError::OutOfRange {
+                    key: "policy.repositories",
+                    problem,
+                })?,
+            );
         Ok(settings)
+    }
+
+    /// The policy, parsed from `policy` when the settings were loaded.
+    pub fn rules(&self) -> &Arc<Policy> {
+        &self.rules
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -423,12 +440,6 @@ impl Settings {
                  limits.max_subscriptions_per_session",
                 "must be at least 1",
             );
-        }
-        if let Err(problem) = crate::policy::Policy::new(&self.policy) {
-            return Err(ConfigError::OutOfRange {
-                key: "policy.repositories",
-                problem,
-            });
         }
         if self.auth.mode == AuthMode::ApiKeys && self.auth.api_keys().is_empty() {
             return out_of_range(

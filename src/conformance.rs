@@ -10,7 +10,8 @@
 use serde_json::{Value, json};
 
 use crate::{
-    mcp::{dispatcher::Features, jsonrpc::ErrorObject},
+    features::Features,
+    mcp::jsonrpc::ErrorObject,
     prompts::{PromptArgument, PromptDefinition, PromptFn, RenderFn, messages},
     resources::{ResourceEntry, ResourceSource},
     tools::{CallContext, LocalFuture},

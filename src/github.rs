@@ -1,5 +1,5 @@
 //! Everything about talking to GitHub's REST API, except deciding when: that is the
-//! `GitHubGateway` actor's job (`crate::actors::gateway`), and it is the only user of
+//! `GitHubGateway` actor's job (`crate::github::gateway`), and it is the only user of
 //! [`transport`].
 //!
 //! - [`request`]: credentials, requests and answers, `Link` pagination.
@@ -13,6 +13,7 @@
 pub mod api;
 pub mod cache;
 pub mod error;
+pub mod gateway;
 pub mod limits;
 pub mod models;
 pub mod request;

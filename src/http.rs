@@ -15,15 +15,16 @@ use serde_json::json;
 use crate::{
     actors::{
         SessionId,
-        gateway::GitHubGateway,
         registry::{Admit, Lookup, Reservation, SessionLimit, SessionRegistry},
         session::Session,
     },
     auth::{AuthError, Authenticator, Principal},
     config::Settings,
-    mcp::{dispatcher::Dispatcher, jsonrpc::ErrorObject},
+    dispatch::Dispatcher,
+    draining::Draining,
+    github::gateway::GitHubGateway,
+    mcp::jsonrpc::ErrorObject,
     metrics::Metrics,
-    shutdown::Draining,
 };
 
 pub mod guard;

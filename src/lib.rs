@@ -28,33 +28,38 @@ use actix_web::{App, HttpServer, dev::Server, middleware, web};
 
 pub mod actors;
 pub mod auth;
+pub mod call;
 pub mod completions;
 pub mod config;
 pub mod conformance;
+pub mod dispatch;
+pub mod draining;
+pub mod features;
 pub mod github;
 pub mod healthcheck;
 pub mod http;
 pub mod mcp;
 pub mod metrics;
+pub mod outlet;
 pub mod policy;
 pub mod prompts;
+pub mod repo;
 pub mod resources;
 pub mod shutdown;
 pub mod time;
 pub mod tools;
 
 use crate::{
-    actors::{gateway::GitHubGateway, registry::SessionRegistry},
+    actors::registry::SessionRegistry,
     auth::Authenticator,
     completions::{Completions, GitHubCompleter},
     config::{AuthMode, Settings},
-    github::{api::GitHub, request::Credential, transport::Moves},
+    dispatch::{Dispatcher, DispatcherConfig, Features},
+    draining::Draining,
+    github::{api::GitHub, gateway::GitHubGateway, request::Credential, transport::Moves},
     http::{AppState, guard::OriginGuard},
-    mcp::dispatcher::{Dispatcher, DispatcherConfig, Features},
     metrics::Metrics,
-    policy::Policy,
     resources::{ResourceRegistry, issues::IssueResources},
-    shutdown::Draining,
 };
 
 /// How long the HTTP server waits for open connections once the sessions are closed (see
@@ -73,7 +78,7 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
 /// switched on).
 fn github_features(github: &GitHub, settings: &Settings, metrics: &Metrics) -> Features {
     // Validated with the settings, so this cannot fail here.
-    let policy = Arc::new(Policy::new(&settings.policy).unwrap_or_default());
+    let policy = settings.rules().clone();
     let mut features = Features {
         tools: tools::github_tools(
             github.clone(),
@@ -119,7 +124,7 @@ pub fn run_with(
     }
     let metrics = Metrics::default();
     // Validated with the settings, so the policy parses here.
-    let confined = Policy::new(&settings.policy).is_ok_and(|p| p.confines_repositories());
+    let confined = settings.rules().confines_repositories();
     let moves = if confined {
         Moves::Refuse
     } else {

@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use crate::mcp::dispatcher::REQUEST_METHODS;
+use crate::mcp::protocol::REQUEST_METHODS;
 
 /// Upper bounds (seconds) of the tool-call latency histogram's buckets.
 const BUCKETS: [f64; 12] = [

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::github::api::RepoRef;
+use crate::repo::RepoRef;
 
 /// The `[policy]` settings: comma-separated lists, empty meaning "no restriction".
 #[derive(Debug, Clone, Default, Deserialize)]

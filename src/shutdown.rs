@@ -7,32 +7,15 @@
 //! 3. Whatever is still running is answered with the shutting-down error and cancelled, every
 //!    session ends (closing its streams), and the HTTP server stops; `main` exits 0.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use actix_web::dev::ServerHandle;
 
-use crate::actors::registry::{DrainAll, SessionRegistry, ShutdownAll, TotalInFlight};
-
-/// Whether the server is draining. Cheap to clone and to read.
-#[derive(Debug, Clone, Default)]
-pub struct Draining(Arc<AtomicBool>);
-
-impl Draining {
-    pub fn is_on(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn start(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
+use crate::{
+    actors::registry::{DrainAll, SessionRegistry, ShutdownAll, TotalInFlight},
+    draining::Draining,
+};
 
 /// Waits for SIGTERM or SIGINT, then drains and stops the server.
 pub async fn on_signal(

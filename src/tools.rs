@@ -14,15 +14,11 @@ pub mod read;
 pub mod render;
 pub mod write;
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
-pub use crate::mcp::context::CallContext;
+pub use crate::call::CallContext;
 use crate::{
     config::ToolSettings,
     github::api::GitHub,
@@ -34,8 +30,7 @@ use crate::{
     policy::Policy,
 };
 
-/// A future that runs on the calling session's actor thread.
-pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+pub use crate::call::LocalFuture;
 
 /// What a model sees of a tool. Fields that only later revisions define are dropped for
 /// sessions on older ones (see [`ToolDefinition::to_json`]).

@@ -7,10 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use common::{SseClient, TestServer, settings};
 use github_issue_mcp::{
-    mcp::{
-        dispatcher::Features,
-        jsonrpc::{ErrorCode, ErrorObject},
-    },
+    dispatch::Features,
+    mcp::jsonrpc::{ErrorCode, ErrorObject},
     tools::{
         CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry, ToolReply,
     },

@@ -1,11 +1,9 @@
 //! Property tests: no input makes JSON-RPC decoding or dispatch panic, whatever its shape.
 
 use github_issue_mcp::{
+    dispatch::{Dispatcher, DispatcherConfig, Features, McpState},
     http::messages::parse_message,
-    mcp::{
-        dispatcher::{Dispatcher, DispatcherConfig, Features, McpState},
-        jsonrpc::Message,
-    },
+    mcp::jsonrpc::Message,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};

@@ -12,7 +12,8 @@ use common::{
     github_server, settings,
 };
 use github_issue_mcp::{
-    mcp::{dispatcher::Features, jsonrpc::ErrorObject},
+    dispatch::Features,
+    mcp::jsonrpc::ErrorObject,
     tools::{
         CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolRegistry, ToolReply,
     },

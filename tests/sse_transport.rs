@@ -4,7 +4,7 @@
 mod common;
 
 use common::{SseClient, SseEvent, SseReader, TestServer, settings};
-use github_issue_mcp::mcp::dispatcher::Features;
+use github_issue_mcp::dispatch::Features;
 use serde_json::{Value, json};
 
 #[tokio::test]

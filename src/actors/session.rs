@@ -32,13 +32,13 @@ mod watch;
 
 use crate::{
     auth::Principal,
+    call::Notifier,
+    dispatch::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
     mcp::{
-        context::Notifier,
-        dispatcher::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
         jsonrpc::{ErrorCode, ErrorObject, Message, Notification, Request, RequestId},
-        outlet::{Delivery, EventSender, Outlet, Replay},
         protocol::{LogLevel, ProtocolVersion},
     },
+    outlet::{Delivery, EventSender, Outlet, Replay},
 };
 pub use control::{
     Drain, End, ForgetStream, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused,

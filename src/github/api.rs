@@ -1,7 +1,7 @@
 //! Typed GitHub issue calls, made through the gateway. Tools, resources and completions use
 //! [`GitHub`]; none of them builds URLs or talks HTTP.
 
-use std::{fmt, sync::Arc};
+use std::sync::Arc;
 
 use actix::Addr;
 use serde::de::DeserializeOwned;
@@ -12,59 +12,12 @@ use super::{
     models::{Comment, Issue, Issues, Label, SearchResults, User},
     request::{ApiRequest, Credential, Links, Method},
 };
-use crate::actors::gateway::{Fetch, GitHubGateway};
+use crate::github::gateway::{Fetch, GitHubGateway};
+pub use crate::repo::RepoRef;
 
 /// The most pages one call reads for comments: `tools.comments_max` at GitHub's 100 a page
 /// is a few; twenty leave room for pages a proxy cut short, and stop a paginator without end.
 const MAX_COMMENT_PAGES: usize = 20;
-
-/// A repository, with owner and name checked against GitHub's rules so they are safe in a URL.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RepoRef {
-    pub owner: String,
-    pub repo: String,
-}
-
-impl RepoRef {
-    /// Checks the names; the error says which one is wrong and what is allowed.
-    pub fn new(owner: &str, repo: &str) -> Result<RepoRef, String> {
-        let owner_ok = (1..=39).contains(&owner.len())
-            && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        if !owner_ok {
-            return Err(format!(
-                "owner {owner:?} is not a GitHub user or organization name: 1 to 39 letters, \
-                 digits or hyphens, as in github.com/<owner>/<repo>"
-            ));
-        }
-        let repo_ok = (1..=100).contains(&repo.len())
-            && repo != "."
-            && repo != ".."
-            && repo
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !repo_ok {
-            return Err(format!(
-                "repo {repo:?} is not a GitHub repository name: 1 to 100 letters, digits, '-', \
-                 '_' or '.', as in github.com/<owner>/<repo>"
-            ));
-        }
-        Ok(RepoRef {
-            owner: owner.to_string(),
-            repo: repo.to_string(),
-        })
-    }
-
-    /// The cache tag: GitHub names are case-insensitive.
-    fn tag(&self) -> String {
-        self.to_string().to_lowercase()
-    }
-}
-
-impl fmt::Display for RepoRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.owner, self.repo)
-    }
-}
 
 /// One page of a list (`Issues`, `Vec<Comment>`), with where the others are.
 #[derive(Debug, Clone)]

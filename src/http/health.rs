@@ -10,11 +10,9 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 use crate::{
-    actors::{
-        gateway::{RateLimits, Stats},
-        registry::{CountByTransport, CountSessions},
-    },
-    mcp::dispatcher::SERVER_NAME,
+    actors::registry::{CountByTransport, CountSessions},
+    dispatch::SERVER_NAME,
+    github::gateway::{RateLimits, Stats},
     metrics::Snapshot,
     time::rfc3339,
 };

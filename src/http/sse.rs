@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use super::{ApiError, AppState};
 use crate::{
     actors::session::{Lifetime, Session, SessionSetup},
-    mcp::outlet::{self, EventReceiver},
+    outlet::{self, EventReceiver},
 };
 
 pub async fn open(

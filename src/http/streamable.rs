@@ -40,9 +40,9 @@ use crate::{
     auth::Principal,
     mcp::{
         jsonrpc::{ErrorObject, Message},
-        outlet::{self, Event, EventReceiver, parse_event_id},
         protocol::ProtocolVersion,
     },
+    outlet::{self, Event, EventReceiver, parse_event_id},
 };
 
 pub const SESSION_HEADER: &str = "Mcp-Session-Id";

@@ -251,6 +251,25 @@ pub fn paginate<T: Clone>(
     Ok((items[start..end].to_vec(), next))
 }
 
+/// The request methods the dispatcher (`crate::dispatch`) answers; keep in step with its match.
+/// Metrics count any other method name as `other`, so that clients cannot add labels (and
+/// memory) without bound.
+pub const REQUEST_METHODS: &[&str] = &[
+    "ping",
+    "initialize",
+    "logging/setLevel",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

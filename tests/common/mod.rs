@@ -14,7 +14,7 @@ use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
 
 use actix_web::dev::ServerHandle;
 use futures_util::StreamExt;
-use github_issue_mcp::{config::Settings, mcp::dispatcher::Features};
+use github_issue_mcp::{config::Settings, dispatch::Features};
 use serde_json::{Value, json};
 use tokio::time::timeout;
 

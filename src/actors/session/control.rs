@@ -4,10 +4,12 @@
 use actix::prelude::*;
 
 use super::Session;
-use crate::mcp::{
-    jsonrpc::{ErrorCode, ErrorObject, Message, RequestId},
+use crate::{
+    mcp::{
+        jsonrpc::{ErrorCode, ErrorObject, Message, RequestId},
+        protocol::ProtocolVersion,
+    },
     outlet::{EventSender, Outlet, parse_event_id},
-    protocol::ProtocolVersion,
 };
 
 /// Transport → session: a Streamable HTTP GET stream for messages not tied to a request.

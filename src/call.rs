@@ -7,6 +7,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    pin::Pin,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -14,15 +15,21 @@ use std::{
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
-use super::{
-    jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, Version2},
-    outlet::{Delivery, Outlet},
-    protocol::{ClientCapabilities, LogLevel, ProtocolVersion},
-};
 use crate::{
+    draining::Draining,
     github::{api::RepoRef, request::Credential},
-    shutdown::Draining,
+    mcp::{
+        jsonrpc::{ErrorObject, Message, Notification, Request, RequestId, ResultObject, Version2},
+        protocol::{ClientCapabilities, LogLevel, ProtocolVersion},
+    },
+    outlet::{Delivery, Outlet},
 };
+
+/// A future that runs on the calling session's actor thread.
+pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
+
+/// A request's result, still being worked out.
+pub type PendingReply = LocalFuture<Result<ResultObject, ErrorObject>>;
 
 /// Sends messages to the session's client while a request is in flight, on the request's
 /// stream.

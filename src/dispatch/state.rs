@@ -8,13 +8,13 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{
-    context::{
+use crate::{
+    call::{
         CallContext, ClientRequests, Logger, Notifier, PendingRequests, Progress, SessionMemory,
     },
-    protocol::{ClientCapabilities, ClientInfo, LogLevel, ProtocolVersion},
+    github::request::Credential,
+    mcp::protocol::{ClientCapabilities, ClientInfo, LogLevel, ProtocolVersion},
 };
-use crate::github::request::Credential;
 
 /// The `logger` name on `notifications/message` from this server.
 pub const LOGGER: &str = "github-issue-mcp";
@@ -26,8 +26,8 @@ const CLIENT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 /// A request's `_meta`: the progress token, echoed with its JSON type.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct RequestMeta {
-    pub(super) progress_token: Option<Value>,
+pub(crate) struct RequestMeta {
+    pub(crate) progress_token: Option<Value>,
 }
 
 /// The MCP state of one session, owned by its `Session` actor.
