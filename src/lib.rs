@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`cli`]: the binary's command line (`--help`, `--version`, `healthcheck`).
 //! - [`config`]: settings from the compiled-in defaults, an optional file and the environment.
 //! - [`http`]: the routes. The legacy HTTP+SSE transport (`GET /sse`, `POST /messages`) and
 //!   `GET /health`. Handlers only translate HTTP into actor messages.
@@ -29,6 +30,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware, web};
 pub mod actors;
 pub mod auth;
 pub mod call;
+pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod conformance;
