@@ -2,7 +2,8 @@
 //!
 //! - `GET /sse` opens a legacy HTTP+SSE session ([`sse`]);
 //! - `POST /messages?sessionId=` carries one JSON-RPC message to it ([`messages`]);
-//! - `GET /health` is the liveness check ([`health`]).
+//! - `GET /health` is the liveness check and `GET /ready` the readiness one ([`health`]);
+//! - `GET /metrics` is the Prometheus text ([`metrics`]).
 //!
 //! Handlers hold no state of their own: they translate HTTP into messages to the actors.
 
@@ -31,6 +32,7 @@ pub mod guard;
 pub mod health;
 pub mod intake;
 pub mod messages;
+pub mod metrics;
 pub mod routes;
 pub mod screen;
 pub mod sse;
@@ -86,7 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/metrics")
-            .route(web::get().to(health::metrics))
+            .route(web::get().to(metrics::metrics))
             .default_service(web::to(|| {
                 refuse(ApiError::MethodNotAllowed { allow: "GET" })
             })),
