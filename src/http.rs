@@ -2,21 +2,26 @@
 //!
 //! - `GET /sse` opens a legacy HTTP+SSE session ([`sse`]);
 //! - `POST /messages?sessionId=` carries one JSON-RPC message to it ([`messages`]);
-//! - `GET /health` is the liveness check ([`health`]).
+//! - `/mcp` is the Streamable HTTP transport ([`streamable`]);
+//! - `GET /health` is the liveness check and `GET /ready` the readiness one ([`health`]);
+//! - `GET /metrics` is the Prometheus text ([`metrics`]).
 //!
-//! Handlers hold no state of their own: they translate HTTP into messages to the actors.
+//! Handlers hold no state of their own: they translate HTTP into messages to the actors. Both
+//! transports open sessions through [`open_session`] and write their event streams through
+//! [`event_stream`]. `lib.rs` builds the [`AppState`] and mounts [`configure`].
 
 use std::{sync::Arc, time::Instant};
 
-use actix::Addr;
+use actix::{Actor, Addr};
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, web};
 use serde_json::json;
+use tokio::sync::oneshot;
 
 use crate::{
     actors::{
         SessionId,
         registry::{Admit, Lookup, Reservation, SessionLimit, SessionRegistry},
-        session::Session,
+        session::{End, Lifetime, Session, SessionSetup},
     },
     auth::{AuthError, Authenticator, Principal},
     config::Settings,
@@ -25,12 +30,15 @@ use crate::{
     github::gateway::GitHubGateway,
     mcp::jsonrpc::ErrorObject,
     metrics::Metrics,
+    outlet::EventSender,
 };
 
+pub mod event_stream;
 pub mod guard;
 pub mod health;
 pub mod intake;
 pub mod messages;
+pub mod metrics;
 pub mod routes;
 pub mod screen;
 pub mod sse;
@@ -86,7 +94,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/metrics")
-            .route(web::get().to(health::metrics))
+            .route(web::get().to(metrics::metrics))
             .default_service(web::to(|| {
                 refuse(ApiError::MethodNotAllowed { allow: "GET" })
             })),
@@ -145,9 +153,59 @@ pub async fn own_session(
     Ok(found)
 }
 
+/// Opens a session for `principal`, the one way both transports do: takes a place within the
+/// session limits (which also names the session), starts its `Session` actor, and waits until
+/// the registry knows it, so that the client's next request finds it. `stream` is the legacy
+/// transport's event channel. The session ends when the returned guard drops unconfirmed,
+/// even if the request that opens it is abandoned while it waits.
+pub async fn open_session(
+    state: &AppState,
+    principal: Principal,
+    lifetime: Lifetime,
+    stream: Option<EventSender>,
+) -> Result<(Addr<Session>, SessionId, Unconfirmed), ApiError> {
+    let reservation = admit(state, &principal.id).await?;
+    let id = reservation.id();
+    let (registered, on_registered) = oneshot::channel();
+    let session = Session::new(SessionSetup {
+        reservation,
+        registry: state.registry.clone(),
+        dispatcher: state.dispatcher.clone(),
+        lifetime,
+        stream,
+        on_registered: registered,
+        principal,
+    })
+    .start();
+    let unconfirmed = Unconfirmed(Some(session.clone()));
+    on_registered.await.map_err(|_| ApiError::Unavailable)?;
+    Ok((session, id, unconfirmed))
+}
+
+/// Ends a session just opened, unless `confirm`ed once it has a client that will use it (for
+/// Streamable HTTP, once its initialize has succeeded). A session whose initialize failed, or
+/// whose opening request was abandoned, has no such client, yet would hold a place within the
+/// session limits until it expired (`mcp.session_idle_secs`).
+#[derive(Debug)]
+pub struct Unconfirmed(Option<Addr<Session>>);
+
+impl Unconfirmed {
+    pub fn confirm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unconfirmed {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            session.do_send(End);
+        }
+    }
+}
+
 /// Checks the session limits for `principal` before a session is made, and holds a slot for
 /// it: the new session takes the reservation; dropping it instead gives the slot back.
-pub async fn admit(state: &AppState, principal: &str) -> Result<Reservation, ApiError> {
+async fn admit(state: &AppState, principal: &str) -> Result<Reservation, ApiError> {
     if state.draining.is_on() {
         return Err(ApiError::ShuttingDown);
     }

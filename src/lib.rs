@@ -3,9 +3,11 @@
 //!
 //! # Layout
 //!
+//! - [`cli`]: the binary's command line (`--help`, `--version`, `healthcheck`).
 //! - [`config`]: settings from the compiled-in defaults, an optional file and the environment.
-//! - [`http`]: the routes. The legacy HTTP+SSE transport (`GET /sse`, `POST /messages`) and
-//!   `GET /health`. Handlers only translate HTTP into actor messages.
+//! - [`http`]: the routes. Streamable HTTP (`/mcp`), the legacy HTTP+SSE transport (`GET /sse`,
+//!   `POST /messages`), `/health`, `/ready` and `/metrics`. Handlers only translate HTTP into
+//!   actor messages.
 //! - [`actors`]: `SessionRegistry` (session id → session) and `Session` (one per client session,
 //!   owning its outbound queue, MCP state and requests in flight).
 //! - [`mcp`]: the protocol without any transport: JSON-RPC types, protocol payloads and the
@@ -29,6 +31,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware, web};
 pub mod actors;
 pub mod auth;
 pub mod call;
+pub mod cli;
 pub mod completions;
 pub mod config;
 pub mod conformance;

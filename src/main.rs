@@ -1,23 +1,45 @@
-//! The `github-issue-mcp` binary: logging, settings, bind, then [`github_issue_mcp::run`].
+//! The `github-issue-mcp` binary: the command line ([`github_issue_mcp::cli`]), then logging,
+//! settings, bind, and [`github_issue_mcp::run`].
 
 use std::{io::Write, net::TcpListener, process::ExitCode};
 
-use github_issue_mcp::config::Settings;
+use github_issue_mcp::{
+    cli::{self, Command},
+    config::Settings,
+};
 
 fn main() -> ExitCode {
-    // `github-issue-mcp healthcheck`: for container HEALTHCHECKs, no server started.
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return match github_issue_mcp::healthcheck::check(
-            github_issue_mcp::healthcheck::port_from_env(),
-        ) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(why) => {
-                eprintln!("unhealthy: {why}");
-                ExitCode::from(1)
-            }
-        };
+    let args = std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned());
+    match cli::parse(args) {
+        Ok(Command::Serve) => serve(),
+        Ok(Command::Healthcheck) => healthcheck(),
+        Ok(Command::Help) => {
+            print!("{}", cli::help());
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            print!("{}", cli::version());
+            ExitCode::SUCCESS
+        }
+        Err(usage) => {
+            eprint!("{usage}");
+            ExitCode::from(cli::USAGE_EXIT)
+        }
     }
-    serve()
+}
+
+/// `github-issue-mcp healthcheck`: for container HEALTHCHECKs, no server started.
+fn healthcheck() -> ExitCode {
+    let port = github_issue_mcp::healthcheck::port_from_env();
+    match github_issue_mcp::healthcheck::check(port) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("unhealthy: {why}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 #[actix_web::main]

@@ -42,6 +42,8 @@ const LAYERS: &[&[&str]] = &[
     &["actors"],
     &["shutdown"],
     &["http"],
+    // The binary's command line: text and argument parsing for `main`.
+    &["cli"],
     // `lib.rs` itself wires everything.
     &["lib"],
 ];

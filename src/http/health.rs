@@ -1,21 +1,14 @@
-//! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the
-//! configuration is loaded and the server is not draining). `GET /metrics`: Prometheus text,
-//! by default only for callers who may use the MCP routes (`auth.metrics`). None of them calls
-//! GitHub, except to check an unknown token for `/metrics` in `github-token` mode.
+//! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the server
+//! is not draining, and the GitHub gateway actor is running). Neither calls GitHub. Load
+//! balancers and orchestrators talk to them; `github-issue-mcp healthcheck` asks `/health`.
 
 use std::time::SystemTime;
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::{ApiError, AppState};
-use crate::{
-    actors::registry::{CountByTransport, CountSessions},
-    dispatch::SERVER_NAME,
-    github::gateway::{RateLimits, Stats},
-    metrics::Snapshot,
-    time::rfc3339,
-};
+use crate::{actors::registry::CountSessions, dispatch::SERVER_NAME, time::rfc3339};
 
 pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let live = state
@@ -33,39 +26,37 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     })))
 }
 
-/// 200 while the server takes new sessions; 503 once it is shutting down, so that a load
-/// balancer stops sending it new clients.
+/// 200 while the server takes new sessions and can reach GitHub; 503 otherwise, so that a
+/// load balancer stops sending it new clients.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    if state.draining.is_on() {
-        HttpResponse::ServiceUnavailable().json(json!({"status": "draining"}))
-    } else {
-        HttpResponse::Ok().json(json!({"status": "ready"}))
+    match readiness(state.draining.is_on(), state.gateway.connected()) {
+        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Err(status) => HttpResponse::ServiceUnavailable().json(json!({"status": status})),
     }
 }
 
-/// The Prometheus text format, with no token or principal in any label.
-pub async fn metrics(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    state.auth.authorize_metrics(&request).await?;
-    let unavailable = |_| ApiError::Unavailable;
-    let stats = state.gateway.send(Stats).await.map_err(unavailable)?;
-    let snapshot = Snapshot {
-        sessions_by_transport: state
-            .registry
-            .send(CountByTransport)
-            .await
-            .map_err(unavailable)?,
-        not_modified: stats.not_modified,
-        coalesced: stats.coalesced,
-        refused: stats.refused,
-        rate_limit_remaining: state.gateway.send(RateLimits).await.map_err(unavailable)?,
-        credentials: stats.credentials,
-        bodies_reading: state.intake.bodies_reading(),
-        connections: state.intake.connections_open(),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&snapshot)))
+/// Whether the server is ready, or why not. Draining comes first: it is the expected reason
+/// during a shutdown. Every tool and resource goes through the GitHub gateway actor, so a
+/// server whose gateway has stopped can only fail its clients' calls.
+fn readiness(draining: bool, gateway_running: bool) -> Result<(), &'static str> {
+    if draining {
+        Err("draining")
+    } else if !gateway_running {
+        Err("github gateway stopped")
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readiness;
+
+    #[test]
+    fn ready_only_while_not_draining_and_the_gateway_runs() {
+        assert_eq!(readiness(false, true), Ok(()));
+        assert_eq!(readiness(true, true), Err("draining"));
+        assert_eq!(readiness(false, false), Err("github gateway stopped"));
+        assert_eq!(readiness(true, false), Err("draining"));
+    }
 }

@@ -15,26 +15,22 @@
 //! maps HTTP onto them. Status codes follow the MCP specification and the TypeScript SDK's
 //! server (see docs/mcp-protocol.md §3).
 
-use std::{
-    pin::Pin,
-    task::{Context, Poll},
-    time::Duration,
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{
+    ApiError, AppState, Unconfirmed,
+    event_stream::{self, OutletFrames},
+    messages::{parse_body, require_json},
 };
-
-use actix::{Actor, Addr};
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
-use actix_web_lab::sse::{self, Sse};
-use futures_core::Stream;
-use serde_json::Value;
-use tokio::sync::oneshot;
-
-use super::{ApiError, AppState, messages::require_json};
 use crate::{
     actors::{
         SessionId,
         session::{
             Deliver, End, ForgetStream, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session,
-            SessionSetup, StreamRefused,
+            StreamRefused,
         },
     },
     auth::Principal,
@@ -104,89 +100,8 @@ async fn caller_session(
     session_of(request, state, &principal).await
 }
 
-/// One message, or a batch (a non-empty array of at most `max_batch` messages).
-fn parse_body(body: &[u8], max_batch: usize) -> Result<(Vec<Message>, bool), ApiError> {
-    let value: Value = serde_json::from_slice(body).map_err(|err| {
-        ApiError::InvalidMessage(ErrorObject::parse_error(format!(
-            "parse error: body is not valid JSON ({err})"
-        )))
-    })?;
-    match value {
-        Value::Array(items) if items.is_empty() => Err(ApiError::InvalidMessage(
-            ErrorObject::invalid_request("an empty JSON-RPC batch is not a request"),
-        )),
-        // Refused whole before any of it runs: each answer would be held until the batch's
-        // stream is read, so the batch's size bounds what one POST may make the server hold.
-        Value::Array(items) if items.len() > max_batch => Err(ApiError::InvalidMessage(
-            ErrorObject::invalid_request(format!(
-                "a JSON-RPC batch may hold at most {max_batch} messages (limits.max_batch_messages); \
-                 this one has {}: send it in parts",
-                items.len()
-            )),
-        )),
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| Message::from_value(item).map_err(ApiError::InvalidMessage))
-            .collect::<Result<_, _>>()
-            .map(|messages| (messages, true)),
-        single => Ok((
-            vec![Message::from_value(single).map_err(ApiError::InvalidMessage)?],
-            false,
-        )),
-    }
-}
-
 fn is_request(message: &Message, method: Option<&str>) -> bool {
     matches!(message, Message::Request(request) if method.is_none_or(|m| request.method == m))
-}
-
-/// Ends the session that an `initialize` POST started, unless `confirm`ed once that initialize
-/// has succeeded. A session whose initialize failed, or whose POST was abandoned before the
-/// answer, has no client that will use it, yet would hold a place within the session limits
-/// until it expired (`mcp.session_idle_secs`).
-struct Unconfirmed(Option<Addr<Session>>);
-
-impl Unconfirmed {
-    fn confirm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for Unconfirmed {
-    fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
-            session.do_send(End);
-        }
-    }
-}
-
-/// Starts a Streamable HTTP session and waits until POSTs can find it. The session ends when
-/// the returned guard drops unconfirmed, even if this POST is abandoned before it returns.
-async fn start_session(
-    state: &AppState,
-    principal: Principal,
-) -> Result<(Addr<Session>, String, Unconfirmed), ApiError> {
-    let reservation = super::admit(state, &principal.id).await?;
-    let id = reservation.id();
-    let (registered, on_registered) = oneshot::channel();
-    let session = Session::new(SessionSetup {
-        reservation,
-        registry: state.registry.clone(),
-        dispatcher: state.dispatcher.clone(),
-        lifetime: Lifetime::Idle {
-            idle: state.settings.mcp.session_idle(),
-            retry: state.settings.mcp.sse_retry(),
-            replay_events: state.settings.mcp.replay_events,
-            replay_bytes: state.settings.mcp.replay_bytes,
-        },
-        stream: None,
-        on_registered: registered,
-        principal,
-    })
-    .start();
-    let fresh = Unconfirmed(Some(session.clone()));
-    on_registered.await.map_err(|_| ApiError::Unavailable)?;
-    Ok((session, id.to_string(), fresh))
 }
 
 pub async fn post(
@@ -212,42 +127,83 @@ pub async fn post(
     let (messages, batch) = parse_body(&body, state.settings.limits.max_batch_messages)?;
     drop(body);
 
-    let initializing = messages.iter().any(|m| is_request(m, Some("initialize")));
-    let mut fresh = None;
-    let (session, session_id) = match named {
-        Some(named) => named,
-        None if initializing => {
-            if messages.len() > 1 {
-                return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
-                    "initialize must be sent alone, not in a batch",
-                )));
-            }
-            let (session, session_id, unconfirmed) = start_session(&state, principal).await?;
-            fresh = Some(unconfirmed);
-            (session, session_id)
-        }
-        None => return Err(ApiError::MissingMcpSession),
+    let (session, session_id, fresh) = match named {
+        Some((session, session_id)) => (session, session_id, None),
+        None => initialize(&state, principal, &messages).await?,
     };
     if batch {
-        let version = session
-            .send(GetVersion)
-            .await
-            .map_err(|_| ApiError::Unavailable)?;
-        if version != Some(ProtocolVersion::V2025_03_26) {
-            return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
-                "JSON-RPC batches are only accepted from sessions on protocol 2025-03-26; \
-                 send one message per POST",
-            )));
-        }
+        check_batch(&session).await?;
     }
-
     let requests = messages.iter().filter(|m| is_request(m, None)).count();
     let streamed = batch || messages.iter().any(|m| is_request(m, Some("tools/call")));
+    let replies = deliver(&state, &session, &session_id, messages, requests, streamed).await?;
+    match (requests, streamed) {
+        (0, _) => Ok(HttpResponse::Accepted()
+            .insert_header((SESSION_HEADER, session_id))
+            .finish()),
+        (_, true) => Ok(stream_answer(&state, &session, session_id, replies, batch).await),
+        (_, false) => json_answer(&session, session_id, replies, batch, fresh).await,
+    }
+}
+
+/// A POST without `Mcp-Session-Id`: only an `initialize`, sent alone, may start a session.
+/// The session ends again when the returned guard drops unconfirmed ([`json_answer`] confirms
+/// it once the initialize has succeeded).
+async fn initialize(
+    state: &AppState,
+    principal: Principal,
+    messages: &[Message],
+) -> Result<(Addr<Session>, String, Option<Unconfirmed>), ApiError> {
+    if !messages.iter().any(|m| is_request(m, Some("initialize"))) {
+        return Err(ApiError::MissingMcpSession);
+    }
+    if messages.len() > 1 {
+        return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+            "initialize must be sent alone, not in a batch",
+        )));
+    }
+    let lifetime = Lifetime::Idle {
+        idle: state.settings.mcp.session_idle(),
+        retry: state.settings.mcp.sse_retry(),
+        replay_events: state.settings.mcp.replay_events,
+        replay_bytes: state.settings.mcp.replay_bytes,
+    };
+    let (session, id, unconfirmed) = super::open_session(state, principal, lifetime, None).await?;
+    Ok((session, id.to_string(), Some(unconfirmed)))
+}
+
+/// JSON-RPC batches were part of protocol 2025-03-26 only: later sessions send one message
+/// per POST.
+async fn check_batch(session: &Addr<Session>) -> Result<(), ApiError> {
+    let version = session
+        .send(GetVersion)
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    if version != Some(ProtocolVersion::V2025_03_26) {
+        return Err(ApiError::InvalidMessage(ErrorObject::invalid_request(
+            "JSON-RPC batches are only accepted from sessions on protocol 2025-03-26; \
+             send one message per POST",
+        )));
+    }
+    Ok(())
+}
+
+/// Hands the POST's messages to the session, in order, and returns the channel its answers
+/// (and, when `streamed`, the notifications ahead of them) come back on. The channel closes
+/// once the last answer is out: the session holds a sender per request still due.
+async fn deliver(
+    state: &AppState,
+    session: &Addr<Session>,
+    session_id: &str,
+    messages: Vec<Message>,
+    requests: usize,
+    streamed: bool,
+) -> Result<EventReceiver, ApiError> {
     // Room for every answer this POST is owed on top of the usual bound for its notifications:
     // a batch's quick answers come out of the session all at once, before the client has read
     // any, and an answer that found the channel full would be lost.
     // (In bytes the answers are not bounded: `Outlet::answer`.)
-    let (reply_to, mut replies) = outlet::channel(
+    let (reply_to, replies) = outlet::channel(
         state.settings.sse.outbound_capacity + requests,
         state.settings.sse.outbound_bytes,
     );
@@ -259,55 +215,62 @@ pub async fn post(
         session
             .send(Deliver { message, reply_to })
             .await
-            .map_err(|_| ApiError::UnknownMcpSession(session_id.clone()))?;
+            .map_err(|_| ApiError::UnknownMcpSession(session_id.to_string()))?;
     }
-    // The session holds a sender per request still due; when the last answer is out, the
-    // channel closes and so does the answer to this POST.
-    drop(reply_to);
+    Ok(replies)
+}
 
-    let mut response = match (requests, streamed) {
-        (0, _) => {
-            return Ok(HttpResponse::Accepted()
-                .insert_header((SESSION_HEADER, session_id))
-                .finish());
-        }
-        (_, true) => {
-            let wait = Duration::from_millis(state.settings.mcp.json_answer_within_ms);
-            let mut held = Vec::new();
-            if !batch && !wait.is_zero() {
-                match quick_answer(&mut replies, wait).await {
-                    Ok(answer) => {
-                        if let Some((stream, _)) = answer.id.as_deref().and_then(parse_event_id) {
-                            session.do_send(ForgetStream(stream));
-                        }
-                        let json = answer
-                            .message
-                            .map_or_else(String::new, |m| m.json.to_string());
-                        return Ok(HttpResponse::Ok()
-                            .insert_header((SESSION_HEADER, session_id))
-                            .content_type("application/json")
-                            .body(json));
-                    }
-                    Err(early) => held = early,
+/// The answer to a POST with a `tools/call` or a batch: an SSE stream of what the session sends
+/// for it, ending with its last answer (so without keep-alives). A single call whose result
+/// comes within `mcp.json_answer_within_ms`, with nothing ahead of it, is answered as JSON.
+async fn stream_answer(
+    state: &AppState,
+    session: &Addr<Session>,
+    session_id: String,
+    mut replies: EventReceiver,
+    batch: bool,
+) -> HttpResponse {
+    let wait = Duration::from_millis(state.settings.mcp.json_answer_within_ms);
+    let mut held = Vec::new();
+    if !batch && !wait.is_zero() {
+        match quick_answer(&mut replies, wait).await {
+            Ok(answer) => {
+                // Answered as JSON, the stream will not be resumed: its replay can go.
+                if let Some((stream, _)) = answer.id.as_deref().and_then(parse_event_id) {
+                    session.do_send(ForgetStream(stream));
                 }
+                let json = answer
+                    .message
+                    .map_or_else(String::new, |m| m.json.to_string());
+                return HttpResponse::Ok()
+                    .insert_header((SESSION_HEADER, session_id))
+                    .content_type("application/json")
+                    .body(json);
             }
-            let mut response = HttpResponse::Ok();
-            response
-                .content_type("text/event-stream")
-                .insert_header(("Cache-Control", "no-cache"))
-                .insert_header(("X-Accel-Buffering", "no"));
-            return Ok(response
-                .insert_header((SESSION_HEADER, session_id))
-                .streaming(sse_bytes(held, replies)));
+            Err(early) => held = early.iter().map(event_stream::outlet_frame).collect(),
         }
-        (_, false) => HttpResponse::Ok(),
-    };
+    }
+    let mut response = HttpResponse::Ok();
+    response.insert_header((SESSION_HEADER, session_id));
+    event_stream::respond(response, OutletFrames::new(held, replies), None)
+}
+
+/// The answer to a POST whose requests are answered as JSON: the one answer, or a batch's as
+/// an array. A new session (`fresh`) lives on only if its initialize succeeded.
+async fn json_answer(
+    session: &Addr<Session>,
+    session_id: String,
+    mut replies: EventReceiver,
+    batch: bool,
+    fresh: Option<Unconfirmed>,
+) -> Result<HttpResponse, ApiError> {
     let mut answers = Vec::new();
     while let Some(event) = replies.recv().await {
         if let Some(message) = event.message.filter(|m| m.answers) {
             answers.push(message.json);
         }
     }
+    let mut response = HttpResponse::Ok();
     if answers.is_empty() {
         // No answer came: either the session ended (404, the client must start over), or the
         // client cancelled the request with `notifications/cancelled`, and a cancelled request
@@ -319,19 +282,17 @@ pub async fn post(
         if session.send(GetVersion).await.is_err() {
             return Err(ApiError::UnknownMcpSession(session_id));
         }
-        return Ok(response
-            .content_type("text/event-stream")
-            .insert_header(("Cache-Control", "no-cache"))
+        return Ok(event_stream::event_stream_headers(&mut response)
             .insert_header((SESSION_HEADER, session_id))
             .finish());
     }
     // The answers are JSON text already: one as it is, a batch as an array of them.
-    let body = match (batch, answers.len()) {
-        (false, _) => answers[0].to_string(),
-        (true, _) => format!("[{}]", answers.join(",")),
+    let body = match batch {
+        false => answers[0].to_string(),
+        true => format!("[{}]", answers.join(",")),
     };
-    // A new session lives on only if its initialize succeeded (which sets the version); the
-    // client gets the initialize's error either way, but not the id of a session that is ending.
+    // The client gets the initialize's error either way, but not the id of a session that is
+    // ending. A successful initialize sets the version.
     let ended = match fresh {
         Some(fresh) => match session.send(GetVersion).await {
             Ok(Some(_)) => {
@@ -351,7 +312,7 @@ pub async fn post(
 pub async fn get(
     request: HttpRequest,
     state: web::Data<AppState>,
-) -> Result<impl Responder, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if !accepts(&request, "text/event-stream") {
         return Err(ApiError::NotAcceptable(
             "GET /mcp must accept text/event-stream".into(),
@@ -380,12 +341,13 @@ pub async fn get(
         Err(StreamRefused::Busy) => return Err(ApiError::StreamConflict),
         Err(StreamRefused::UnknownEvent(id)) => return Err(ApiError::UnknownEvent(id)),
     }
-    Ok(Sse::from_stream(sse_events(receiver))
-        .with_keep_alive(state.settings.sse.keep_alive())
-        .customize()
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header((SESSION_HEADER, session_id)))
+    let mut response = HttpResponse::Ok();
+    response.insert_header((SESSION_HEADER, session_id));
+    Ok(event_stream::respond(
+        response,
+        OutletFrames::new(Vec::new(), receiver),
+        Some(state.settings.sse.keep_alive()),
+    ))
 }
 
 pub async fn delete(
@@ -399,52 +361,6 @@ pub async fn delete(
         .await
         .map_err(|_| ApiError::UnknownMcpSession(session_id))?;
     Ok(HttpResponse::Ok().finish())
-}
-
-/// Events that came before the stream began (`held`), then those of a channel until it
-/// closes, each framed by `frame`.
-struct Frames<F> {
-    held: std::vec::IntoIter<Event>,
-    receiver: EventReceiver,
-    frame: F,
-}
-
-impl<T, F: Fn(Event) -> T + Unpin> Stream for Frames<F> {
-    type Item = T;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = &mut *self;
-        if let Some(event) = this.held.next() {
-            return Poll::Ready(Some((this.frame)(event)));
-        }
-        this.receiver
-            .poll_recv(cx)
-            .map(|event| event.map(|event| (this.frame)(*event)))
-    }
-}
-
-/// Events for a GET stream (actix-web-lab adds the keep-alives).
-fn sse_events(
-    receiver: EventReceiver,
-) -> impl Stream<Item = Result<sse::Event, serde_json::Error>> {
-    Frames {
-        held: Vec::new().into_iter(),
-        receiver,
-        frame: |event: Event| {
-            let data = match &event.message {
-                Some(message) => message.json.to_string(),
-                None => String::new(),
-            };
-            let mut data = sse::Data::new(data);
-            if event.message.is_some() {
-                data.set_event("message");
-            }
-            if let Some(id) = event.id {
-                data.set_id(id);
-            }
-            Ok(data.into())
-        },
-    }
 }
 
 /// A POST's answer (an event with a message) if it comes within `wait` with nothing ahead of
@@ -469,40 +385,6 @@ async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Eve
             Ok(None) | Err(_) => return Err(held),
         }
     }
-}
-
-/// The same events framed by hand, for a POST's streamed answer (`held` first, then what
-/// comes): it ends with its last response, so it needs no keep-alive. Compact JSON has no
-/// newlines: one `data:` line each. The priming event (2025-11-25) is an id, a `retry` and
-/// empty data.
-fn sse_bytes(
-    held: Vec<Event>,
-    receiver: EventReceiver,
-) -> impl Stream<Item = Result<web::Bytes, serde_json::Error>> {
-    Frames {
-        held: held.into_iter(),
-        receiver,
-        frame: |event: Event| Ok(post_frame(&event)),
-    }
-}
-
-fn post_frame(event: &Event) -> web::Bytes {
-    let mut frame = String::new();
-    if let Some(id) = &event.id {
-        frame.push_str(&format!("id: {id}\n"));
-    }
-    if let Some(retry) = event.retry {
-        frame.push_str(&format!("retry: {}\n", retry.as_millis()));
-    }
-    match &event.message {
-        Some(message) => {
-            frame.push_str("event: message\ndata: ");
-            frame.push_str(&message.json);
-            frame.push_str("\n\n");
-        }
-        None => frame.push_str("data: \n\n"),
-    }
-    web::Bytes::from(frame)
 }
 
 #[cfg(test)]
