@@ -17,7 +17,7 @@ use crate::auth::owner_principal;
 
 use super::{
     SessionId,
-    session::{Drain, InFlight, Session, Shutdown},
+    session::{InFlight, Session, Shutdown},
 };
 
 /// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
@@ -98,11 +98,6 @@ pub enum SessionLimit {
     Server(usize),
     Principal(usize),
 }
-
-/// Shutdown → registry: tell every session to refuse new requests.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DrainAll;
 
 /// Shutdown → registry: how many requests are running, across all sessions?
 #[derive(Debug, Message)]
@@ -231,16 +226,6 @@ impl Handler<Admit> for SessionRegistry {
             id,
             registry: Some(ctx.address()),
         })
-    }
-}
-
-impl Handler<DrainAll> for SessionRegistry {
-    type Result = ();
-
-    fn handle(&mut self, _msg: DrainAll, _ctx: &mut Self::Context) {
-        for (addr, _) in self.sessions.values() {
-            addr.do_send(Drain);
-        }
     }
 }
 
