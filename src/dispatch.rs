@@ -517,6 +517,82 @@ mod tests {
         }
     }
 
+    /// A tool that reports progress, then echoes `text` with the caller's principal.
+    struct Echo(crate::tools::ToolDefinition);
+
+    impl crate::tools::Tool for Echo {
+        fn definition(&self) -> &crate::tools::ToolDefinition {
+            &self.0
+        }
+
+        fn call(
+            &self,
+            arguments: Map<String, Value>,
+            context: crate::call::CallContext,
+        ) -> LocalFuture<Result<crate::tools::ToolReply, ErrorObject>> {
+            let text = arguments
+                .get("text")
+                .and_then(Value::as_str)
+                .map(String::from);
+            Box::pin(async move {
+                if let Some(progress) = &context.progress {
+                    progress.report(1, 1, "echoing");
+                }
+                let text = text.unwrap_or_default();
+                Ok(CallToolResult::text(format!("{} says {text}", context.principal)).into())
+            })
+        }
+    }
+
+    /// The seam a stateless transport uses: a request, the caller's state made for it, a
+    /// sink for its notifications; no Session actor, no HTTP.
+    #[actix::test]
+    async fn answers_a_tool_call_without_a_session() {
+        let echo = Echo(crate::tools::ToolDefinition {
+            name: "echo".into(),
+            title: "Echo".into(),
+            description: "Says it again.".into(),
+            input_schema: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+            output_schema: None,
+            annotations: None,
+        });
+        let features = Features {
+            tools: crate::tools::ToolRegistry::default().with(echo),
+            ..Features::default()
+        };
+        let dispatcher = Dispatcher::new(features, DispatcherConfig::default());
+        let principal = crate::auth::Principal {
+            id: "key:1a2b3c4d".into(),
+            credential: None,
+            owner: crate::auth::Owner::new("key:1a2b3c4d".into(), None),
+        };
+        let mut state = McpState::stateless(&principal, ProtocolVersion::V2025_11_25);
+
+        let listed =
+            ready(dispatcher.handle_request(&mut state, request("tools/list", json!({})), None))
+                .unwrap();
+        assert_eq!(listed["tools"][0]["name"], "echo");
+        assert_eq!(listed["tools"][0]["title"], "Echo");
+
+        let (sender, mut receiver) = crate::outlet::channel(8, 1 << 16);
+        let notifier = Notifier::new(crate::outlet::Outlet::plain(sender));
+        let call = request(
+            "tools/call",
+            json!({"name": "echo", "arguments": {"text": "hi"}, "_meta": {"progressToken": 7}}),
+        );
+        let Outcome::Pending(work) = dispatcher.handle_request(&mut state, call, Some(notifier))
+        else {
+            panic!("a tool call runs as a future");
+        };
+        let result = work.await.unwrap().into_map();
+        assert_eq!(result["content"][0]["text"], "key:1a2b3c4d says hi");
+        assert!(result.get("isError").is_none(), "{result:?}");
+        let progress = receiver.recv().await.unwrap();
+        let progress = &progress.message.as_ref().unwrap().json;
+        assert!(progress.contains("notifications/progress"), "{progress}");
+        assert!(progress.contains("\"progressToken\":7"), "{progress}");
+    }
+
     #[test]
     fn initialize_gates_title_by_version() {
         let (_, state) = initialized("2025-06-18");

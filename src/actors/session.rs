@@ -32,7 +32,7 @@ mod requests;
 mod watch;
 
 use crate::{
-    auth::Principal,
+    auth::{Owner, Principal},
     dispatch::{Dispatcher, LOGGER, McpState},
     mcp::{
         jsonrpc::{Message, Notification, RequestId},
@@ -96,8 +96,8 @@ fn clipped(text: &impl std::fmt::Display) -> String {
 #[derive(Debug)]
 pub struct Session {
     id: SessionId,
-    /// The principal that opened the session (an id, never a secret).
-    owner: String,
+    /// Who opened the session (an id and a token's key, never a secret).
+    owner: Owner,
     registry: Addr<SessionRegistry>,
     dispatcher: Dispatcher,
     lifetime: Lifetime,
