@@ -32,7 +32,7 @@ pub(crate) struct RequestMeta {
     pub(crate) progress_token: Option<Value>,
 }
 
-/// The MCP state of one session, owned by its `Session` actor.
+/// The MCP state of one session, owned by its `Session` actor (or of one stateless request).
 #[derive(Debug, Clone)]
 pub struct McpState {
     /// Set once `initialize` has been answered; `None` before.
