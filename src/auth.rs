@@ -44,18 +44,39 @@ pub struct Principal {
     pub id: String,
     /// The GitHub identity the caller's sessions use.
     pub credential: Option<Credential>,
-    /// Who owns the sessions this caller opens: `id`, and in `github-token` mode also the
-    /// token (`#` and 128 bits of its SHA-256), because a session acts with the token that opened it:
-    /// another token of the same GitHub user (a narrower one, say) must not use it. Logged
-    /// nowhere; sessions are counted per `id` ([`owner_principal`]).
-    pub owner: String,
+    /// Who owns the sessions this caller opens.
+    pub owner: Owner,
 }
 
-/// The principal id an owner string (see [`Principal::owner`]) counts against.
-pub fn owner_principal(owner: &str) -> &str {
-    owner
-        .split_once('#')
-        .map_or(owner, |(principal, _)| principal)
+/// Who owns a session: the principal that opened it and, in `github-token` mode, the token it
+/// opened it with, because a session acts with that token: another token of the same GitHub
+/// user (a narrower one, say) must not use it. Sessions are counted per `principal`. The
+/// registry and each worker's routes compare owners; the token key is never logged (`Debug`
+/// leaves it out).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    /// The principal's id (see [`Principal::id`]).
+    pub principal: String,
+    /// 128 bits of the token's SHA-256 (never the token), in `github-token` mode only.
+    pub token_key: Option<u128>,
+}
+
+impl Owner {
+    pub fn new(principal: String, token_key: Option<u128>) -> Self {
+        Owner {
+            principal,
+            token_key,
+        }
+    }
+}
+
+impl std::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Owner")
+            .field("principal", &self.principal)
+            .field("token_key", &self.token_key.map(|_| "<hidden>"))
+            .finish()
+    }
 }
 
 /// Why a request was not let in. Each becomes a 401 with `WWW-Authenticate: Bearer`.
@@ -247,7 +268,7 @@ impl Authenticator {
             AuthMode::None => {
                 let id = anonymous(peer);
                 Ok(Principal {
-                    owner: id.clone(),
+                    owner: Owner::new(id.clone(), None),
                     id,
                     credential: self.server_credential.clone(),
                 })
@@ -269,7 +290,7 @@ impl Authenticator {
                     .and_then(|index| self.key_ids.get(index))
                     .ok_or(AuthError::InvalidKey)?;
                 Ok(Principal {
-                    owner: id.clone(),
+                    owner: Owner::new(id.clone(), None),
                     id: id.clone(),
                     credential: self.server_credential.clone(),
                 })
@@ -281,7 +302,7 @@ impl Authenticator {
                 let login = self.tokens.login(key, &credential, peer).await?;
                 let id = format!("github:{login}");
                 Ok(Principal {
-                    owner: format!("{id}#{key:032x}"),
+                    owner: Owner::new(id.clone(), Some(key)),
                     id,
                     credential: Some(credential),
                 })

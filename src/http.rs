@@ -143,7 +143,7 @@ pub async fn own_session(
         .registry
         .send(Lookup {
             id,
-            principal: principal.owner.clone(),
+            owner: principal.owner.clone(),
         })
         .await
         .map_err(|_| ApiError::Unavailable)?;

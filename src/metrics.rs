@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use crate::mcp::protocol::REQUEST_METHODS;
+use crate::mcp::protocol::Method;
 
 /// Upper bounds (seconds) of the tool-call latency histogram's buckets.
 const BUCKETS: [f64; 12] = [
@@ -68,16 +68,14 @@ impl Metrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// One answered request. `outcome` is `ok`, `error` (JSON-RPC error) or `tool_error`.
-    pub fn request(&self, method: &str, outcome: &'static str, took: Duration) {
+    /// One answered request. `outcome` is `ok`, `error` (JSON-RPC error) or `tool_error`;
+    /// `method` is `None` for a name this server does not have.
+    pub fn request(&self, method: Option<Method>, outcome: &'static str, took: Duration) {
         // A client names the method: only the server's own become labels.
-        let label = REQUEST_METHODS
-            .iter()
-            .find(|known| **known == method)
-            .map_or("other", |known| *known);
+        let label = method.map_or("other", Method::as_str);
         let mut counters = self.lock();
         *counters.requests.entry((label, outcome)).or_default() += 1;
-        if method == "tools/call" {
+        if method == Some(Method::ToolsCall) {
             let seconds = took.as_secs_f64();
             counters.tool_count += 1;
             counters.tool_seconds += seconds;
@@ -258,9 +256,13 @@ mod tests {
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
         let metrics = Metrics::default();
-        metrics.request("tools/call", "ok", Duration::from_millis(30));
-        metrics.request("tools/call", "tool_error", Duration::from_secs(2));
-        metrics.request("ping", "ok", Duration::ZERO);
+        metrics.request(Some(Method::ToolsCall), "ok", Duration::from_millis(30));
+        metrics.request(
+            Some(Method::ToolsCall),
+            "tool_error",
+            Duration::from_secs(2),
+        );
+        metrics.request(Some(Method::Ping), "ok", Duration::ZERO);
         metrics.github_status(200);
         metrics.github_status(304);
         metrics.tool_result_reused();
@@ -278,7 +280,7 @@ mod tests {
     fn unknown_methods_are_counted_as_other() {
         let metrics = Metrics::default();
         for n in 0..100 {
-            metrics.request(&format!("x/{n}"), "error", Duration::ZERO);
+            metrics.request(Method::parse(&format!("x/{n}")), "error", Duration::ZERO);
         }
         let text = metrics.render(&Snapshot::default());
         assert!(text.contains("mcp_requests_total{method=\"other\",outcome=\"error\"} 100"));

@@ -13,7 +13,7 @@ use actix::Addr;
 use actix_web::dev::ServerHandle;
 
 use crate::{
-    actors::registry::{DrainAll, SessionRegistry, ShutdownAll, TotalInFlight},
+    actors::registry::{SessionRegistry, ShutdownAll, TotalInFlight},
     draining::Draining,
 };
 
@@ -32,8 +32,8 @@ pub async fn on_signal(
 /// Steps 1 to 3 above, up to stopping the HTTP server.
 pub async fn drain(draining: Draining, registry: Addr<SessionRegistry>, timeout: Duration) {
     log::info!("shutting down: draining (at most {timeout:?})");
+    // Sessions read this flag for each request: from now on they refuse new ones.
     draining.start();
-    let _ = registry.send(DrainAll).await;
     let deadline = Instant::now() + timeout;
     loop {
         let running = registry.send(TotalInFlight).await.unwrap_or(0);

@@ -68,13 +68,13 @@ proptest! {
         let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "p", "version": "1"}}});
         if let Ok(Message::Request(request)) = Message::from_value(init) {
-            let _ = dispatcher.handle_request(&mut state, request);
+            let _ = dispatcher.handle_request(&mut state, request, None);
         }
         prop_assert!(state.version.is_some());
         for value in [first, second] {
             match Message::from_value(value) {
                 Ok(Message::Request(request)) => {
-                    let _ = dispatcher.handle_request(&mut state, request);
+                    let _ = dispatcher.handle_request(&mut state, request, None);
                 }
                 Ok(Message::Notification(note)) => {
                     let _ = dispatcher.handle_notification(&mut state, note);

@@ -13,23 +13,22 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
-use crate::auth::owner_principal;
+use crate::auth::Owner;
 
 use super::{
     SessionId,
-    session::{Drain, InFlight, Session, Shutdown},
+    session::{InFlight, Session, Shutdown},
 };
 
 /// Session → registry: this session is live, takes messages at `addr`, and belongs to `owner`
-/// (`Principal::owner`: a principal id, with its token's key in github-token mode; never a
-/// secret). It takes the place of `reservation`, the slot that
+/// (a principal id, with its token's key in github-token mode; never a secret). It takes the place of `reservation`, the slot that
 /// `Admit` gave for it (whose id is the session's).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Register {
     pub reservation: Reservation,
     pub addr: Addr<Session>,
-    pub owner: String,
+    pub owner: Owner,
     /// "sse" or "streamable-http", for the metrics.
     pub transport: &'static str,
 }
@@ -41,13 +40,13 @@ pub struct Unregister {
     pub id: SessionId,
 }
 
-/// HTTP layer → registry: where is this session, if it is live and belongs to `principal`?
+/// HTTP layer → registry: where is this session, if it is live and belongs to `owner`?
 /// Someone else's session is not found: its existence is not revealed.
 #[derive(Debug, Message)]
 #[rtype(result = "Option<Addr<Session>>")]
 pub struct Lookup {
     pub id: SessionId,
-    pub principal: String,
+    pub owner: Owner,
 }
 
 /// HTTP layer → registry: may `principal` open another session? If so, a slot is held for it
@@ -99,11 +98,6 @@ pub enum SessionLimit {
     Principal(usize),
 }
 
-/// Shutdown → registry: tell every session to refuse new requests.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct DrainAll;
-
 /// Shutdown → registry: how many requests are running, across all sessions?
 #[derive(Debug, Message)]
 #[rtype(result = "usize")]
@@ -127,7 +121,7 @@ pub struct CountSessions;
 /// The live sessions of this server.
 #[derive(Debug)]
 pub struct SessionRegistry {
-    sessions: HashMap<SessionId, (Addr<Session>, String)>,
+    sessions: HashMap<SessionId, (Addr<Session>, Owner)>,
     /// Slots admitted but not yet registered, with their principal; they count against the
     /// limits like live sessions.
     reserved: HashMap<SessionId, String>,
@@ -170,7 +164,7 @@ impl Handler<Register> for SessionRegistry {
         log::info!(
             "session {} opened by {} ({} live)",
             id,
-            owner_principal(&msg.owner),
+            msg.owner.principal,
             self.sessions.len() + 1
         );
         self.transports.insert(id, msg.transport);
@@ -203,7 +197,7 @@ impl Handler<Lookup> for SessionRegistry {
     fn handle(&mut self, msg: Lookup, _ctx: &mut Self::Context) -> Self::Result {
         self.sessions
             .get(&msg.id)
-            .filter(|(_, owner)| *owner == msg.principal)
+            .filter(|(_, owner)| *owner == msg.owner)
             .map(|(addr, _)| addr.clone())
     }
 }
@@ -218,7 +212,7 @@ impl Handler<Admit> for SessionRegistry {
         let mine = self
             .sessions
             .values()
-            .map(|(_, owner)| owner_principal(owner))
+            .map(|(_, owner)| owner.principal.as_str())
             .chain(self.reserved.values().map(String::as_str))
             .filter(|principal| *principal == msg.principal)
             .count();
@@ -231,16 +225,6 @@ impl Handler<Admit> for SessionRegistry {
             id,
             registry: Some(ctx.address()),
         })
-    }
-}
-
-impl Handler<DrainAll> for SessionRegistry {
-    type Result = ();
-
-    fn handle(&mut self, _msg: DrainAll, _ctx: &mut Self::Context) {
-        for (addr, _) in self.sessions.values() {
-            addr.do_send(Drain);
-        }
     }
 }
 

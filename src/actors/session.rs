@@ -28,20 +28,20 @@ use super::{
 };
 
 mod control;
+mod requests;
 mod watch;
 
 use crate::{
-    auth::Principal,
-    call::Notifier,
-    dispatch::{Dispatcher, LOGGER, McpState, NotificationEffect, Outcome},
+    auth::{Owner, Principal},
+    dispatch::{Dispatcher, LOGGER, McpState},
     mcp::{
-        jsonrpc::{ErrorCode, ErrorObject, Message, Notification, Request, RequestId},
-        protocol::{LogLevel, ProtocolVersion},
+        jsonrpc::{Message, Notification, RequestId},
+        protocol::LogLevel,
     },
     outlet::{Delivery, EventSender, Outlet, Replay},
 };
 pub use control::{
-    Drain, End, ForgetStream, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused,
+    End, ForgetStream, GetVersion, InFlight, OpenStream, Resume, Shutdown, StreamRefused,
 };
 
 /// Transport → session: one message from the client. Answered once the session has taken it.
@@ -96,8 +96,8 @@ fn clipped(text: &impl std::fmt::Display) -> String {
 #[derive(Debug)]
 pub struct Session {
     id: SessionId,
-    /// The principal that opened the session (an id, never a secret).
-    owner: String,
+    /// Who opened the session (an id and a token's key, never a secret).
+    owner: Owner,
     registry: Addr<SessionRegistry>,
     dispatcher: Dispatcher,
     lifetime: Lifetime,
@@ -105,8 +105,6 @@ pub struct Session {
     /// once one was opened. Bounded, so a client that stops reading cannot grow the server's
     /// memory.
     stream: Option<Outlet>,
-    /// Streams of requests whose responses are still due, by request id.
-    reply_to: HashMap<RequestId, Outlet>,
     /// The legacy stream's sender, watched (in `started`) to end the session with its stream.
     legacy_sender: Option<EventSender>,
     /// Recent events of resumable streams (Streamable HTTP only).
@@ -120,15 +118,11 @@ pub struct Session {
     reservation: Option<Reservation>,
     state: McpState,
     /// Requests still being worked on, by id, so that `notifications/cancelled` and the end of
-    /// the session can stop them.
-    in_flight: HashMap<RequestId, SpawnHandle>,
+    /// the session can stop them, and their responses find their streams.
+    in_flight: HashMap<RequestId, requests::RunningRequest>,
     last_activity: Instant,
     /// What the subscribed resources looked like at the last poll.
     watch: watch::Watch,
-    /// The server is shutting down: new requests are refused.
-    draining: bool,
-    /// Method and start of each request not yet answered, for the metrics.
-    started: HashMap<RequestId, (String, Instant)>,
 }
 
 /// What a transport gives a new session.
@@ -158,13 +152,7 @@ impl Session {
             on_registered,
             principal,
         } = setup;
-        let state = McpState {
-            // Tagged with the principal, so that the gateway takes turns between principals
-            // sharing a token.
-            credential: principal.credential.map(|c| c.on_behalf_of(&principal.id)),
-            principal: principal.id.clone(),
-            ..McpState::default()
-        };
+        let state = McpState::new(&principal);
         Session {
             id: reservation.id(),
             owner: principal.owner,
@@ -173,7 +161,6 @@ impl Session {
             lifetime,
             legacy_sender: stream.clone(),
             stream: stream.map(Outlet::plain),
-            reply_to: HashMap::new(),
             replay: match lifetime {
                 Lifetime::Idle {
                     replay_events,
@@ -189,8 +176,6 @@ impl Session {
             in_flight: HashMap::new(),
             last_activity: Instant::now(),
             watch: watch::Watch::default(),
-            draining: false,
-            started: HashMap::new(),
         }
     }
 
@@ -220,59 +205,6 @@ impl Session {
         }
     }
 
-    /// Sends a request's response where the request asked for it, which ends that stream.
-    fn reply(&mut self, ctx: &mut Context<Self>, id: RequestId, message: Message) {
-        if let Some((method, since)) = self.started.remove(&id) {
-            let outcome = match &message {
-                Message::Error(_) => "error",
-                Message::Response(r) if r.result.is_tool_error() => "tool_error",
-                _ => "ok",
-            };
-            self.dispatcher
-                .config()
-                .metrics
-                .request(&method, outcome, since.elapsed());
-        }
-        match self.reply_to.remove(&id) {
-            // A client that dropped the POST's connection can resume the stream and get the
-            // response from the replay buffer: disconnecting is not cancelling.
-            Some(outlet) => {
-                match outlet.answer(message) {
-                    Delivery::Sent => {}
-                    // The POST's queue has room for every answer it is owed, so this is a
-                    // client that let its notifications pile up unread.
-                    Delivery::Full => log::warn!(
-                        "session {}: the response to {id} found its stream's queue full (the \
-                         client is not reading); only a resumable stream's replay keeps it",
-                        self.id
-                    ),
-                    _ => log::debug!(
-                        "session {}: response to {id} is waiting for its client",
-                        self.id
-                    ),
-                }
-                outlet.detach();
-            }
-            None => self.send(ctx, message),
-        }
-    }
-
-    /// The outlet for a request's own answer: numbered and resumable when streamed on a
-    /// Streamable HTTP session, opened with a priming event for 2025-11-25 clients.
-    fn request_outlet(&mut self, reply_to: ReplyTo) -> Outlet {
-        let (Some(replay), true) = (&self.replay, reply_to.streamed) else {
-            return Outlet::plain(reply_to.sender);
-        };
-        self.streams_opened += 1;
-        let outlet = Outlet::resumable(self.streams_opened, Some(reply_to.sender), replay.clone());
-        if let (Lifetime::Idle { retry, .. }, Some(ProtocolVersion::V2025_11_25)) =
-            (self.lifetime, self.state.version)
-        {
-            outlet.prime(retry);
-        }
-        outlet
-    }
-
     /// Sends `notifications/message` if the client asked for this level or a lower one.
     fn log_to_client(&mut self, ctx: &mut Context<Self>, level: LogLevel, data: Value) {
         if level >= self.state.log_level {
@@ -281,170 +213,6 @@ impl Session {
                 ctx,
                 Message::Notification(Notification::new("notifications/message", Some(params))),
             );
-        }
-    }
-
-    /// Answers a request with an error without running it.
-    fn refuse(
-        &mut self,
-        ctx: &mut Context<Self>,
-        id: RequestId,
-        outlet: Option<Outlet>,
-        err: ErrorObject,
-    ) {
-        let message = Message::error(Some(id), err);
-        match outlet {
-            Some(outlet) => {
-                outlet.answer(message);
-                outlet.detach();
-            }
-            None => self.send(ctx, message),
-        }
-    }
-
-    fn handle_request(
-        &mut self,
-        ctx: &mut Context<Self>,
-        request: Request,
-        reply_to: Option<ReplyTo>,
-    ) {
-        let id = request.id.clone();
-        let outlet = reply_to.map(|reply_to| self.request_outlet(reply_to));
-        if self.in_flight.contains_key(&id) || self.reply_to.contains_key(&id) {
-            let err = ErrorObject::invalid_request(format!(
-                "request id {} is already in use by a request in flight; ids must be unique",
-                clipped(&id)
-            ));
-            return self.refuse(ctx, id, outlet, err);
-        }
-        if self.draining {
-            return self.refuse(ctx, id, outlet, control::shutting_down());
-        }
-        if self.in_flight.len() >= self.dispatcher.config().max_in_flight {
-            let err = ErrorObject::new(
-                ErrorCode::SERVER_BUSY,
-                format!(
-                    "this session already has {} requests in flight (limits.max_in_flight_per_session); \
-                     wait for some answers before sending more",
-                    self.in_flight.len()
-                ),
-            );
-            return self.refuse(ctx, id, outlet, err);
-        }
-        log::debug!("session {}: request {id} {}", self.id, request.method);
-        let watched = self.state.subscriptions.len();
-        // Progress and other notifications of this request go where its response goes.
-        self.state.notifier = outlet
-            .clone()
-            .or_else(|| self.stream.clone())
-            .map(Notifier::new);
-        if let Some(outlet) = outlet {
-            self.reply_to.insert(id.clone(), outlet);
-        }
-        self.started
-            .insert(id.clone(), (request.method.clone(), Instant::now()));
-        match self.dispatcher.handle_request(&mut self.state, request) {
-            Outcome::Ready(outcome) => self.reply(ctx, id.clone(), Message::reply(id, outcome)),
-            Outcome::Pending(work) => {
-                let key = id.clone();
-                let handle = ctx.spawn(work.into_actor(self).map(move |outcome, act, ctx| {
-                    // Gone from the map means cancelled: then no response is sent.
-                    if act.in_flight.remove(&id).is_some() {
-                        act.reply(ctx, id.clone(), Message::reply(id, outcome));
-                    }
-                }));
-                self.in_flight.insert(key, handle);
-            }
-        }
-        self.state.notifier = None;
-        if self.state.subscriptions.len() > watched {
-            // A new subscription: read it now, so that a change right after subscribing is
-            // noticed. (Not for a refused one or a repeat: a client looping on subscribe must
-            // not make the session read GitHub faster than the poll interval.)
-            self.poll_subscriptions(ctx);
-        }
-    }
-
-    /// Re-reads every subscribed resource and announces the ones that changed.
-    fn poll_subscriptions(&mut self, ctx: &mut Context<Self>) {
-        self.watch.retain(&self.state.subscriptions);
-        if self.watch.polling || self.state.subscriptions.is_empty() {
-            return;
-        }
-        let reads: Vec<_> = self
-            .state
-            .subscriptions
-            .iter()
-            .filter_map(|uri| {
-                let read = self.dispatcher.resource_contents(&self.state, uri)?;
-                Some((uri.clone(), read))
-            })
-            .collect();
-        self.watch.polling = true;
-        let work = async move {
-            let mut readings = Vec::new();
-            for (uri, read) in reads {
-                readings.push((uri, read.await));
-            }
-            readings
-        };
-        ctx.spawn(work.into_actor(self).map(|readings, act, ctx| {
-            act.watch.polling = false;
-            for (uri, reading) in readings {
-                match reading {
-                    // Unsubscribed while it was being read: nothing to say.
-                    _ if !act.state.subscriptions.contains(&uri) => {}
-                    Ok(contents) => {
-                        if act.watch.changed(&uri, &contents) {
-                            let params = json!({ "uri": uri });
-                            act.send(
-                                ctx,
-                                Message::Notification(Notification::new(
-                                    "notifications/resources/updated",
-                                    Some(params),
-                                )),
-                            );
-                        }
-                    }
-                    Err(err) => log::debug!(
-                        "session {}: could not re-read {uri}: {}",
-                        act.id,
-                        err.message
-                    ),
-                }
-            }
-        }));
-    }
-
-    fn handle_notification(&mut self, ctx: &mut Context<Self>, note: Notification) {
-        match self.dispatcher.handle_notification(&mut self.state, note) {
-            NotificationEffect::Done => {}
-            NotificationEffect::Cancel(id) => match self.in_flight.remove(&id) {
-                Some(handle) => {
-                    ctx.cancel_future(handle);
-                    // No response will come: a POST stream waiting for one can end.
-                    self.reply_to.remove(&id);
-                    self.started.remove(&id);
-                    self.log_to_client(
-                        ctx,
-                        LogLevel::Debug,
-                        json!(format!("request {} cancelled", clipped(&id))),
-                    );
-                }
-                // Late or unknown cancellations are ignored, as the spec says.
-                None => log::debug!(
-                    "session {}: cancellation of {}, which is not in flight",
-                    self.id,
-                    clipped(&id)
-                ),
-            },
-            NotificationEffect::Ignored(what) => {
-                self.log_to_client(
-                    ctx,
-                    LogLevel::Debug,
-                    json!(format!("ignored notification {}", clipped(&what))),
-                );
-            }
         }
     }
 
@@ -524,10 +292,9 @@ impl Actor for Session {
                 self.in_flight.len()
             );
         }
-        for (_, handle) in self.in_flight.drain() {
-            ctx.cancel_future(handle);
+        for (_, running) in self.in_flight.drain() {
+            running.cancel(ctx);
         }
-        self.reply_to.clear();
         self.registry.do_send(Unregister { id: self.id });
         Running::Stop
     }

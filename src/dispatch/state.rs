@@ -1,6 +1,7 @@
 //! The MCP state of one session, and the [`CallContext`] its requests get.
 //!
-//! A `Session` actor owns an [`McpState`] and lends it to the dispatcher for each message; the
+//! A `Session` actor owns an [`McpState`] and lends it to the dispatcher for each message; a
+//! request served without a session brings one made for it ([`McpState::stateless`]). The
 //! dispatcher builds each handler's [`CallContext`] from it with [`McpState::context`].
 
 use std::collections::BTreeSet;
@@ -9,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::{
+    auth::Principal,
     call::{
         CallContext, ClientRequests, Logger, Notifier, PendingRequests, Progress, SessionMemory,
     },
@@ -30,7 +32,7 @@ pub(crate) struct RequestMeta {
     pub(crate) progress_token: Option<Value>,
 }
 
-/// The MCP state of one session, owned by its `Session` actor.
+/// The MCP state of one session, owned by its `Session` actor (or of one stateless request).
 #[derive(Debug, Clone)]
 pub struct McpState {
     /// Set once `initialize` has been answered; `None` before.
@@ -44,9 +46,6 @@ pub struct McpState {
     pub log_level: LogLevel,
     /// The GitHub identity this session's calls use.
     pub credential: Option<Credential>,
-    /// Where notifications of the request being dispatched go (its response's stream). The
-    /// session sets it for each request; handlers keep a clone in their `CallContext`.
-    pub notifier: Option<Notifier>,
     /// Repositories this session has named, for completions.
     pub memory: SessionMemory,
     /// Requests sent to the client, awaiting its answers.
@@ -66,7 +65,6 @@ impl Default for McpState {
             initialized: false,
             log_level: LogLevel::Warning,
             credential: None,
-            notifier: None,
             memory: SessionMemory::default(),
             pending: PendingRequests::default(),
             principal: "anonymous".into(),
@@ -76,13 +74,39 @@ impl Default for McpState {
 }
 
 impl McpState {
-    /// The context for one request of this session. `meta` is the request's `_meta`.
+    /// The state of a new session opened by `principal`, before `initialize`.
+    pub fn new(principal: &Principal) -> Self {
+        McpState {
+            // Tagged with the principal, so that the gateway takes turns between principals
+            // sharing a token.
+            credential: principal
+                .credential
+                .clone()
+                .map(|c| c.on_behalf_of(&principal.id)),
+            principal: principal.id.clone(),
+            ..McpState::default()
+        }
+    }
+
+    /// The state for one request served without a session: `version` is the revision the
+    /// request names, taken as negotiated; nothing outlives the request.
+    pub fn stateless(principal: &Principal, version: ProtocolVersion) -> Self {
+        McpState {
+            version: Some(version),
+            initialized: true,
+            ..McpState::new(principal)
+        }
+    }
+
+    /// The context for one request of this session. `meta` is the request's `_meta`;
+    /// `notifier` takes the request's messages to the client (on its response's stream).
     pub(super) fn context(
         &self,
         version: ProtocolVersion,
         meta: Option<&RequestMeta>,
+        notifier: Option<Notifier>,
     ) -> CallContext {
-        let progress = match (meta.and_then(|m| m.progress_token.clone()), &self.notifier) {
+        let progress = match (meta.and_then(|m| m.progress_token.clone()), &notifier) {
             (Some(token), Some(notifier)) => Some(Progress::new(token, notifier.clone(), version)),
             _ => None,
         };
@@ -92,11 +116,10 @@ impl McpState {
             principal: self.principal.clone(),
             progress,
             memory: self.memory.clone(),
-            log: self
-                .notifier
+            log: notifier
                 .clone()
                 .map(|n| Logger::new(n, self.log_level, LOGGER)),
-            client: self.notifier.clone().map(|n| {
+            client: notifier.clone().map(|n| {
                 ClientRequests::new(
                     n,
                     self.pending.clone(),
@@ -104,7 +127,7 @@ impl McpState {
                     CLIENT_REQUEST_TIMEOUT,
                 )
             }),
-            stream: self.notifier.clone(),
+            stream: notifier,
             draining: Default::default(),
         }
     }

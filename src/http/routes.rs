@@ -17,7 +17,10 @@ use std::{
 
 use actix::{Actor, Addr, WeakAddr};
 
-use crate::actors::{SessionId, session::Session};
+use crate::{
+    actors::{SessionId, session::Session},
+    auth::Owner,
+};
 
 /// Below this many entries, ended sessions' entries are not swept.
 const SWEEP_FLOOR: usize = 64;
@@ -42,16 +45,16 @@ impl<A: Actor> Default for Routes<A> {
 
 #[derive(Debug)]
 struct Route<A: Actor> {
-    owner: String,
+    owner: Owner,
     addr: WeakAddr<A>,
 }
 
 impl<A: Actor> Routes<A> {
-    /// The session's address, if the registry gave it for this principal and it is live.
-    pub fn get(&self, id: &SessionId, principal: &str) -> Option<Addr<A>> {
+    /// The session's address, if the registry gave it for this owner and it is live.
+    pub fn get(&self, id: &SessionId, owner: &Owner) -> Option<Addr<A>> {
         let mut known = self.known.borrow_mut();
         let route = known.get(id)?;
-        if route.owner != principal {
+        if route.owner != *owner {
             // Not this caller's session: the registry decides (and will not reveal it).
             return None;
         }
@@ -64,8 +67,8 @@ impl<A: Actor> Routes<A> {
         }
     }
 
-    /// Keeps the registry's answer `addr` for session `id` owned by `principal`.
-    pub fn remember(&self, id: SessionId, principal: &str, addr: &Addr<A>) {
+    /// Keeps the registry's answer `addr` for session `id` owned by `owner`.
+    pub fn remember(&self, id: SessionId, owner: &Owner, addr: &Addr<A>) {
         let mut known = self.known.borrow_mut();
         if known.len() >= self.sweep_at.get().max(SWEEP_FLOOR) {
             known.retain(|_, route| route.addr.upgrade().is_some());
@@ -78,7 +81,7 @@ impl<A: Actor> Routes<A> {
         known.insert(
             id,
             Route {
-                owner: principal.to_string(),
+                owner: owner.clone(),
                 addr: addr.downgrade(),
             },
         );
@@ -95,6 +98,10 @@ mod tests {
     use actix::prelude::*;
 
     use super::*;
+
+    fn owner(principal: &str) -> Owner {
+        Owner::new(principal.into(), None)
+    }
 
     /// Stands in for a session: lives until told to stop.
     struct Stub;
@@ -136,14 +143,23 @@ mod tests {
     async fn answers_only_the_owner_and_only_while_the_session_lives() {
         let routes = Routes::<Stub>::default();
         let (id, addr) = (SessionId::new(), Stub.start());
-        assert!(routes.get(&id, "alice").is_none(), "nothing known yet");
-        routes.remember(id, "alice", &addr);
-        assert!(routes.get(&id, "alice").is_some());
-        assert!(routes.get(&id, "mallory").is_none(), "not the owner");
-        assert!(routes.get(&SessionId::new(), "alice").is_none());
+        assert!(
+            routes.get(&id, &owner("alice")).is_none(),
+            "nothing known yet"
+        );
+        routes.remember(id, &owner("alice"), &addr);
+        assert!(routes.get(&id, &owner("alice")).is_some());
+        assert!(
+            routes.get(&id, &owner("mallory")).is_none(),
+            "not the owner"
+        );
+        assert!(routes.get(&SessionId::new(), &owner("alice")).is_none());
 
         stop(addr).await;
-        assert!(routes.get(&id, "alice").is_none(), "the session has ended");
+        assert!(
+            routes.get(&id, &owner("alice")).is_none(),
+            "the session has ended"
+        );
         assert_eq!(routes.len(), 0, "and its entry is gone");
     }
 
@@ -152,7 +168,7 @@ mod tests {
         let routes = Routes::<Stub>::default();
         let id = SessionId::new();
         let addr = Stub.start();
-        routes.remember(id, "alice", &addr);
+        routes.remember(id, &owner("alice"), &addr);
         // The registry's address (here the only one) goes: the actor stops on its own.
         let weak = addr.downgrade();
         drop(addr);
@@ -160,7 +176,7 @@ mod tests {
             weak.upgrade().is_none()
         })
         .await;
-        assert!(routes.get(&id, "alice").is_none());
+        assert!(routes.get(&id, &owner("alice")).is_none());
     }
 
     #[actix::test]
@@ -168,11 +184,11 @@ mod tests {
         let routes = Routes::<Stub>::default();
         let live: Vec<_> = (0..10).map(|_| (SessionId::new(), Stub.start())).collect();
         for (id, addr) in &live {
-            routes.remember(*id, "alice", addr);
+            routes.remember(*id, &owner("alice"), addr);
         }
         for _ in 0..1_000 {
             let addr = Stub.start();
-            routes.remember(SessionId::new(), "bob", &addr);
+            routes.remember(SessionId::new(), &owner("bob"), &addr);
             stop(addr).await;
         }
         // Never more than twice what the last sweep kept, or the floor.
@@ -182,7 +198,10 @@ mod tests {
             routes.len()
         );
         for (id, _) in &live {
-            assert!(routes.get(id, "alice").is_some(), "live sessions are kept");
+            assert!(
+                routes.get(id, &owner("alice")).is_some(),
+                "live sessions are kept"
+            );
         }
     }
 }

@@ -1,4 +1,5 @@
-//! MCP payload types that the dispatcher needs: protocol revisions, log levels, the initialize
+//! MCP payload types that the dispatcher needs: the request methods ([`Method`], the one table
+//! the dispatcher and the metrics share), protocol revisions, log levels, the initialize
 //! exchange, and cursor pagination for the `*/list` methods.
 //!
 //! The negotiated [`ProtocolVersion`] drives feature gating: fields that only later revisions
@@ -251,24 +252,63 @@ pub fn paginate<T: Clone>(
     Ok((items[start..end].to_vec(), next))
 }
 
-/// The request methods the dispatcher (`crate::dispatch`) answers; keep in step with its match.
-/// Metrics count any other method name as `other`, so that clients cannot add labels (and
-/// memory) without bound.
-pub const REQUEST_METHODS: &[&str] = &[
-    "ping",
-    "initialize",
-    "logging/setLevel",
-    "tools/list",
-    "tools/call",
-    "resources/list",
-    "resources/templates/list",
-    "resources/read",
-    "resources/subscribe",
-    "resources/unsubscribe",
-    "prompts/list",
-    "prompts/get",
-    "completion/complete",
-];
+/// Writes [`Method`] from one list, so that its variants, wire names and [`Method::ALL`] cannot
+/// drift apart.
+macro_rules! methods {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// The request methods this server answers, each name written once: the dispatcher
+        /// (`crate::dispatch`) matches on it exhaustively, and the metrics (`crate::metrics`)
+        /// label requests with [`Method::as_str`]. A name not here is `None` from
+        /// [`Method::parse`]: -32601 on the wire and `other` in the metrics, so that clients
+        /// cannot add labels (and memory) without bound.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Method {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Method {
+            /// Every method, in the order above.
+            pub const ALL: &[Method] = &[$(Method::$variant,)*];
+
+            /// The method's name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Method::$variant => $name,)*
+                }
+            }
+
+            /// The method a request names, if this server has it.
+            pub fn parse(name: &str) -> Option<Method> {
+                match name {
+                    $($name => Some(Method::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+methods! {
+    Ping = "ping",
+    Initialize = "initialize",
+    LoggingSetLevel = "logging/setLevel",
+    ToolsList = "tools/list",
+    ToolsCall = "tools/call",
+    ResourcesList = "resources/list",
+    ResourcesTemplatesList = "resources/templates/list",
+    ResourcesRead = "resources/read",
+    ResourcesSubscribe = "resources/subscribe",
+    ResourcesUnsubscribe = "resources/unsubscribe",
+    PromptsList = "prompts/list",
+    PromptsGet = "prompts/get",
+    CompletionComplete = "completion/complete",
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -326,6 +366,17 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn every_method_parses_back_from_its_name_and_others_do_not() {
+        for &method in Method::ALL {
+            assert_eq!(Method::parse(method.as_str()), Some(method));
+        }
+        assert_eq!(Method::ALL.len(), 13);
+        for unknown in ["", "tools/frobnicate", "Ping", "tools/list "] {
+            assert_eq!(Method::parse(unknown), None, "{unknown:?}");
+        }
     }
 
     #[test]

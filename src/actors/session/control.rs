@@ -1,12 +1,14 @@
 //! The messages a transport sends a session besides client messages: open or resume a stream,
-//! ask for the negotiated version, end the session.
+//! ask for the negotiated version, end the session; and those of the shutdown (how many
+//! requests are running, answer them and end). Draining itself needs no message: the session
+//! reads the server's shared `Draining` flag (`DispatcherConfig::draining`) for each request.
 
 use actix::prelude::*;
 
 use super::Session;
 use crate::{
     mcp::{
-        jsonrpc::{ErrorCode, ErrorObject, Message, RequestId},
+        jsonrpc::{ErrorCode, ErrorObject},
         protocol::ProtocolVersion,
     },
     outlet::{EventSender, Outlet, parse_event_id},
@@ -47,11 +49,6 @@ pub struct GetVersion;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct ForgetStream(pub u64);
-
-/// Shutdown → session: refuse new requests from now on.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub struct Drain;
 
 /// Shutdown → session: how many requests are running?
 #[derive(Debug, Message)]
@@ -108,8 +105,9 @@ impl Handler<Resume> for Session {
         let outlet = if stream == 0 {
             self.get_stream()
         } else {
-            self.reply_to
+            self.in_flight
                 .values()
+                .filter_map(|running| running.outlet())
                 .find(|outlet| outlet.stream() == stream)
                 .cloned()
         };
@@ -158,14 +156,6 @@ impl Handler<End> for Session {
     }
 }
 
-impl Handler<Drain> for Session {
-    type Result = ();
-
-    fn handle(&mut self, _msg: Drain, _ctx: &mut Self::Context) {
-        self.draining = true;
-    }
-}
-
 impl Handler<InFlight> for Session {
     type Result = usize;
 
@@ -178,14 +168,7 @@ impl Handler<Shutdown> for Session {
     type Result = ();
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
-        let running: Vec<RequestId> = self.in_flight.keys().cloned().collect();
-        for id in running {
-            if let Some(handle) = self.in_flight.remove(&id) {
-                ctx.cancel_future(handle);
-            }
-            let message = Message::error(Some(id.clone()), shutting_down());
-            self.reply(ctx, id, message);
-        }
+        self.answer_all(ctx, shutting_down());
         ctx.stop();
     }
 }

@@ -12,9 +12,14 @@ use std::{
     hash::{DefaultHasher, Hash, Hasher},
 };
 
-use serde_json::Value;
+use actix::prelude::*;
+use serde_json::{Value, json};
 
-use crate::tools::render::without_fence_codes;
+use super::Session;
+use crate::{
+    mcp::jsonrpc::{Message, Notification},
+    tools::render::without_fence_codes,
+};
 
 /// The digest of each subscribed resource as last read.
 #[derive(Debug, Default)]
@@ -48,6 +53,59 @@ impl Watch {
     /// Forgets resources no longer subscribed to.
     pub fn retain(&mut self, subscribed: &BTreeSet<String>) {
         self.seen.retain(|uri, _| subscribed.contains(uri));
+    }
+}
+
+impl Session {
+    /// Re-reads every subscribed resource and announces the ones that changed.
+    pub(super) fn poll_subscriptions(&mut self, ctx: &mut Context<Self>) {
+        self.watch.retain(&self.state.subscriptions);
+        if self.watch.polling || self.state.subscriptions.is_empty() {
+            return;
+        }
+        let reads: Vec<_> = self
+            .state
+            .subscriptions
+            .iter()
+            .filter_map(|uri| {
+                let read = self.dispatcher.resource_contents(&self.state, uri)?;
+                Some((uri.clone(), read))
+            })
+            .collect();
+        self.watch.polling = true;
+        let work = async move {
+            let mut readings = Vec::new();
+            for (uri, read) in reads {
+                readings.push((uri, read.await));
+            }
+            readings
+        };
+        ctx.spawn(work.into_actor(self).map(|readings, act, ctx| {
+            act.watch.polling = false;
+            for (uri, reading) in readings {
+                match reading {
+                    // Unsubscribed while it was being read: nothing to say.
+                    _ if !act.state.subscriptions.contains(&uri) => {}
+                    Ok(contents) => {
+                        if act.watch.changed(&uri, &contents) {
+                            let params = json!({ "uri": uri });
+                            act.send(
+                                ctx,
+                                Message::Notification(Notification::new(
+                                    "notifications/resources/updated",
+                                    Some(params),
+                                )),
+                            );
+                        }
+                    }
+                    Err(err) => log::debug!(
+                        "session {}: could not re-read {uri}: {}",
+                        act.id,
+                        err.message
+                    ),
+                }
+            }
+        }));
     }
 }
 
