@@ -1,18 +1,21 @@
-//! The machinery every GitHub tool shares: [`GitHubTool`] (a definition plus a handler
-//! function), the [`Env`] a handler works with, [`Failure`] (a wrong argument or a GitHub
-//! error, both shown to the model as `isError: true` results), and schema helpers.
+//! The machinery every GitHub tool shares: [`GitHubTool`] (a definition plus a [`Handler`]
+//! function), the [`Env`] a handler works with, what a handler answers ([`HandlerResult`]),
+//! [`Failure`] (a wrong argument or a GitHub error, both shown to the model as
+//! `isError: true` results) and [`output`], the usual successful result. A `GitHubTool`
+//! checks the arguments against the input schema before its handler runs, remembers the
+//! repository a call named for completions, and writes the audit line of a write call.
 
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{
     CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply,
     args::{ArgError, Args},
     audit,
-    memo::Renderings,
     render::Fence,
+    renderings::Renderings,
 };
 use crate::{
     config::ToolSettings,
@@ -153,8 +156,12 @@ impl Env {
     }
 }
 
-pub type Outcome = Result<ToolReply, Failure>;
-pub type Handler = fn(Env, Args) -> LocalFuture<Outcome>;
+/// What a handler answers: a result for the model, or why the call did not succeed (shown to
+/// the model as an `isError: true` result all the same, but neither remembered nor audited
+/// when an argument was wrong).
+pub type HandlerResult = Result<ToolReply, Failure>;
+/// A tool's handler: it reads its arguments, calls GitHub through the [`Env`] and renders.
+pub type Handler = fn(Env, Args) -> LocalFuture<HandlerResult>;
 
 /// A tool backed by GitHub.
 pub struct GitHubTool {
@@ -288,63 +295,5 @@ pub fn output(text: String, structured: Value) -> CallToolResult {
     CallToolResult {
         structured_content: Some(structured),
         ..CallToolResult::text(text)
-    }
-}
-
-/// An input schema: an object with these properties, these required, nothing else.
-pub fn input(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
-
-/// `owner` and `repo` property schemas, plus `more`.
-pub fn repo_properties(more: Value) -> Value {
-    let mut properties = json!({
-        "owner": {"type": "string", "minLength": 1, "maxLength": 39,
-                  "description": "Repository owner (user or organization), as in github.com/<owner>/<repo>"},
-        "repo": {"type": "string", "minLength": 1, "maxLength": 100,
-                 "description": "Repository name, as in github.com/<owner>/<repo>"},
-    });
-    if let (Some(base), Value::Object(extra)) = (properties.as_object_mut(), more) {
-        base.extend(extra);
-    }
-    properties
-}
-
-/// The `issue_number` property schema.
-pub fn issue_number_property() -> Value {
-    json!({"type": "integer", "minimum": 1, "description": "The issue number, as in .../issues/<number>"})
-}
-
-/// The behaviour hints. Every tool here talks to GitHub, an open world.
-pub fn hints(read_only: bool, destructive: bool, idempotent: bool) -> Value {
-    json!({
-        "readOnlyHint": read_only,
-        "destructiveHint": destructive,
-        "idempotentHint": idempotent,
-        "openWorldHint": true,
-    })
-}
-
-/// A definition with every field filled in.
-pub fn define(
-    name: &str,
-    title: &str,
-    description: &str,
-    input_schema: Value,
-    output_schema: Value,
-    annotations: Value,
-) -> ToolDefinition {
-    ToolDefinition {
-        name: name.into(),
-        title: title.into(),
-        description: description.into(),
-        input_schema,
-        output_schema: Some(output_schema),
-        annotations: Some(annotations),
     }
 }
