@@ -72,3 +72,43 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         .into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_not_idempotent() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "add_issue_comment");
+        // Each call adds a comment: a client must not repeat it on its own.
+        assert_eq!(definition.annotations, Some(hints(false, false, false)));
+    }
+
+    #[actix::test]
+    async fn a_blank_or_overlong_body_is_refused_before_github_is_asked() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1, "body": " "}),
+        )
+        .await;
+        assert!(
+            text.contains("`body` must be 1 to 65536 characters long"),
+            "{text}"
+        );
+        let body = "x".repeat(MAX_BODY_CHARS + 1);
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1, "body": body}),
+        )
+        .await;
+        assert!(
+            text.contains("`body` must be 1 to 65536 characters long"),
+            "{text}"
+        );
+    }
+}

@@ -130,3 +130,40 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         Ok(result.into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_idempotent() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "batch_label_issues");
+        // Labels are added, never removed: adding them again changes nothing.
+        assert_eq!(definition.annotations, Some(hints(false, false, true)));
+    }
+
+    #[actix::test]
+    async fn issue_numbers_and_labels_are_required_within_their_bounds() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_numbers": [1, 2]}),
+        )
+        .await;
+        assert_eq!(text, "missing required argument `labels`");
+        let numbers: Vec<u64> = (1..=26).collect();
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_numbers": numbers, "labels": ["bug"]}),
+        )
+        .await;
+        assert!(
+            text.contains("`issue_numbers` must be a list of 1 to 25 distinct"),
+            "{text}"
+        );
+    }
+}

@@ -56,3 +56,57 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         .into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_not_idempotent() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "create_issue");
+        // Each call files an issue: a client must not repeat it on its own.
+        assert_eq!(definition.annotations, Some(hints(false, false, false)));
+    }
+
+    #[actix::test]
+    async fn a_blank_title_or_an_overlong_body_is_refused_before_github_is_asked() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "title": "  "}),
+        )
+        .await;
+        assert!(
+            text.contains("`title` must be 1 to 256 characters long"),
+            "{text}"
+        );
+        let body = "x".repeat(MAX_BODY_CHARS + 1);
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "title": "Crash", "body": body}),
+        )
+        .await;
+        assert!(
+            text.contains("`body` must be at most 65536 characters"),
+            "{text}"
+        );
+    }
+
+    #[actix::test]
+    async fn repeated_labels_are_refused() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "title": "Crash", "labels": ["bug", "bug"]}),
+        )
+        .await;
+        assert!(
+            text.contains("`labels` must be a list of 0 to 100 distinct"),
+            "{text}"
+        );
+    }
+}

@@ -63,3 +63,60 @@ pub fn define(
         annotations: Some(annotations),
     }
 }
+
+/// What every GitHub tool's definition must be, checked by each tool's tests.
+#[cfg(test)]
+pub mod testing {
+    use serde_json::Value;
+
+    use super::ToolDefinition;
+
+    /// `definition` is complete and its schemas hang together: every required property is
+    /// declared, every default is allowed by its property, arguments beyond the declared ones
+    /// are refused, and the four behaviour hints are set, GitHub being an open world.
+    pub fn assert_well_formed(definition: &ToolDefinition) {
+        let name = &definition.name;
+        assert!(!definition.title.is_empty(), "{name}: a title");
+        assert!(!definition.description.is_empty(), "{name}: a description");
+        let input = &definition.input_schema;
+        assert_eq!(input["type"], "object", "{name}: input is an object");
+        assert_eq!(
+            input["additionalProperties"], false,
+            "{name}: no extra arguments"
+        );
+        assert_required_are_declared(name, input);
+        for (property, schema) in input["properties"].as_object().expect("properties") {
+            assert!(schema["type"].is_string(), "{name}.{property}: a type");
+            let (Some(default), Some(allowed)) = (schema.get("default"), schema.get("enum")) else {
+                continue;
+            };
+            let allowed = allowed.as_array().expect("an enum is a list");
+            assert!(
+                allowed.contains(default),
+                "{name}.{property}: default allowed"
+            );
+        }
+        let output = definition.output_schema.as_ref().expect("an output schema");
+        assert_eq!(output["type"], "object", "{name}: output is an object");
+        assert_required_are_declared(name, output);
+        let hints = definition.annotations.as_ref().expect("annotations");
+        for hint in ["readOnlyHint", "destructiveHint", "idempotentHint"] {
+            assert!(hints[hint].is_boolean(), "{name}: {hint}");
+        }
+        assert_eq!(
+            hints["openWorldHint"], true,
+            "{name}: GitHub is an open world"
+        );
+    }
+
+    fn assert_required_are_declared(name: &str, schema: &Value) {
+        let declared = schema["properties"].as_object().expect("properties");
+        for required in schema["required"].as_array().expect("required") {
+            let required = required.as_str().expect("a property name");
+            assert!(
+                declared.contains_key(required),
+                "{name}: {required} declared"
+            );
+        }
+    }
+}

@@ -82,3 +82,67 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         Ok(env.keep_fenced(key, &sources, env.serialize(result), &fence))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        policy::{Policy, PolicySettings},
+        tools::{
+            definition::testing::assert_well_formed,
+            github_tool::testing::{refusal, refusal_under},
+        },
+    };
+
+    #[test]
+    fn the_definition_is_well_formed_and_read_only() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "get_issue");
+        assert_eq!(definition.annotations, Some(hints(true, false, true)));
+    }
+
+    #[actix::test]
+    async fn an_issue_number_is_required_and_positive() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello"}),
+        )
+        .await;
+        assert!(
+            text.contains("missing required argument `issue_number`"),
+            "{text}"
+        );
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_number": 0}),
+        )
+        .await;
+        assert!(
+            text.contains("`issue_number` must be a whole number from 1"),
+            "{text}"
+        );
+    }
+
+    #[actix::test]
+    async fn a_repository_outside_the_policy_is_refused() {
+        let policy = Policy::new(&PolicySettings {
+            repositories: "octo/hello".into(),
+            ..PolicySettings::default()
+        })
+        .unwrap();
+        let text = refusal_under(
+            policy,
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "secret", "issue_number": 1}),
+        )
+        .await;
+        assert!(
+            text.contains("repository octo/secret is not allowed"),
+            "{text}"
+        );
+    }
+}

@@ -297,3 +297,73 @@ pub fn output(text: String, structured: Value) -> CallToolResult {
         ..CallToolResult::text(text)
     }
 }
+
+/// Calling a GitHub tool in a unit test, as a session with a credential does, through
+/// [`GitHubTool`]: for calls that end before any request to GitHub, refused on their
+/// arguments or by the policy. The gateway is real; its GitHub is a closed local port.
+#[cfg(test)]
+pub mod testing {
+    use actix::Actor;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::{
+        config::{GitHubSettings, Secret},
+        github::{gateway::GitHubGateway, transport::Moves},
+        mcp::protocol::ProtocolVersion,
+        metrics::Metrics,
+    };
+
+    /// The text of the `isError` result `definition`'s `handler` answers to `arguments`, on a
+    /// server without a policy. Runs inside an actix system (`#[actix::test]`).
+    pub async fn refusal(definition: ToolDefinition, handler: Handler, arguments: Value) -> String {
+        refusal_under(Policy::default(), definition, handler, arguments).await
+    }
+
+    /// As [`refusal`], under `policy`.
+    pub async fn refusal_under(
+        policy: Policy,
+        definition: ToolDefinition,
+        handler: Handler,
+        arguments: Value,
+    ) -> String {
+        let settings = GitHubSettings {
+            api_url: "http://127.0.0.1:9".into(),
+            ..GitHubSettings::test_defaults()
+        };
+        let gateway = GitHubGateway::new(&settings, Moves::Follow, Metrics::default())
+            .expect("test settings are valid")
+            .start();
+        let tool = GitHubTool::new(
+            definition,
+            handler,
+            GitHub::new(gateway, &settings.api_url),
+            Arc::new(ToolSettings {
+                body_max_chars: 100,
+                comments_max: 10,
+            }),
+            Arc::new(policy),
+            Renderings::default(),
+        );
+        let context = CallContext {
+            credential: Some(Credential::new(Secret::new("t"))),
+            ..CallContext::bare(ProtocolVersion::LATEST)
+        };
+        let memory = context.memory.clone();
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object");
+        };
+        let reply = tool.call(arguments, context).await.expect("a tool result");
+        let ToolReply::Built(result) = reply else {
+            panic!("a refusal is built, not a kept rendering: {reply:?}");
+        };
+        assert!(result.is_error, "refused: {:?}", result.content);
+        // Refused on its arguments: the repository named is not remembered for completions
+        // (nor is the call audited).
+        assert!(memory.repositories().is_empty(), "nothing remembered");
+        result.content[0]["text"]
+            .as_str()
+            .expect("a text result")
+            .to_string()
+    }
+}

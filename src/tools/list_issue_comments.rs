@@ -96,3 +96,41 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         .into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_read_only() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "list_issue_comments");
+        assert_eq!(definition.annotations, Some(hints(true, false, true)));
+    }
+
+    #[actix::test]
+    async fn an_issue_number_and_a_limit_in_range_are_required() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello"}),
+        )
+        .await;
+        assert!(
+            text.contains("missing required argument `issue_number`"),
+            "{text}"
+        );
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1, "limit": 0}),
+        )
+        .await;
+        assert!(
+            text.contains("`limit` must be a whole number from 1 to 100"),
+            "{text}"
+        );
+    }
+}

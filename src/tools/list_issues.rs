@@ -96,3 +96,41 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         Ok(env.keep(key, &pages, env.serialize_output(&text, &structured)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_read_only() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "list_issues");
+        assert_eq!(definition.annotations, Some(hints(true, false, true)));
+    }
+
+    #[actix::test]
+    async fn a_state_or_limit_out_of_range_is_refused_before_github_is_asked() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "state": "draft"}),
+        )
+        .await;
+        assert!(
+            text.contains("`state` must be one of open, closed, all"),
+            "{text}"
+        );
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "limit": 101}),
+        )
+        .await;
+        assert!(
+            text.contains("`limit` must be a whole number from 1 to 100"),
+            "{text}"
+        );
+    }
+}

@@ -138,3 +138,41 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         Ok(env.keep(key, &sources, env.serialize_output(&text, &structured)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_read_only() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "list_issues_paginated");
+        assert_eq!(definition.annotations, Some(hints(true, false, true)));
+    }
+
+    #[actix::test]
+    async fn a_sort_or_page_github_does_not_take_is_refused_before_github_is_asked() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "sort": "reactions"}),
+        )
+        .await;
+        assert!(
+            text.contains("`sort` must be one of created, updated, comments"),
+            "{text}"
+        );
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "page": 0}),
+        )
+        .await;
+        assert!(
+            text.contains("`page` must be a whole number from 1"),
+            "{text}"
+        );
+    }
+}

@@ -137,3 +137,67 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         .into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        policy::{Policy, PolicySettings},
+        tools::{
+            definition::testing::assert_well_formed,
+            github_tool::testing::{refusal, refusal_under},
+        },
+    };
+
+    #[test]
+    fn the_definition_is_well_formed_and_read_only() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "search_issues");
+        assert_eq!(definition.annotations, Some(hints(true, false, true)));
+    }
+
+    #[actix::test]
+    async fn a_search_outside_the_allowed_repositories_is_refused() {
+        let policy = || {
+            Policy::new(&PolicySettings {
+                repositories: "octo/hello".into(),
+                ..PolicySettings::default()
+            })
+            .unwrap()
+        };
+        let text = refusal_under(
+            policy(),
+            definition(),
+            handle,
+            json!({"query": "repo:octo/secret crash"}),
+        )
+        .await;
+        assert!(
+            text.starts_with("the search targets repo:octo/secret, which is outside"),
+            "{text}"
+        );
+        let text = refusal_under(
+            policy(),
+            definition(),
+            handle,
+            json!({"query": "crash OR hang"}),
+        )
+        .await;
+        assert!(text.starts_with("the search uses OR"), "{text}");
+    }
+
+    #[actix::test]
+    async fn a_blank_query_or_a_limit_out_of_range_is_refused() {
+        let text = refusal(definition(), handle, json!({"query": "   "})).await;
+        assert!(
+            text.contains("`query` must be 1 to 256 characters long"),
+            "{text}"
+        );
+        let text = refusal(definition(), handle, json!({"query": "crash", "limit": 51})).await;
+        assert!(
+            text.contains("`limit` must be a whole number from 1 to 50"),
+            "{text}"
+        );
+    }
+}

@@ -105,3 +105,52 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
         .into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{definition::testing::assert_well_formed, github_tool::testing::refusal};
+
+    #[test]
+    fn the_definition_is_well_formed_and_destructive() {
+        let definition = definition();
+        assert_well_formed(&definition);
+        assert_eq!(definition.name, "update_issue");
+        // `labels` and `assignees` replace the current sets: what was there is lost.
+        assert_eq!(definition.annotations, Some(hints(false, true, true)));
+    }
+
+    #[actix::test]
+    async fn an_update_without_changes_is_refused() {
+        let text = refusal(
+            definition(),
+            handle,
+            json!({"owner": "octo", "repo": "hello", "issue_number": 1}),
+        )
+        .await;
+        assert!(text.starts_with("nothing to change"), "{text}");
+    }
+
+    #[actix::test]
+    async fn a_state_reason_that_contradicts_the_state_is_refused() {
+        for (state, reason) in [
+            ("open", "completed"),
+            ("open", "not_planned"),
+            ("closed", "reopened"),
+        ] {
+            let text = refusal(
+                definition(),
+                handle,
+                json!({"owner": "octo", "repo": "hello", "issue_number": 1,
+                       "state": state, "state_reason": reason}),
+            )
+            .await;
+            assert!(
+                text.contains(&format!(
+                    "`state_reason` {reason:?} does not go with state {state:?}"
+                )),
+                "{text}"
+            );
+        }
+    }
+}
