@@ -2,17 +2,38 @@
 //!
 //! The dispatcher asks the registry for definitions and hands it calls; each tool is a
 //! definition plus an async handler. [`github_tools`] builds the registry of the GitHub issue
-//! tools: [`read`] (list, page, get, search, comments) and [`write`] (create, update, label,
-//! comment), on the shared machinery in [`kit`], [`args`] and [`render`]. Tests register their
-//! own tools through [`ToolRegistry::with`].
+//! tools, one module each, holding its definition, its handler and its tests:
+//!
+//! - read-only: [`list_issues`], [`list_issues_paginated`], [`get_issue`], [`search_issues`],
+//!   [`list_issue_comments`];
+//! - changing GitHub: [`create_issue`], [`update_issue`], [`batch_label_issues`],
+//!   [`add_issue_comment`].
+//!
+//! They share [`github_tool`] (the [`Tool`] every GitHub tool is, and what a handler works
+//! with), [`definition`] (the parts of a definition), [`args`] (reading arguments), [`render`]
+//! (text, structured content and the hygiene of GitHub's text), [`renderings`] (results kept
+//! for reuse), [`audit`] (the audit line of a write call), [`issue_list`] (what both list tools
+//! answer) and [`issue_fields`] (the fields create and update take). Tests register their own
+//! tools through [`ToolRegistry::with`].
 
 pub mod args;
 pub mod audit;
-pub mod kit;
-pub mod memo;
-pub mod read;
+pub mod definition;
+pub mod github_tool;
+pub mod issue_fields;
+pub mod issue_list;
 pub mod render;
-pub mod write;
+pub mod renderings;
+
+pub mod add_issue_comment;
+pub mod batch_label_issues;
+pub mod create_issue;
+pub mod get_issue;
+pub mod list_issue_comments;
+pub mod list_issues;
+pub mod list_issues_paginated;
+pub mod search_issues;
+pub mod update_issue;
 
 use std::sync::{Arc, OnceLock};
 
@@ -106,7 +127,7 @@ impl CallToolResult {
 }
 
 /// What a tool call gives back: a result still to be serialized, or one already serialized
-/// for the caller's protocol version (a rendering kept by [`memo::Renderings`]).
+/// for the caller's protocol version (a rendering kept by [`renderings::Renderings`]).
 #[derive(Debug, Clone)]
 pub enum ToolReply {
     Built(CallToolResult),
@@ -249,28 +270,22 @@ pub fn github_tools(
     metrics: Metrics,
 ) -> ToolRegistry {
     let settings = Arc::new(settings);
-    let renderings = memo::Renderings::new(metrics);
-    let tools: [(ToolDefinition, kit::Handler); 9] = [
-        (read::list_issues_definition(), read::list_issues),
-        (read::get_issue_definition(), read::get_issue),
-        (write::create_issue_definition(), write::create_issue),
-        (write::update_issue_definition(), write::update_issue),
-        (read::search_issues_definition(), read::search_issues),
+    let renderings = renderings::Renderings::new(metrics);
+    let tools: [(ToolDefinition, github_tool::Handler); 9] = [
+        (list_issues::definition(), list_issues::handle),
+        (get_issue::definition(), get_issue::handle),
+        (create_issue::definition(), create_issue::handle),
+        (update_issue::definition(), update_issue::handle),
+        (search_issues::definition(), search_issues::handle),
         (
-            read::list_issues_paginated_definition(),
-            read::list_issues_paginated,
+            list_issues_paginated::definition(),
+            list_issues_paginated::handle,
         ),
+        (batch_label_issues::definition(), batch_label_issues::handle),
+        (add_issue_comment::definition(), add_issue_comment::handle),
         (
-            write::batch_label_issues_definition(),
-            write::batch_label_issues,
-        ),
-        (
-            write::add_issue_comment_definition(),
-            write::add_issue_comment,
-        ),
-        (
-            read::list_issue_comments_definition(),
-            read::list_issue_comments,
+            list_issue_comments::definition(),
+            list_issue_comments::handle,
         ),
     ];
     tools.into_iter().fold(
@@ -282,7 +297,7 @@ pub fn github_tools(
                 .is_some_and(|hints| hints["readOnlyHint"] == true);
             match policy.disabled(&definition.name, read_only) {
                 Some(reason) => registry.disable(&definition.name, reason),
-                None => registry.with(kit::GitHubTool::new(
+                None => registry.with(github_tool::GitHubTool::new(
                     definition,
                     handler,
                     github.clone(),

@@ -1,6 +1,7 @@
 //! The audit line of a write tool call (log target `audit`): who, which tool, which
-//! repository and issue, and the outcome. [`kit::GitHubTool`](super::kit::GitHubTool) writes
-//! one for every write call it accepted and GitHub may have acted on, once the call has ended.
+//! repository and issue, and the outcome. [`GitHubTool`](super::github_tool::GitHubTool)
+//! writes one for every write call it accepted and GitHub may have acted on, once the call has
+//! ended.
 //!
 //! The line is for operators and log pipelines, so it must stay one short line whatever a
 //! caller sends: only calls whose arguments were accepted are logged (a refused call, such

@@ -1,18 +1,21 @@
-//! The machinery every GitHub tool shares: [`GitHubTool`] (a definition plus a handler
-//! function), the [`Env`] a handler works with, [`Failure`] (a wrong argument or a GitHub
-//! error, both shown to the model as `isError: true` results), and schema helpers.
+//! The machinery every GitHub tool shares: [`GitHubTool`] (a definition plus a [`Handler`]
+//! function), the [`Env`] a handler works with, what a handler answers ([`HandlerResult`]),
+//! [`Failure`] (a wrong argument or a GitHub error, both shown to the model as
+//! `isError: true` results) and [`output`], the usual successful result. A `GitHubTool`
+//! checks the arguments against the input schema before its handler runs, remembers the
+//! repository a call named for completions, and writes the audit line of a write call.
 
 use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{
     CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply,
     args::{ArgError, Args},
     audit,
-    memo::Renderings,
     render::Fence,
+    renderings::Renderings,
 };
 use crate::{
     config::ToolSettings,
@@ -153,8 +156,12 @@ impl Env {
     }
 }
 
-pub type Outcome = Result<ToolReply, Failure>;
-pub type Handler = fn(Env, Args) -> LocalFuture<Outcome>;
+/// What a handler answers: a result for the model, or why the call did not succeed (shown to
+/// the model as an `isError: true` result all the same, but neither remembered nor audited
+/// when an argument was wrong).
+pub type HandlerResult = Result<ToolReply, Failure>;
+/// A tool's handler: it reads its arguments, calls GitHub through the [`Env`] and renders.
+pub type Handler = fn(Env, Args) -> LocalFuture<HandlerResult>;
 
 /// A tool backed by GitHub.
 pub struct GitHubTool {
@@ -291,60 +298,72 @@ pub fn output(text: String, structured: Value) -> CallToolResult {
     }
 }
 
-/// An input schema: an object with these properties, these required, nothing else.
-pub fn input(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
+/// Calling a GitHub tool in a unit test, as a session with a credential does, through
+/// [`GitHubTool`]: for calls that end before any request to GitHub, refused on their
+/// arguments or by the policy. The gateway is real; its GitHub is a closed local port.
+#[cfg(test)]
+pub mod testing {
+    use actix::Actor;
+    use serde_json::Value;
 
-/// `owner` and `repo` property schemas, plus `more`.
-pub fn repo_properties(more: Value) -> Value {
-    let mut properties = json!({
-        "owner": {"type": "string", "minLength": 1, "maxLength": 39,
-                  "description": "Repository owner (user or organization), as in github.com/<owner>/<repo>"},
-        "repo": {"type": "string", "minLength": 1, "maxLength": 100,
-                 "description": "Repository name, as in github.com/<owner>/<repo>"},
-    });
-    if let (Some(base), Value::Object(extra)) = (properties.as_object_mut(), more) {
-        base.extend(extra);
+    use super::*;
+    use crate::{
+        config::{GitHubSettings, Secret},
+        github::{gateway::GitHubGateway, transport::Moves},
+        mcp::protocol::ProtocolVersion,
+        metrics::Metrics,
+    };
+
+    /// The text of the `isError` result `definition`'s `handler` answers to `arguments`, on a
+    /// server without a policy. Runs inside an actix system (`#[actix::test]`).
+    pub async fn refusal(definition: ToolDefinition, handler: Handler, arguments: Value) -> String {
+        refusal_under(Policy::default(), definition, handler, arguments).await
     }
-    properties
-}
 
-/// The `issue_number` property schema.
-pub fn issue_number_property() -> Value {
-    json!({"type": "integer", "minimum": 1, "description": "The issue number, as in .../issues/<number>"})
-}
-
-/// The behaviour hints. Every tool here talks to GitHub, an open world.
-pub fn hints(read_only: bool, destructive: bool, idempotent: bool) -> Value {
-    json!({
-        "readOnlyHint": read_only,
-        "destructiveHint": destructive,
-        "idempotentHint": idempotent,
-        "openWorldHint": true,
-    })
-}
-
-/// A definition with every field filled in.
-pub fn define(
-    name: &str,
-    title: &str,
-    description: &str,
-    input_schema: Value,
-    output_schema: Value,
-    annotations: Value,
-) -> ToolDefinition {
-    ToolDefinition {
-        name: name.into(),
-        title: title.into(),
-        description: description.into(),
-        input_schema,
-        output_schema: Some(output_schema),
-        annotations: Some(annotations),
+    /// As [`refusal`], under `policy`.
+    pub async fn refusal_under(
+        policy: Policy,
+        definition: ToolDefinition,
+        handler: Handler,
+        arguments: Value,
+    ) -> String {
+        let settings = GitHubSettings {
+            api_url: "http://127.0.0.1:9".into(),
+            ..GitHubSettings::test_defaults()
+        };
+        let gateway = GitHubGateway::new(&settings, Moves::Follow, Metrics::default())
+            .expect("test settings are valid")
+            .start();
+        let tool = GitHubTool::new(
+            definition,
+            handler,
+            GitHub::new(gateway, &settings.api_url),
+            Arc::new(ToolSettings {
+                body_max_chars: 100,
+                comments_max: 10,
+            }),
+            Arc::new(policy),
+            Renderings::default(),
+        );
+        let context = CallContext {
+            credential: Some(Credential::new(Secret::new("t"))),
+            ..CallContext::bare(ProtocolVersion::LATEST)
+        };
+        let memory = context.memory.clone();
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments are an object");
+        };
+        let reply = tool.call(arguments, context).await.expect("a tool result");
+        let ToolReply::Built(result) = reply else {
+            panic!("a refusal is built, not a kept rendering: {reply:?}");
+        };
+        assert!(result.is_error, "refused: {:?}", result.content);
+        // Refused on its arguments: the repository named is not remembered for completions
+        // (nor is the call audited).
+        assert!(memory.repositories().is_empty(), "nothing remembered");
+        result.content[0]["text"]
+            .as_str()
+            .expect("a text result")
+            .to_string()
     }
 }
