@@ -87,7 +87,7 @@ impl Metrics {
         }
     }
 
-    /// A tool call answered with a result rendered before (see `tools::memo`).
+    /// A tool call answered with a result rendered before (see `tools::renderings`).
     pub fn tool_result_reused(&self) {
         self.lock().tool_results_reused += 1;
     }
