@@ -19,7 +19,7 @@
 //! through [`Intake::read_body`]; [`super::screen`] refuses crowding peers' connections.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, hash_map::Entry},
     net::IpAddr,
     rc::Rc,
     sync::{Arc, Mutex},
@@ -107,15 +107,21 @@ impl Gauge {
     /// nothing (and so wakes no one waiting).
     fn try_enter(self: &Arc<Self>, peer: IpAddr) -> Result<Held, Crowded> {
         let mut counts = self.lock();
-        let mine = counts.per_peer.get(&peer).copied().unwrap_or(0);
+        let Counts { per_peer, total } = &mut *counts;
+        // One lookup: a vacant entry that is refused is dropped without being inserted.
+        let entry = per_peer.entry(peer);
+        let mine = match &entry {
+            Entry::Occupied(occupied) => *occupied.get(),
+            Entry::Vacant(_) => 0,
+        };
         if self.max_per_peer > 0 && mine >= self.max_per_peer {
             return Err(Crowded::Peer);
         }
-        if self.max_total > 0 && counts.total >= self.max_total {
+        if self.max_total > 0 && *total >= self.max_total {
             return Err(Crowded::Total);
         }
-        counts.total += 1;
-        *counts.per_peer.entry(peer).or_default() += 1;
+        *total += 1;
+        *entry.or_default() += 1;
         Ok(Held {
             gauge: self.clone(),
             peer,
@@ -148,10 +154,11 @@ impl Drop for Held {
     fn drop(&mut self) {
         let mut counts = self.gauge.lock();
         counts.total -= 1;
-        if let Some(mine) = counts.per_peer.get_mut(&self.peer) {
-            *mine -= 1;
-            if *mine == 0 {
-                counts.per_peer.remove(&self.peer);
+        // One lookup, and the entry removed through it when it reaches 0.
+        if let Entry::Occupied(mut mine) = counts.per_peer.entry(self.peer) {
+            *mine.get_mut() -= 1;
+            if *mine.get() == 0 {
+                mine.remove();
             }
         }
         drop(counts);
@@ -217,7 +224,7 @@ impl Intake {
         data.insert(ConnectionTicket {
             _held: held,
             crowded: crowded.is_some(),
-            watch: watchdog::watch(stream, self.quiet_for),
+            watch: watchdog::watch(stream, peer, self.quiet_for),
         });
     }
 

@@ -13,7 +13,7 @@ use std::{
 
 use actix_web::{
     Error, HttpMessage,
-    body::{BoxBody, EitherBody, MessageBody},
+    body::{EitherBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     error::PayloadError,
     middleware::Next,
@@ -63,41 +63,59 @@ pub async fn screen(
     };
     let response = next.call(request).await?;
     let unread = body.and_then(|body| body.borrow_mut().take());
-    if unread.is_none() && running.is_none() {
-        return Ok(response.map_into_left_body());
-    }
     // actix decides whether to drain or close when the answer's body ends, so the unread body
-    // rides with it until then; so does the mark that a request is running.
+    // rides with it until then; so does the mark that a request is running. Wrapped in place,
+    // without boxing: every answer goes through here.
     Ok(response
-        .map_body(|_, answer| {
-            BoxBody::new(Holding {
-                answer: BoxBody::new(answer),
-                _unread: unread,
-                _running: running,
-            })
+        .map_body(|_, answer| Holding {
+            answer,
+            _unread: unread,
+            _running: running,
         })
-        .map_into_right_body())
+        .map_into_left_body())
 }
 
 /// An answer's body, holding the request's unread body and its running mark until sent.
-struct Holding {
-    answer: BoxBody,
+struct Holding<B> {
+    answer: B,
     _unread: Option<Payload>,
     _running: Option<Running>,
 }
 
-impl MessageBody for Holding {
-    type Error = Box<dyn std::error::Error>;
+impl<B: MessageBody> MessageBody for Holding<B> {
+    type Error = B::Error;
 
     fn size(&self) -> actix_web::body::BodySize {
         self.answer.size()
     }
 
     fn poll_next(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
-        Pin::new(&mut self.answer).poll_next(cx)
+        // SAFETY: `answer` is pinned whenever `Holding` is (a structural projection): it is
+        // never moved out nor handed out unpinned, and `Holding` has no `Drop` of its own.
+        let answer = unsafe { self.map_unchecked_mut(|holding| &mut holding.answer) };
+        answer.poll_next(cx)
+    }
+
+    /// An answer in one piece (most are) is written out at once, as actix does without this
+    /// wrapper; the running mark goes with it. Not while an unread body is held: that must
+    /// stay until the answer has been sent, so the answer is then streamed.
+    fn try_into_bytes(self) -> Result<web::Bytes, Self> {
+        if self._unread.is_some() {
+            return Err(self);
+        }
+        let Holding {
+            answer,
+            _unread,
+            _running,
+        } = self;
+        answer.try_into_bytes().map_err(|answer| Holding {
+            answer,
+            _unread,
+            _running,
+        })
     }
 }
 

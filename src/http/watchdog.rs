@@ -62,12 +62,17 @@ thread_local! {
     static SWEEPING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Starts watching a new connection (on its worker's thread); `None` if its addresses cannot
-/// be read (it is then not watched, and actix's own timers still apply).
-pub fn watch(stream: &actix_web::rt::net::TcpStream, quiet_for: Duration) -> Option<Rc<Watch>> {
+/// Starts watching a new connection from `peer` (its address as the caller just read it, on
+/// its worker's thread); `None` if its local address cannot be read (it is then not watched,
+/// and actix's own timers still apply).
+pub fn watch(
+    stream: &actix_web::rt::net::TcpStream,
+    peer: SocketAddr,
+    quiet_for: Duration,
+) -> Option<Rc<Watch>> {
     let watch = Rc::new(Watch {
         fd: stream.as_raw_fd(),
-        peer: stream.peer_addr().ok()?,
+        peer,
         local: stream.local_addr().ok()?,
         running: Cell::new(0),
         quiet_since: Cell::new(Instant::now()),

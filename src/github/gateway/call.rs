@@ -131,16 +131,18 @@ impl GitHubGateway {
         };
         // A retry already holds its key; other calls may join it meanwhile, as before.
         let shares = !call.sender && call.pending.is_some();
-        let turn = match (turn, &call.pending) {
+        let (mut turn, mut answer) = match (turn, &call.pending) {
             (Some(turn), Some(key)) if shares => {
                 // Queued: wait for the turn, or for an identical call of another principal's
                 // to answer first. Joining that call instead would mean waiting behind its
-                // principal's queue.
+                // principal's queue. (One lookup for both its principal and its answer.)
                 let shared = shared_mut(&mut self.pending, key);
                 if !shared.queued.contains(&call.principal) {
                     shared.queued.push(call.principal.clone());
                 }
-                turn
+                let (tx, answer) = oneshot::channel();
+                shared.waiters.push(tx);
+                (turn, answer)
             }
             (turn, key) => {
                 if let Some(key) = key.as_ref().filter(|_| shares) {
@@ -158,11 +160,6 @@ impl GitHubGateway {
                 return Turn::Wait(Box::pin(wait.into_actor(self).map(|(), _, _| (call, None))));
             }
         };
-        let (tx, mut answer) = oneshot::channel();
-        if let Some(key) = &call.pending {
-            shared_mut(&mut self.pending, key).waiters.push(tx);
-        }
-        let mut turn = turn;
         let wait = async move {
             tokio::select! {
                 biased;

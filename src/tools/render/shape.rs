@@ -28,22 +28,18 @@ pub fn date(text: &str) -> &str {
 }
 
 fn is_rfc3339(b: &[u8]) -> bool {
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    // `YYYY-MM-DDThh:mm:ss`, checked byte by byte at fixed places: every entry of every list
+    // has two dates.
+    let Some(head) = b.get(..19) else {
+        return false;
     };
-    let at = |i: usize, expected: &[u8]| b.get(i).is_some_and(|c| expected.contains(c));
-    let date_time = digits(0..4)
-        && at(4, b"-")
-        && digits(5..7)
-        && at(7, b"-")
-        && digits(8..10)
-        && at(10, b"Tt ")
-        && digits(11..13)
-        && at(13, b":")
-        && digits(14..16)
-        && at(16, b":")
-        && digits(17..19);
+    const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    let date_time = DIGITS.iter().all(|&i| head[i].is_ascii_digit())
+        && head[4] == b'-'
+        && head[7] == b'-'
+        && matches!(head[10], b'T' | b't' | b' ')
+        && head[13] == b':'
+        && head[16] == b':';
     if !date_time {
         return false;
     }
@@ -71,29 +67,43 @@ pub fn web_url(text: &str) -> &str {
 }
 
 fn is_web_url(text: &str) -> bool {
-    let Some(rest) = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"))
-    else {
+    // One pass over the bytes, no searcher: every entry of every list has a URL.
+    let bytes = text.as_bytes();
+    if bytes.len() > 512 {
+        return false;
+    }
+    let rest = if let Some(rest) = bytes.strip_prefix(b"https://") {
+        rest
+    } else if let Some(rest) = bytes.strip_prefix(b"http://") {
+        rest
+    } else {
         return false;
     };
-    let Some((host, path)) = rest.split_once('/') else {
+    let Some(slash) = rest.iter().position(|&c| c == b'/') else {
         return false;
     };
+    let (host, path) = (&rest[..slash], &rest[slash + 1..]);
     let host_ok = !host.is_empty()
         && host
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':'));
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b':'));
     // What GitHub's issue and comment URLs hold: names, numbers, `#issuecomment-1`.
-    let path_ok = path.bytes().all(|c| {
+    let path_ok = path.iter().all(|&c| {
         c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'/' | b'#' | b'%')
     });
-    let mut segments = path.split('/');
-    let names_ok = match (segments.next(), segments.next()) {
-        (Some(owner), Some(repo)) => is_owner_and_name(owner, repo),
-        _ => false,
+    if !(host_ok && path_ok) {
+        return false;
+    }
+    // The first two segments, owner and repository: the path needs at least one `/`.
+    let Some(owner_end) = path.iter().position(|&c| c == b'/') else {
+        return false;
     };
-    text.len() <= 512 && host_ok && path_ok && names_ok
+    let (owner, after) = (&path[..owner_end], &path[owner_end + 1..]);
+    let repo = after
+        .iter()
+        .position(|&c| c == b'/')
+        .map_or(after, |end| &after[..end]);
+    is_owner_and_name_bytes(owner, repo)
 }
 
 /// An issue's state: `open` or `closed`, else [`BAD_WORD`].
@@ -129,16 +139,20 @@ fn is_repository(full_name: &str) -> bool {
 
 /// The rules of [`crate::github::api::RepoRef::new`], checked without building one.
 fn is_owner_and_name(owner: &str, name: &str) -> bool {
+    is_owner_and_name_bytes(owner.as_bytes(), name.as_bytes())
+}
+
+fn is_owner_and_name_bytes(owner: &[u8], name: &[u8]) -> bool {
     let owner_ok = (1..=39).contains(&owner.len())
         && owner
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'-');
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-');
     let name_ok = (1..=100).contains(&name.len())
-        && name != "."
-        && name != ".."
+        && name != b"."
+        && name != b".."
         && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
     owner_ok && name_ok
 }
 
