@@ -11,9 +11,17 @@
 //! and hands it every request and notification it receives; it runs, tracks and cancels the
 //! pending futures. A caller without a session (a stateless request) makes an [`McpState`]
 //! with [`McpState::stateless`] for the one request. Nothing here knows SSE or HTTP.
+//!
+//! This file routes, and serves what takes a few lines (`ping`, `prompts/get`, `tools/call`,
+//! the notifications). The method groups with more to them live below it: `lifecycle.rs`
+//! (`initialize`, `logging/setLevel`), `lists.rs` (the `*/list` methods), `resources.rs`
+//! (`resources/read`, `subscribe`, `unsubscribe`) and `completion.rs` (`completion/complete`);
+//! `state.rs` holds a session's [`McpState`].
 
+mod completion;
 mod lifecycle;
 mod lists;
+mod resources;
 pub mod state;
 
 use std::{
@@ -31,17 +39,13 @@ pub use state::{LOGGER, McpState};
 
 use crate::{
     call::Notifier,
-    completions::CompletionRequest,
     draining::Draining,
     mcp::{
-        jsonrpc::{
-            ErrorCode, ErrorObject, Notification, Request, RequestId, ResultObject,
-            SerializedResult,
-        },
+        jsonrpc::{ErrorObject, Notification, Request, RequestId, ResultObject, SerializedResult},
         protocol::{Method, ProtocolVersion, parse_params},
     },
     metrics::Metrics,
-    tools::{CallToolResult, LocalFuture},
+    tools::CallToolResult,
 };
 
 pub use crate::call::PendingReply;
@@ -128,43 +132,8 @@ struct CallToolParams {
 }
 
 #[derive(Deserialize)]
-struct ReadResourceParams {
-    uri: String,
-}
-
-#[derive(Deserialize)]
 struct GetPromptParams {
     name: String,
-    #[serde(default)]
-    arguments: HashMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct CompleteParams {
-    #[serde(rename = "ref")]
-    reference: CompletionRef,
-    argument: CompleteArgument,
-    #[serde(default)]
-    context: Option<CompleteContext>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "type")]
-enum CompletionRef {
-    #[serde(rename = "ref/prompt")]
-    Prompt { name: String },
-    #[serde(rename = "ref/resource")]
-    Resource { uri: String },
-}
-
-#[derive(Deserialize)]
-struct CompleteArgument {
-    name: String,
-    value: String,
-}
-
-#[derive(Deserialize)]
-struct CompleteContext {
     #[serde(default)]
     arguments: HashMap<String, String>,
 }
@@ -186,19 +155,6 @@ impl Dispatcher {
 
     pub fn config(&self) -> &DispatcherConfig {
         &self.config
-    }
-
-    /// Reads a resource for the session itself (to watch a subscription), not for a request.
-    pub fn resource_contents(
-        &self,
-        state: &McpState,
-        uri: &str,
-    ) -> Option<LocalFuture<Result<Vec<Value>, ErrorObject>>> {
-        let version = state.version?;
-        self.features
-            .resources
-            .read(uri, state.context(version, None, None))
-            .ok()
     }
 
     /// Answers one request. `notifier` takes the request's progress, log and client-request
@@ -271,8 +227,8 @@ impl Dispatcher {
             Method::CompletionComplete => self.complete(state, version()?, params, notifier)?,
             Method::ResourcesSubscribe | Method::ResourcesUnsubscribe => {
                 version()?;
-                let p: ReadResourceParams = parse_params(name, params)?;
-                ready(self.subscribe(state, p.uri, method == Method::ResourcesSubscribe)?)
+                let on = method == Method::ResourcesSubscribe;
+                ready(self.subscribe(state, name, params, on)?)
             }
         })
     }
@@ -327,92 +283,6 @@ impl Dispatcher {
             Ok(result.into_result(version))
         })))
     }
-
-    fn read_resource(
-        &self,
-        state: &McpState,
-        version: ProtocolVersion,
-        params: Option<Value>,
-        notifier: Option<Notifier>,
-    ) -> Result<Outcome, ErrorObject> {
-        let p: ReadResourceParams = parse_params("resources/read", params)?;
-        let read = self
-            .features
-            .resources
-            .read(&p.uri, state.context(version, None, notifier))?;
-        Ok(Outcome::Pending(Box::pin(async move {
-            let contents = read.await?;
-            let mut result = Map::new();
-            result.insert("contents".into(), Value::Array(contents));
-            Ok(result.into())
-        })))
-    }
-}
-
-impl Dispatcher {
-    /// Records a subscription; the session checks subscribed resources for changes and sends
-    /// `notifications/resources/updated`. The URI must be one this server can read.
-    fn subscribe(
-        &self,
-        state: &mut McpState,
-        uri: String,
-        on: bool,
-    ) -> Result<Map<String, Value>, ErrorObject> {
-        if on {
-            self.features.resources.check(&uri)?;
-            let max = self.config.max_subscriptions;
-            if !state.subscriptions.contains(&uri) && state.subscriptions.len() >= max {
-                return Err(ErrorObject::new(
-                    ErrorCode::SERVER_BUSY,
-                    format!(
-                        "this session already watches {max} resources \
-                         (limits.max_subscriptions_per_session); unsubscribe from one first"
-                    ),
-                ));
-            }
-            state.subscriptions.insert(uri);
-        } else {
-            state.subscriptions.remove(&uri);
-        }
-        Ok(Map::new())
-    }
-
-    fn complete(
-        &self,
-        state: &McpState,
-        version: ProtocolVersion,
-        params: Option<Value>,
-        notifier: Option<Notifier>,
-    ) -> Result<Outcome, ErrorObject> {
-        let p: CompleteParams = parse_params("completion/complete", params)?;
-        let known = match &p.reference {
-            CompletionRef::Prompt { name } => {
-                self.features.prompts.has_argument(name, &p.argument.name)
-            }
-            CompletionRef::Resource { uri } => {
-                self.features.resources.has_variable(uri, &p.argument.name)
-            }
-        };
-        if !known {
-            let what = match &p.reference {
-                CompletionRef::Prompt { name } => format!("prompt {name:?}"),
-                CompletionRef::Resource { uri } => format!("resource template {uri:?}"),
-            };
-            return Err(ErrorObject::invalid_params(format!(
-                "{what} has no argument {:?}; prompts/list and resources/templates/list give the names",
-                p.argument.name
-            )));
-        }
-        let request = CompletionRequest {
-            argument: p.argument.name,
-            value: p.argument.value,
-            resolved: p.context.map(|c| c.arguments).unwrap_or_default(),
-        };
-        let context = state.context(version, None, notifier);
-        Ok(Outcome::Pending(
-            self.features.completions.complete(request, context)?,
-        ))
-    }
 }
 
 #[cfg(test)]
@@ -420,9 +290,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::mcp::{
-        jsonrpc::Version2,
-        protocol::{LogLevel, Method},
+    use crate::{
+        mcp::{
+            jsonrpc::{ErrorCode, Version2},
+            protocol::{LogLevel, Method},
+        },
+        tools::LocalFuture,
     };
 
     fn request(method: &str, params: Value) -> Request {

@@ -1,8 +1,13 @@
-//! The layering of `src/`: every top-level module may use only the modules below it in
-//! [`LAYERS`]. This test reads the source, finds every `crate::` path (also inside
-//! `use crate::{a::.., b::{..}}` groups, and `super::` paths that climb to the crate root), maps
-//! it to its top-level module, and fails naming the file and the path that points up (or
-//! sideways, to another module of the same rank).
+//! The architecture of `src/`, checked on its source.
+//!
+//! The layering: every top-level module may use only the modules below it in [`LAYERS`]. This
+//! test reads the source, finds every `crate::` path (also inside `use crate::{a::.., b::{..}}`
+//! groups, and `super::` paths that climb to the crate root), maps it to its top-level module,
+//! and fails naming the file and the path that points up (or sideways, to another module of the
+//! same rank).
+//!
+//! The size: no file has more than [`MAX_LINES_BEFORE_TESTS`] lines before its unit tests; the
+//! test names every file that does.
 
 use std::{
     collections::BTreeSet,
@@ -215,12 +220,18 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn every_module_uses_only_the_layers_below_it() {
+/// The crate's `src/` and every `.rs` file below it, sorted.
+fn sources() -> (PathBuf, Vec<PathBuf>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
+    (src, files)
+}
+
+#[test]
+fn every_module_uses_only_the_layers_below_it() {
+    let (src, files) = sources();
     let mut problems = BTreeSet::new();
     let mut seen = BTreeSet::new();
     for file in &files {
@@ -271,6 +282,48 @@ fn every_module_uses_only_the_layers_below_it() {
         unused.is_empty(),
         "LAYERS names modules src/ no longer has: {unused:?}"
     );
+}
+
+/// The most lines a file of `src/` may have before its unit tests (issue 16): past this, a
+/// file holds more than a newcomer can take in at once, and it is time to split it along a seam.
+const MAX_LINES_BEFORE_TESTS: usize = 400;
+
+/// The lines of `source` before its first `#[cfg(test)]` (all of them if it has none), blank
+/// and comment lines included: the code and the docs a reader must get through.
+fn lines_before_tests(source: &str) -> usize {
+    source
+        .lines()
+        .take_while(|line| !line.trim_start().starts_with("#[cfg(test)]"))
+        .count()
+}
+
+#[test]
+fn no_file_has_more_than_400_lines_before_its_tests() {
+    let (src, files) = sources();
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let lines = lines_before_tests(&fs::read_to_string(file).expect("readable source"));
+            let relative = file.strip_prefix(&src).unwrap().display();
+            (lines > MAX_LINES_BEFORE_TESTS).then(|| format!("src/{relative}: {lines} lines"))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files with more than {MAX_LINES_BEFORE_TESTS} lines before their first #[cfg(test)] \
+         (split each along a seam, its tests with it):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn lines_before_tests_stop_at_the_first_cfg_test() {
+    assert_eq!(
+        lines_before_tests("a\n\n// b\n#[cfg(test)]\nmod tests {}\n"),
+        3
+    );
+    assert_eq!(lines_before_tests("a\nb\n"), 2, "no tests: every line");
+    assert_eq!(lines_before_tests("/// #[cfg(test)] in a doc\nx\n"), 2);
 }
 
 #[test]

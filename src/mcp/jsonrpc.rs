@@ -5,11 +5,21 @@
 //! an integer or a string (never `null`, never a fraction), and a message is classified by which
 //! members it has, so that `{"id": null, "method": "x"}` is an invalid request rather than being
 //! mistaken for a notification.
+//!
+//! This file holds the envelope: the version, ids, the four kinds of [`Message`] and how one is
+//! read. What goes inside a response lives below it: `error.rs` ([`ErrorCode`], [`ErrorObject`])
+//! and `result.rs` ([`ResultObject`], [`SerializedResult`]); both are re-exported here.
 
-use std::{fmt, sync::Arc};
+mod error;
+mod result;
+
+use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
-use serde_json::{Map, Value, value::RawValue};
+use serde_json::Value;
+
+pub use error::{ErrorCode, ErrorObject};
+pub use result::{ResultObject, SerializedResult};
 
 /// The `jsonrpc` member: serializes as `"2.0"` and accepts nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,75 +64,6 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// A JSON-RPC error code. The constants are the ones MCP uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ErrorCode(pub i32);
-
-impl ErrorCode {
-    /// The body is not valid JSON.
-    pub const PARSE_ERROR: ErrorCode = ErrorCode(-32700);
-    /// Valid JSON, but not a JSON-RPC message (or not one this transport takes).
-    pub const INVALID_REQUEST: ErrorCode = ErrorCode(-32600);
-    /// No such method, or a capability this server does not offer.
-    pub const METHOD_NOT_FOUND: ErrorCode = ErrorCode(-32601);
-    /// Bad params: unknown tool or prompt, invalid cursor, invalid log level, ...
-    pub const INVALID_PARAMS: ErrorCode = ErrorCode(-32602);
-    /// A fault of the server's own.
-    pub const INTERNAL_ERROR: ErrorCode = ErrorCode(-32603);
-    /// MCP (2024-11-05 to 2025-11-25): `resources/read` of a URI that does not exist.
-    pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
-    /// Implementation-defined server error: too busy for this request, or shutting down.
-    pub const SERVER_BUSY: ErrorCode = ErrorCode(-32000);
-}
-
-/// The `error` member of an error response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorObject {
-    pub code: ErrorCode,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
-}
-
-impl ErrorObject {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ErrorObject {
-            code,
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    pub fn parse_error(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::PARSE_ERROR, message)
-    }
-
-    pub fn invalid_request(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::INVALID_REQUEST, message)
-    }
-
-    pub fn method_not_found(method: &str) -> Self {
-        Self::new(
-            ErrorCode::METHOD_NOT_FOUND,
-            format!("method not found: {method}"),
-        )
-    }
-
-    pub fn invalid_params(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::INVALID_PARAMS, message)
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::INTERNAL_ERROR, message)
-    }
-}
-
 /// A request: it has an id and expects exactly one response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
@@ -158,118 +99,6 @@ pub struct Response {
     pub jsonrpc: Version2,
     pub id: RequestId,
     pub result: ResultObject,
-}
-
-/// A response's result: an object built for this answer, or one serialized before and kept
-/// (a tool result rendered once for many identical calls), sent as the text it already is.
-#[derive(Debug, Clone)]
-pub enum ResultObject {
-    Built(Map<String, Value>),
-    Serialized(SerializedResult),
-}
-
-/// A result object as compact JSON text, with whether it is a tool result with `isError`
-/// (read by metrics, which should not parse the text to find out).
-#[derive(Debug, Clone)]
-pub struct SerializedResult {
-    json: Arc<RawValue>,
-    tool_error: bool,
-}
-
-impl SerializedResult {
-    /// Serializes `result`. Our maps hold only string keys and finite numbers, so this cannot
-    /// fail.
-    pub fn of(result: &Map<String, Value>) -> Self {
-        SerializedResult {
-            // Straight to raw JSON: `RawValue::from_string` would parse the text again.
-            json: serde_json::value::to_raw_value(result)
-                .expect("a JSON object serializes")
-                .into(),
-            tool_error: reports_tool_error(result),
-        }
-    }
-
-    /// Serializes a result object of another shape (a struct borrowing what it shows), which
-    /// says itself whether it reports a tool error.
-    pub fn of_serializable<T: serde::Serialize>(result: &T, tool_error: bool) -> Self {
-        SerializedResult {
-            json: serde_json::value::to_raw_value(result)
-                .expect("a result of strings, integers and string-keyed maps serializes")
-                .into(),
-            tool_error,
-        }
-    }
-
-    pub fn json(&self) -> &str {
-        self.json.get()
-    }
-
-    pub fn is_tool_error(&self) -> bool {
-        self.tool_error
-    }
-}
-
-/// Whether a result is a tool result with `isError: true`.
-fn reports_tool_error(result: &Map<String, Value>) -> bool {
-    result.get("isError") == Some(&Value::Bool(true))
-}
-
-impl ResultObject {
-    /// Whether this is a tool result that reports a failure (`isError: true`).
-    pub fn is_tool_error(&self) -> bool {
-        match self {
-            ResultObject::Built(map) => reports_tool_error(map),
-            ResultObject::Serialized(serialized) => serialized.is_tool_error(),
-        }
-    }
-
-    /// The result as a map (parsing it again if it was kept serialized).
-    pub fn into_map(self) -> Map<String, Value> {
-        match self {
-            ResultObject::Built(map) => map,
-            // Text we serialized from a map: it parses back to one.
-            ResultObject::Serialized(serialized) => {
-                serde_json::from_str(serialized.json()).expect("a serialized result object parses")
-            }
-        }
-    }
-}
-
-impl From<Map<String, Value>> for ResultObject {
-    fn from(map: Map<String, Value>) -> Self {
-        ResultObject::Built(map)
-    }
-}
-
-impl From<SerializedResult> for ResultObject {
-    fn from(serialized: SerializedResult) -> Self {
-        ResultObject::Serialized(serialized)
-    }
-}
-
-/// Equal when they say the same: compared as JSON values, whichever form they are in.
-impl PartialEq for ResultObject {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (ResultObject::Built(a), ResultObject::Built(b)) => a == b,
-            // Same text is the same value; different text may still be (keys in another order).
-            (ResultObject::Serialized(a), ResultObject::Serialized(b)) if a.json() == b.json() => {
-                true
-            }
-            _ => self.clone().into_map() == other.clone().into_map(),
-        }
-    }
-}
-
-impl Serialize for ResultObject {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            ResultObject::Built(map) => map.serialize(serializer),
-            ResultObject::Serialized(serialized) => {
-                RawValue::serialize(&serialized.json, serializer)
-            }
-        }
-    }
 }
 
 /// An error response. The id is absent when the request's id could not be read.
@@ -407,7 +236,7 @@ impl RawMessage {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     use super::*;
 
