@@ -1,6 +1,6 @@
-//! The one Server-Sent Events writer of the HTTP layer: how a frame is laid out (`id`, `retry`,
-//! `event`, `data` lines, comments), how an outlet event becomes a frame, and the streaming
-//! response that carries them, with keep-alive comments while the stream is idle.
+//! The one Server-Sent Events framer of the HTTP layer, built on actix-web-lab's `sse`: it
+//! turns outlet events into `sse::Event`s and answers with an `Sse` response, which writes the
+//! frames, the `retry` field and the keep-alive comments while the stream is idle.
 //!
 //! Every SSE answer goes through here: the legacy `GET /sse` stream ([`super::sse`]), and
 //! Streamable HTTP's `GET /mcp` stream and streamed `POST /mcp` answers ([`super::streamable`]).
@@ -10,156 +10,108 @@
 use std::{
     convert::Infallible,
     pin::Pin,
-    task::{Context, Poll},
+    sync::LazyLock,
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use bytes::{BufMut, Bytes, BytesMut};
+use actix_web_lab::sse::{self, Data, Sse};
 use futures_core::Stream;
-use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::outlet::{Event, EventReceiver};
 
-/// The comment written while a stream has nothing to send, so that proxies and clients see
-/// the connection is alive.
-const KEEP_ALIVE: &str = "keep-alive";
+/// An `event: message` without id or data, cloned for each message: the crate keeps the event
+/// name as shared bytes, so a clone counts a reference where `.event("message")` would copy
+/// the name into a new allocation for every event.
+static MESSAGE: LazyLock<Data> = LazyLock::new(|| Data::new("").event("message"));
 
-/// One SSE event. `id` and `event` must not hold line breaks or NUL (ours are `<stream>-<seq>`
-/// and fixed names); `data` may span lines: each becomes its own `data:` line.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Frame<'a> {
-    pub id: Option<&'a str>,
-    pub retry: Option<Duration>,
-    pub event: Option<&'a str>,
-    pub data: &'a str,
-}
-
-impl Frame<'_> {
-    /// The frame's bytes, written into one buffer sized up front.
-    pub fn to_bytes(&self) -> Bytes {
-        debug_assert!(
-            [self.id, self.event]
-                .into_iter()
-                .flatten()
-                .all(|field| !field.contains(['\r', '\n', '\0'])),
-            "an SSE id or event name cannot hold a line break or NUL"
-        );
-        let fields = self.id.map_or(0, |id| id.len() + 5) + self.event.map_or(0, |e| e.len() + 8);
-        let mut out = BytesMut::with_capacity(fields + 24 + self.data.len() + 8);
-        if let Some(id) = self.id {
-            line(&mut out, "id: ", id);
+/// An outlet event as SSE: its id when it has one, and its message as one `event: message`
+/// (compact JSON has no raw newlines, so one `data:` line). The priming event has no message:
+/// an id and empty data. Its `retry` is not part of it: the crate only writes `retry` as a
+/// frame of its own ahead of the stream ([`OutletEvents::new`]).
+fn to_sse(event: Event) -> sse::Event {
+    let mut data = match &event.message {
+        Some(message) => {
+            let mut data = MESSAGE.clone();
+            // The crate needs the text as its own bytes: one copy of the JSON, kept shared
+            // (`Arc<str>`) by the outlet and its replay buffer.
+            data.set_data(&*message.json);
+            data
         }
-        if let Some(retry) = self.retry {
-            line(&mut out, "retry: ", &retry.as_millis().to_string());
-        }
-        if let Some(event) = self.event {
-            line(&mut out, "event: ", event);
-        }
-        field_lines(&mut out, "data: ", self.data);
-        out.put_u8(b'\n');
-        out.freeze()
+        None => Data::new(""),
+    };
+    if let Some(id) = event.id {
+        data.set_id(id);
     }
+    data.into()
 }
 
-/// A comment frame (`: text`), which clients ignore.
-pub fn comment(text: &str) -> Bytes {
-    let mut out = BytesMut::with_capacity(text.len() + 4);
-    field_lines(&mut out, ": ", text);
-    out.put_u8(b'\n');
-    out.freeze()
-}
-
-/// An outlet event as SSE: its id and `retry` when it has them, and its message as one
-/// `event: message` (compact JSON has no raw newlines, so one `data:` line). The priming event
-/// has no message: an id, a `retry` and empty data.
-pub fn outlet_frame(event: &Event) -> Bytes {
-    Frame {
-        id: event.id.as_deref(),
-        retry: event.retry,
-        event: event.message.as_ref().map(|_| "message"),
-        data: event.message.as_ref().map_or("", |message| &*message.json),
-    }
-    .to_bytes()
-}
-
-fn line(out: &mut BytesMut, field: &str, value: &str) {
-    out.put_slice(field.as_bytes());
-    out.put_slice(value.as_bytes());
-    out.put_u8(b'\n');
-}
-
-/// `value` as one `field` line per line of it (split at CRLF, CR or LF, as the SSE
-/// specification reads them), so that no line break in it can end the frame early.
-fn field_lines(out: &mut BytesMut, field: &str, value: &str) {
-    let mut rest = value;
-    while let Some(at) = rest.find(['\r', '\n']) {
-        line(out, field, &rest[..at]);
-        let skip = if rest[at..].starts_with("\r\n") { 2 } else { 1 };
-        rest = &rest[at + skip..];
-    }
-    line(out, field, rest);
-}
-
-/// Frames written already (`held`, sent first), then the events of a session's channel until
-/// it closes, each through [`outlet_frame`].
+/// The events of a session's channel as SSE, after those in hand (`held`), until the channel
+/// closes.
 #[derive(Debug)]
-pub struct OutletFrames {
-    held: std::vec::IntoIter<Bytes>,
+pub struct OutletEvents {
+    held: std::vec::IntoIter<sse::Event>,
     receiver: EventReceiver,
+    /// The `retry` of the stream's priming event, for the response to send first.
+    retry: Option<Duration>,
 }
 
-impl OutletFrames {
-    pub fn new(held: Vec<Bytes>, receiver: EventReceiver) -> Self {
-        OutletFrames {
+impl OutletEvents {
+    /// The events of `receiver`, after `held`, events taken from it already.
+    ///
+    /// A stream's `retry` rides on its priming event, which the session's outlet sends first
+    /// on the stream and only there (a POST stream of a 2025-11-25 session). actix-web-lab has
+    /// no `retry` on a data event, only `Sse::with_retry_duration`, set before the stream
+    /// starts, so the first event is looked at now: if nothing is held yet it is taken from the
+    /// channel when already there, without waiting. A POST's priming event always is: the
+    /// session sends it while it takes the request in, which the handler awaited. (A `retry` on
+    /// a later event would be dropped, the client keeping its default delay; outlets send none.)
+    pub fn new(mut held: Vec<Event>, mut receiver: EventReceiver) -> Self {
+        if held.is_empty()
+            && let Poll::Ready(Some(first)) =
+                receiver.poll_recv(&mut Context::from_waker(Waker::noop()))
+        {
+            held.push(*first);
+        }
+        let retry = held.first().and_then(|event| event.retry);
+        let held: Vec<sse::Event> = held.into_iter().map(to_sse).collect();
+        OutletEvents {
             held: held.into_iter(),
             receiver,
+            retry,
+        }
+    }
+
+    /// The events of `receiver` after `first`, an event of the transport's own (the legacy
+    /// `endpoint` event).
+    pub fn after(first: sse::Event, receiver: EventReceiver) -> Self {
+        OutletEvents {
+            held: vec![first].into_iter(),
+            receiver,
+            retry: None,
         }
     }
 }
 
-impl Stream for OutletFrames {
-    type Item = Bytes;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let this = &mut *self;
-        if let Some(frame) = this.held.next() {
-            return Poll::Ready(Some(frame));
-        }
-        this.receiver
-            .poll_recv(cx)
-            .map(|event| event.map(|event| outlet_frame(&event)))
-    }
-}
-
-/// A stream of frames, with a keep-alive comment on each tick of `keep_alive` while the
-/// frames have nothing ready. The first tick is immediate, so a client learns at once that
-/// its stream is open. Ends when the frames end.
-#[derive(Debug)]
-struct KeptAlive<S> {
-    frames: S,
-    keep_alive: Option<Interval>,
-}
-
-impl<S: Stream<Item = Bytes> + Unpin> Stream for KeptAlive<S> {
-    type Item = Result<Bytes, Infallible>;
+impl Stream for OutletEvents {
+    type Item = Result<sse::Event, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Poll::Ready(frame) = Pin::new(&mut this.frames).poll_next(cx) {
-            return Poll::Ready(frame.map(Ok));
+        if let Some(event) = this.held.next() {
+            return Poll::Ready(Some(Ok(event)));
         }
-        if let Some(interval) = &mut this.keep_alive
-            && interval.poll_tick(cx).is_ready()
-        {
-            return Poll::Ready(Some(Ok(comment(KEEP_ALIVE))));
-        }
-        Poll::Pending
+        this.receiver
+            .poll_recv(cx)
+            .map(|event| event.map(|event| Ok(to_sse(*event))))
     }
 }
 
 /// The headers of every event stream: no caching, no compression, and no buffering by a
 /// proxy (nginx reads `X-Accel-Buffering`), so each event reaches the client as it is written.
+/// (`Sse` as a responder sets the first three too, but not `X-Accel-Buffering`, and our
+/// responses carry more headers: the builder is ours, with `Sse` as its body.)
 pub fn event_stream_headers(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
     response
         .content_type("text/event-stream")
@@ -168,82 +120,114 @@ pub fn event_stream_headers(response: &mut HttpResponseBuilder) -> &mut HttpResp
         .insert_header(("X-Accel-Buffering", "no"))
 }
 
-/// `response` as an event stream of `frames`, with keep-alives every `keep_alive` if given
-/// (a POST's stream ends with its last answer and needs none).
+/// `response` as an event stream of `events`: first the priming event's `retry` if it has one,
+/// then the events, with a `: keep-alive` comment every `keep_alive` while idle if given (a
+/// POST's stream ends with its last answer and needs none). The crate's keep-alive ticks at
+/// once, so a client learns at once that its stream is open.
 pub fn respond(
     mut response: HttpResponseBuilder,
-    frames: impl Stream<Item = Bytes> + Unpin + 'static,
+    mut events: OutletEvents,
     keep_alive: Option<Duration>,
 ) -> HttpResponse {
-    let keep_alive = keep_alive.map(|period| {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        interval
-    });
-    event_stream_headers(&mut response).streaming(KeptAlive { frames, keep_alive })
+    let retry = events.retry.take();
+    let mut sse = Sse::from_stream(events);
+    if let Some(period) = keep_alive {
+        sse = sse.with_keep_alive(period);
+    }
+    if let Some(retry) = retry {
+        sse = sse.with_retry_duration(retry);
+    }
+    event_stream_headers(&mut response).body(sse)
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::body;
+
     use super::*;
-    use crate::outlet::Payload;
+    use crate::outlet::{self, Payload};
 
-    #[test]
-    fn frames_lay_out_id_retry_event_and_data() {
-        let frame = Frame {
-            id: Some("1-0"),
-            retry: Some(Duration::from_secs(3)),
-            event: Some("message"),
-            data: "{}",
-        };
-        assert_eq!(
-            frame.to_bytes(),
-            "id: 1-0\nretry: 3000\nevent: message\ndata: {}\n\n"
-        );
-        let endpoint = Frame {
-            event: Some("endpoint"),
-            data: "/messages?sessionId=x",
-            ..Frame::default()
-        };
-        assert_eq!(
-            endpoint.to_bytes(),
-            "event: endpoint\ndata: /messages?sessionId=x\n\n"
-        );
-    }
-
-    #[test]
-    fn every_line_of_data_gets_its_own_field() {
-        let frame = Frame {
-            data: "first\r\nsecond\rthird\n",
-            ..Frame::default()
-        };
-        assert_eq!(
-            frame.to_bytes(),
-            "data: first\ndata: second\ndata: third\ndata: \n\n"
-        );
-        assert_eq!(Frame::default().to_bytes(), "data: \n\n");
-        assert_eq!(comment("keep-alive"), ": keep-alive\n\n");
-    }
-
-    #[test]
-    fn outlet_events_become_message_events_and_priming_has_none() {
-        let message = Event {
-            id: Some("2-5".into()),
+    fn message(id: Option<&str>, json: &str) -> Event {
+        Event {
+            id: id.map(Into::into),
             message: Some(Payload {
-                json: r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.into(),
+                json: json.into(),
                 answers: true,
             }),
             retry: None,
-        };
-        assert_eq!(
-            outlet_frame(&message),
-            "id: 2-5\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"
-        );
-        let priming = Event {
-            id: Some("2-0".into()),
+        }
+    }
+
+    fn priming(id: &str, retry: Duration) -> Event {
+        Event {
+            id: Some(id.into()),
             message: None,
-            retry: Some(Duration::from_millis(1500)),
-        };
-        assert_eq!(outlet_frame(&priming), "id: 2-0\nretry: 1500\ndata: \n\n");
+            retry: Some(retry),
+        }
+    }
+
+    /// The body of `events` answered without keep-alives, once the channel has closed.
+    async fn written(events: OutletEvents) -> String {
+        let response = respond(HttpResponse::Ok(), events, None);
+        let bytes = body::to_bytes(response.into_body()).await.unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[actix::test]
+    async fn outlet_events_become_message_events_and_priming_has_none() {
+        let (sender, receiver) = outlet::channel(4, 1 << 20);
+        sender
+            .push(Box::new(message(
+                Some("2-5"),
+                r#"{"jsonrpc":"2.0","id":1}"#,
+            )))
+            .unwrap();
+        drop(sender);
+        let held = vec![priming("2-0", Duration::from_millis(1500))];
+        assert_eq!(
+            written(OutletEvents::new(held, receiver)).await,
+            "retry: 1500\n\nid: 2-0\ndata: \n\nid: 2-5\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1}\n\n"
+        );
+    }
+
+    #[actix::test]
+    async fn a_priming_event_still_in_the_channel_gives_its_retry_first() {
+        let (sender, receiver) = outlet::channel(4, 1 << 20);
+        sender
+            .push(Box::new(priming("3-0", Duration::from_secs(3))))
+            .unwrap();
+        sender.push(Box::new(message(Some("3-1"), "{}"))).unwrap();
+        drop(sender);
+        assert_eq!(
+            written(OutletEvents::new(Vec::new(), receiver)).await,
+            "retry: 3000\n\nid: 3-0\ndata: \n\nid: 3-1\nevent: message\ndata: {}\n\n"
+        );
+    }
+
+    #[actix::test]
+    async fn the_legacy_stream_starts_with_its_endpoint_and_has_no_ids() {
+        let (sender, receiver) = outlet::channel(4, 1 << 20);
+        sender.push(Box::new(message(None, "{}"))).unwrap();
+        drop(sender);
+        let endpoint = Data::new("/messages?sessionId=x").event("endpoint");
+        assert_eq!(
+            written(OutletEvents::after(endpoint.into(), receiver)).await,
+            "event: endpoint\ndata: /messages?sessionId=x\n\nevent: message\ndata: {}\n\n"
+        );
+    }
+
+    #[actix::test]
+    async fn event_streams_are_neither_cached_compressed_nor_buffered() {
+        let (_sender, receiver) = outlet::channel(4, 1 << 20);
+        let response = respond(
+            HttpResponse::Ok(),
+            OutletEvents::new(Vec::new(), receiver),
+            Some(Duration::from_secs(15)),
+        );
+        let header = |name: &str| response.headers().get(name).unwrap().to_str().unwrap();
+        assert_eq!(header("content-type"), "text/event-stream");
+        assert_eq!(header("cache-control"), "no-cache");
+        assert_eq!(header("content-encoding"), "identity");
+        assert_eq!(header("x-accel-buffering"), "no");
     }
 }

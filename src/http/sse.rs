@@ -8,10 +8,11 @@
 //! stream, and with it the receiver, which ends the session.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_lab::sse::Data;
 
 use super::{
     ApiError, AppState,
-    event_stream::{self, Frame, OutletFrames},
+    event_stream::{self, OutletEvents},
 };
 use crate::{actors::session::Lifetime, outlet};
 
@@ -28,14 +29,10 @@ pub async fn open(
         super::open_session(&state, principal, Lifetime::Stream, Some(outbound)).await?;
     // Its client is this stream: the session ends when the stream does.
     opened.confirm();
-    let endpoint = Frame {
-        event: Some("endpoint"),
-        data: &format!("/messages?sessionId={id}"),
-        ..Frame::default()
-    };
+    let endpoint = Data::new(format!("/messages?sessionId={id}")).event("endpoint");
     Ok(event_stream::respond(
         HttpResponse::Ok(),
-        OutletFrames::new(vec![endpoint.to_bytes()], receiver),
+        OutletEvents::after(endpoint.into(), receiver),
         Some(state.settings.sse.keep_alive()),
     ))
 }

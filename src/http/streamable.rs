@@ -22,7 +22,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{
     ApiError, AppState, Unconfirmed,
-    event_stream::{self, OutletFrames},
+    event_stream::{self, OutletEvents},
     messages::{parse_body, require_json},
 };
 use crate::{
@@ -247,12 +247,12 @@ async fn stream_answer(
                     .content_type("application/json")
                     .body(json);
             }
-            Err(early) => held = early.iter().map(event_stream::outlet_frame).collect(),
+            Err(early) => held = early,
         }
     }
     let mut response = HttpResponse::Ok();
     response.insert_header((SESSION_HEADER, session_id));
-    event_stream::respond(response, OutletFrames::new(held, replies), None)
+    event_stream::respond(response, OutletEvents::new(held, replies), None)
 }
 
 /// The answer to a POST whose requests are answered as JSON: the one answer, or a batch's as
@@ -345,7 +345,7 @@ pub async fn get(
     response.insert_header((SESSION_HEADER, session_id));
     Ok(event_stream::respond(
         response,
-        OutletFrames::new(Vec::new(), receiver),
+        OutletEvents::new(Vec::new(), receiver),
         Some(state.settings.sse.keep_alive()),
     ))
 }
