@@ -36,18 +36,29 @@ where
             "-h" | "--help" => Command::Help,
             "-V" | "--version" => Command::Version,
             flag if flag.starts_with('-') => {
-                return Err(usage_error(&format!("unknown option {flag:?}")));
+                return Err(usage_error(&format!("unknown option {:?}", shown(flag))));
             }
-            other => return Err(usage_error(&format!("unknown command {other:?}"))),
+            other => return Err(usage_error(&format!("unknown command {:?}", shown(other)))),
         },
     };
     match args.next() {
         None => Ok(command),
         Some(extra) => Err(usage_error(&format!(
             "unexpected argument {:?}",
-            extra.as_ref()
+            shown(extra.as_ref())
         ))),
     }
+}
+
+/// An argument as an error may show it: a mistyped `--token=ghp_...` must not put the token
+/// in the logs, so only what comes before any `=` is shown, and at most 40 characters of it.
+fn shown(argument: &str) -> String {
+    let name = argument.split('=').next().unwrap_or_default();
+    let mut shown: String = name.chars().take(40).collect();
+    if shown.len() < argument.len() {
+        shown.push_str("...");
+    }
+    shown
 }
 
 fn usage_error(problem: &str) -> String {

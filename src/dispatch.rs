@@ -10,7 +10,9 @@
 //! A `Session` actor (`crate::actors::session`) keeps one [`McpState`] for the session's life
 //! and hands it every request and notification it receives; it runs, tracks and cancels the
 //! pending futures. A caller without a session (a stateless request) makes an [`McpState`]
-//! with [`McpState::stateless`] for the one request. Nothing here knows SSE or HTTP.
+//! with [`McpState::stateless`] for the one request; it must then do what the Session does
+//! around the dispatcher: refuse new requests while draining, bound the requests in flight and
+//! refuse a duplicate request id. Nothing here knows SSE or HTTP.
 //!
 //! This file routes, and serves what takes a few lines (`ping`, `prompts/get`, `tools/call`,
 //! the notifications). The method groups with more to them live below it: `lifecycle.rs`

@@ -1,6 +1,6 @@
 //! The flag that says the server is draining (shutting down): set once by `crate::shutdown`,
-//! read by `/ready`, the transports (no new sessions) and the dispatcher (no new work). A leaf:
-//! everything may read it.
+//! read by `/ready`, the transports (no new sessions), the sessions (no new requests) and, through
+//! the dispatcher, long tools (stop between two steps). A leaf: everything may read it.
 
 use std::sync::{
     Arc,

@@ -3,17 +3,16 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the binary's command line (`--help`, `--version`, `healthcheck`).
-//! - [`config`]: settings from the compiled-in defaults, an optional file and the environment.
-//! - [`http`]: the routes. Streamable HTTP (`/mcp`), the legacy HTTP+SSE transport (`GET /sse`,
-//!   `POST /messages`), `/health`, `/ready` and `/metrics`. Handlers only translate HTTP into
-//!   actor messages.
-//! - [`actors`]: `SessionRegistry` (session id → session) and `Session` (one per client session,
-//!   owning its outbound queue, MCP state and requests in flight).
-//! - [`mcp`]: the protocol without any transport: JSON-RPC types, protocol payloads and the
-//!   method dispatcher every session uses.
-//! - [`tools`], [`resources`], [`prompts`]: the registries behind `tools/*`, `resources/*` and
-//!   `prompts/*`. The GitHub issue features fill them (issue 3); they are empty until then.
+//! The modules form layers, each using only those below it; the order is written once in
+//! `tests/architecture.rs` and shown in the README's Architecture section. Bottom first:
+//! [`time`], [`draining`], [`repo`] (leaves); [`policy`], [`config`], [`healthcheck`]; [`mcp`]
+//! (JSON-RPC and MCP wire types, the method table); [`outlet`] (a session's numbered,
+//! replayable event stream); [`metrics`]; [`github`] (the GitHub stack and its gateway actor);
+//! [`auth`]; [`call`] (what a handler knows about its call); the features [`tools`],
+//! [`resources`], [`prompts`], [`completions`], bundled by [`features`], and the conformance
+//! fixtures [`conformance`]; [`dispatch`] (method routing, no session needed); [`actors`]
+//! (`SessionRegistry`, `Session`); [`shutdown`]; [`http`] (routes, both transports, intake
+//! limits); [`cli`]; and this file, which wires them.
 //!
 //! [`run`] starts the whole server on a listener the caller bound, which is how `main` and the
 //! integration tests start it.

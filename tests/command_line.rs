@@ -72,6 +72,8 @@ fn unknown_flags_and_arguments_are_usage_errors() {
             &["healthcheck", "extra"][..],
             "unexpected argument \"extra\"",
         ),
+        // A value typed by mistake is not echoed: it may be a secret.
+        (&["--token=ghp_notshown"][..], "unknown option \"--token...\""),
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -83,6 +85,7 @@ fn unknown_flags_and_arguments_are_usage_errors() {
             "the server did not start: {err}"
         );
         assert!(out.stdout.is_empty());
+        assert!(!err.contains("ghp_notshown"), "{err}");
     }
 }
 
