@@ -135,7 +135,7 @@ pub fn run_with(
     let gateway = GitHubGateway::new(&settings.github, moves, metrics.clone())
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
         .start();
-    let github = GitHub::new(gateway.clone(), &settings.github.api_url);
+    let github = GitHub::new(gateway.clone().recipient(), &settings.github.api_url);
     let features = make_features(&github, &settings, &metrics);
     let server_credential = settings.github.token.clone().map(Credential::new);
     let auth = Authenticator::new(&settings.auth, server_credential, github)

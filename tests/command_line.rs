@@ -73,7 +73,10 @@ fn unknown_flags_and_arguments_are_usage_errors() {
             "unexpected argument \"extra\"",
         ),
         // A value typed by mistake is not echoed: it may be a secret.
-        (&["--token=ghp_notshown"][..], "unknown option \"--token...\""),
+        (
+            &["--token=ghp_notshown"][..],
+            "unknown option \"--token...\"",
+        ),
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actix::Addr;
+use actix::Recipient;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use super::{
     models::{Comment, Issue, Issues, Label, SearchResults, User},
     request::{ApiRequest, Credential, Links, Method},
 };
-use crate::github::gateway::{Fetch, GitHubGateway};
+use crate::github::gateway::Fetch;
 pub use crate::repo::RepoRef;
 
 /// The most pages one call reads for comments: `tools.comments_max` at GitHub's 100 a page
@@ -40,12 +40,13 @@ pub struct IssueQuery {
 /// The handle tools use: the gateway and the API base.
 #[derive(Debug, Clone)]
 pub struct GitHub {
-    gateway: Addr<GitHubGateway>,
+    /// The gateway, as the one message it takes from here: the client needs no more of it.
+    gateway: Recipient<Fetch>,
     base: Arc<str>,
 }
 
 impl GitHub {
-    pub fn new(gateway: Addr<GitHubGateway>, api_url: &str) -> Self {
+    pub fn new(gateway: Recipient<Fetch>, api_url: &str) -> Self {
         GitHub {
             gateway,
             base: api_url.trim_end_matches('/').into(),

@@ -337,7 +337,7 @@ pub mod testing {
         let tool = GitHubTool::new(
             definition,
             handler,
-            GitHub::new(gateway, &settings.api_url),
+            GitHub::new(gateway.recipient(), &settings.api_url),
             Arc::new(ToolSettings {
                 body_max_chars: 100,
                 comments_max: 10,
