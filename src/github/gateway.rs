@@ -54,9 +54,11 @@ use crate::{
 };
 
 mod call;
+mod gate;
 mod turns;
 
 use call::Call;
+use gate::Gated;
 use turns::{Principal, Turns};
 
 /// How long a credential's state is kept after its last call, when it holds nothing back.
@@ -219,7 +221,8 @@ impl Handler<Fetch> for GitHubGateway {
                     let (tx, rx) = oneshot::channel();
                     shared.waiters.push(tx);
                     self.stats.coalesced += 1;
-                    return Box::pin(fut::wrap_future(shared_answer(rx)));
+                    let share = Box::pin(fut::wrap_future(shared_answer(rx)));
+                    return Box::pin(Gated::new(share));
                 }
                 // Another principal's identical call waits for a turn: queue on our own.
                 Some(_) => {}
@@ -239,12 +242,16 @@ impl Handler<Fetch> for GitHubGateway {
             sender: false,
             tries: 0,
         };
-        Box::pin(self.attempt(call).map(|(call, result), act, _ctx| {
-            if let Some(pending_key) = &call.pending {
-                act.release(pending_key, call.sender, &result);
-            }
-            result
-        }))
+        // Gated: polled only when what the call waits for woke it, not on every wake of the
+        // gateway (with many calls waiting for their token's turn, that was O(queue) a wake).
+        Box::pin(Gated::new(self.attempt(call).map(
+            |(call, result), act, _ctx| {
+                if let Some(pending_key) = &call.pending {
+                    act.release(pending_key, call.sender, &result);
+                }
+                result
+            },
+        )))
     }
 }
 
