@@ -101,3 +101,57 @@ impl<A: Actor, F: ActorFuture<A> + Unpin> ActorFuture<A> for Gated<F> {
         Pin::new(&mut this.inner).poll(act, ctx, &mut own)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix::{fut, prelude::*};
+    use tokio::sync::oneshot;
+
+    use super::Gated;
+
+    struct Waits;
+
+    impl Actor for Waits {
+        type Context = Context<Self>;
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "u32")]
+    struct Wait(oneshot::Receiver<u32>);
+
+    impl Handler<Wait> for Waits {
+        type Result = ResponseActFuture<Self, u32>;
+
+        fn handle(&mut self, Wait(rx): Wait, _ctx: &mut Self::Context) -> Self::Result {
+            let inner = Box::pin(fut::wrap_future(async move { rx.await.unwrap_or(0) }));
+            Box::pin(Gated::new(inner))
+        }
+    }
+
+    #[actix::test]
+    async fn a_gated_future_is_woken_by_what_it_waits_for_among_others() {
+        let addr = Waits.start();
+        let (txs, waits): (Vec<_>, Vec<_>) = (0..20)
+            .map(|_| {
+                let (tx, rx) = oneshot::channel();
+                (tx, addr.send(Wait(rx)))
+            })
+            .unzip();
+        // Answered from another thread, in reverse, while the others keep waiting.
+        std::thread::spawn(move || {
+            for (n, tx) in txs.into_iter().enumerate().rev() {
+                std::thread::sleep(Duration::from_millis(1));
+                let _ = tx.send(n as u32 + 1);
+            }
+        });
+        for (n, wait) in waits.into_iter().enumerate() {
+            let got = tokio::time::timeout(Duration::from_secs(5), wait)
+                .await
+                .expect("no wake lost")
+                .unwrap();
+            assert_eq!(got, n as u32 + 1);
+        }
+    }
+}
