@@ -291,6 +291,35 @@ pub struct CallContext {
     pub stream: Option<Notifier>,
     /// On once the server is shutting down: a tool doing many steps stops between two.
     pub draining: Draining,
+    /// A stateless request's answers to what an earlier `input_required` result asked;
+    /// `None` in a session (which asks through [`CallContext::client`] instead).
+    pub round: Option<Round>,
+}
+
+/// What a retry of a stateless request brings back (multi round-trip requests).
+#[derive(Debug, Clone, Default)]
+pub struct Round {
+    /// Its `inputResponses` by key; `None` when it carried none.
+    pub responses: Option<Map<String, Value>>,
+    /// The state the handler kept in its last `input_required` result, verified.
+    pub state: Option<Value>,
+    /// The client capabilities this request declared: only these may be asked for.
+    pub capabilities: ClientCapabilities,
+}
+
+impl Round {
+    /// The answer under `key`, if the client sent one.
+    pub fn response(&self, key: &str) -> Option<&Value> {
+        self.responses.as_ref()?.get(key)
+    }
+}
+
+/// A handler's answer that it needs input first: requests for the client by key
+/// (`elicitation/create`, `sampling/createMessage`, `roots/list`), and a state to get back.
+#[derive(Debug, Clone, Default)]
+pub struct InputRequired {
+    pub requests: Map<String, Value>,
+    pub state: Option<Value>,
 }
 
 impl CallContext {
@@ -306,6 +335,7 @@ impl CallContext {
             client: None,
             stream: None,
             draining: Draining::default(),
+            round: None,
         }
     }
 }

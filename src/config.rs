@@ -134,6 +134,10 @@ pub struct McpSettings {
     /// A `tools/call` on Streamable HTTP answered within this long goes back as JSON (0: always
     /// as a stream).
     pub json_answer_within_ms: u64,
+    /// Seals the state of stateless `input_required` results; made at start when unset.
+    #[serde(default)]
+    pub request_state_key: Option<Secret>,
+    pub request_state_ttl_secs: u64,
 }
 
 impl McpSettings {
@@ -440,6 +444,18 @@ impl Settings {
                  limits.max_subscriptions_per_session",
                 "must be at least 1",
             );
+        }
+        if let Some(key) = &self.mcp.request_state_key
+            && key.expose().len() < 32
+        {
+            // The length only: the key itself is never shown.
+            return out_of_range(
+                "mcp.request_state_key (GITHUB_ISSUE_MCP__MCP__REQUEST_STATE_KEY)",
+                "must be at least 32 bytes (for example 64 hex digits from a random source)",
+            );
+        }
+        if self.mcp.request_state_ttl_secs == 0 {
+            return out_of_range("mcp.request_state_ttl_secs", "must be at least 1");
         }
         if self.auth.mode == AuthMode::ApiKeys && self.auth.api_keys().is_empty() {
             return out_of_range(

@@ -17,6 +17,9 @@ use crate::{
     tools::{CallContext, LocalFuture},
 };
 
+mod fixture;
+mod modern;
+mod rounds;
 mod tools;
 
 /// A 1×1 PNG.
@@ -28,13 +31,23 @@ pub const WAV: &str =
 /// Adds the fixtures to `features`.
 pub fn add_fixtures(features: Features) -> Features {
     let mut tools = features.tools;
-    for tool in tools::fixtures() {
+    let fixtures = tools::fixtures().into_iter().chain(modern::fixtures());
+    for tool in fixtures.chain(rounds::fixtures()) {
         tools = tools.with(tool);
+    }
+    for trigger in modern::triggers(&features.changes) {
+        tools = tools.with(trigger);
     }
     let mut prompts = features.prompts;
     for prompt in fixture_prompts() {
         prompts = prompts.with(prompt);
     }
+    prompts = prompts.with(rounds::ContextPrompt(PromptDefinition {
+        name: "test_input_required_result_prompt".into(),
+        title: "test_input_required_result_prompt".into(),
+        description: "Asks for context (elicitation) before it renders, on 2026-07-28".into(),
+        arguments: Vec::new(),
+    }));
     Features {
         tools,
         resources: features.resources.with(TestResources),

@@ -18,12 +18,17 @@
 //! the notifications). The method groups with more to them live below it: `lifecycle.rs`
 //! (`initialize`, `logging/setLevel`), `lists.rs` (the `*/list` methods), `resources.rs`
 //! (`resources/read`, `subscribe`, `unsubscribe`) and `completion.rs` (`completion/complete`);
-//! `state.rs` holds a session's [`McpState`].
+//! `state.rs` holds a session's [`McpState`]. The stateless revision (2026-07-28) comes in
+//! through `modern.rs` ([`Dispatcher::handle_modern`]: `server/discover`, the methods it
+//! dropped, its results' envelope), and `rounds.rs` seals and opens the `requestState` of its
+//! multi round-trip (`input_required`) results.
 
 mod completion;
 mod lifecycle;
 mod lists;
+mod modern;
 mod resources;
+pub mod rounds;
 pub mod state;
 
 use std::{
@@ -47,7 +52,7 @@ use crate::{
         protocol::{Method, ProtocolVersion, parse_params},
     },
     metrics::Metrics,
-    tools::CallToolResult,
+    tools::{CallToolResult, ToolReply},
 };
 
 pub use crate::call::PendingReply;
@@ -106,6 +111,10 @@ pub struct DispatcherConfig {
     pub max_subscriptions: usize,
     /// Where sessions count their requests.
     pub metrics: Metrics,
+    /// Seals the state of stateless `input_required` results (`rounds.rs`).
+    pub request_state_key: rounds::StateKey,
+    /// How long a sealed request state stays valid: a person may be answering.
+    pub request_state_ttl: Duration,
     /// Set when the server starts shutting down; long tools stop at a safe point.
     pub draining: Draining,
 }
@@ -119,25 +128,34 @@ impl Default for DispatcherConfig {
             max_in_flight: 16,
             max_subscriptions: 20,
             metrics: Metrics::default(),
+            request_state_key: rounds::StateKey::generate(),
+            request_state_ttl: Duration::from_secs(600),
             draining: Draining::default(),
         }
     }
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CallToolParams {
     name: String,
     #[serde(default)]
     arguments: Map<String, Value>,
     #[serde(rename = "_meta")]
     meta: Option<RequestMeta>,
+    /// Stateless revision: answers to an `input_required` result (`rounds.rs`).
+    input_responses: Option<Value>,
+    request_state: Option<Value>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct GetPromptParams {
     name: String,
     #[serde(default)]
     arguments: HashMap<String, String>,
+    input_responses: Option<Value>,
+    request_state: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +171,11 @@ impl Dispatcher {
             config,
             first_tools_page: Arc::default(),
         }
+    }
+
+    /// Where changes to what the server offers are announced.
+    pub fn changes(&self) -> &crate::features::Changes {
+        &self.features.changes
     }
 
     pub fn config(&self) -> &DispatcherConfig {
@@ -222,7 +245,23 @@ impl Dispatcher {
             Method::PromptsGet => {
                 version()?;
                 let p: GetPromptParams = parse_params(name, params)?;
-                ready(prompts.get(&p.name, &p.arguments)?)
+                let arguments = serde_json::to_value(&p.arguments).unwrap_or_default();
+                let round = self.round(
+                    state,
+                    name,
+                    &p.name,
+                    &arguments,
+                    p.input_responses,
+                    p.request_state,
+                )?;
+                let (round, sealer) = round.unzip();
+                match prompts.get(&p.name, &p.arguments, round.as_ref())? {
+                    Ok(result) => ready(result),
+                    Err(input) => match sealer {
+                        Some(sealer) => Outcome::Ready(Ok(sealer.input_required(input))),
+                        None => return Err(ErrorObject::internal("a prompt asked for input")),
+                    },
+                }
             }
             Method::ToolsCall => self.call_tool(state, version()?, params, notifier)?,
             Method::ResourcesRead => self.read_resource(state, version()?, params, notifier)?,
@@ -231,6 +270,12 @@ impl Dispatcher {
                 version()?;
                 let on = method == Method::ResourcesSubscribe;
                 ready(self.subscribe(state, name, params, on)?)
+            }
+            // The stateless revision's own (`modern.rs`): unknown to a session, as before
+            // they existed.
+            Method::ServerDiscover | Method::SubscriptionsListen => {
+                version()?;
+                return Err(ErrorObject::method_not_found(name));
             }
         })
     }
@@ -268,6 +313,19 @@ impl Dispatcher {
         let p: CallToolParams = parse_params("tools/call", params)?;
         let mut context = state.context(version, p.meta.as_ref(), notifier);
         context.draining = self.config.draining.clone();
+        let mut sealer = None;
+        if state.stateless {
+            let arguments = Value::Object(p.arguments.clone());
+            let round = self.round(
+                state,
+                "tools/call",
+                &p.name,
+                &arguments,
+                p.input_responses,
+                p.request_state,
+            )?;
+            (context.round, sealer) = round.unzip();
+        }
         let call = self.features.tools.call(&p.name, p.arguments, context)?;
         let limit = self.config.tool_timeout;
         Ok(Outcome::Pending(Box::pin(async move {
@@ -282,7 +340,10 @@ impl Dispatcher {
                 ))
                 .into(),
             };
-            Ok(result.into_result(version))
+            Ok(match (result, sealer) {
+                (ToolReply::InputRequired(input), Some(sealer)) => sealer.input_required(input),
+                (result, _) => result.into_result(version),
+            })
         })))
     }
 }
@@ -329,6 +390,7 @@ mod tests {
         let (dispatcher, mut state) = initialized("2025-06-18");
         for method in Method::ALL
             .iter()
+            .filter(|m| m.is_handshake())
             .map(|m| m.as_str())
             .filter(|m| *m != "initialize")
         {

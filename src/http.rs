@@ -2,7 +2,8 @@
 //!
 //! - `GET /sse` opens a legacy HTTP+SSE session ([`sse`]);
 //! - `POST /messages?sessionId=` carries one JSON-RPC message to it ([`messages`]);
-//! - `/mcp` is the Streamable HTTP transport ([`streamable`]);
+//! - `/mcp` is the Streamable HTTP transport ([`streamable`]), and serves the stateless
+//!   revision (2026-07-28) beside it on the same URL ([`modern`]);
 //! - `GET /health` is the liveness check and `GET /ready` the readiness one ([`health`]);
 //! - `GET /metrics` is the Prometheus text ([`metrics`]).
 //!
@@ -39,6 +40,7 @@ pub mod health;
 pub mod intake;
 pub mod messages;
 pub mod metrics;
+pub mod modern;
 pub mod routes;
 pub mod screen;
 pub mod sse;
@@ -63,6 +65,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Caps on connections and bodies being read, per peer and in total; the body deadline.
     pub intake: intake::Intake,
+    /// Stateless requests in flight, per principal.
+    pub stateless: modern::limits::InFlight,
 }
 
 /// Registers every route on an actix `App`.

@@ -78,6 +78,20 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
 
 /// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
 /// switched on).
+/// The key that seals stateless request states: the configured one, or one made now.
+fn request_state_key(settings: &Settings) -> dispatch::rounds::StateKey {
+    match &settings.mcp.request_state_key {
+        Some(key) => dispatch::rounds::StateKey::new(key.expose().as_bytes()),
+        None => {
+            log::info!(
+                "mcp.request_state_key is not set: requestState of 2026-07-28 clients is \
+                 sealed with a key made at start, which other replicas do not have"
+            );
+            dispatch::rounds::StateKey::generate()
+        }
+    }
+}
+
 fn github_features(github: &GitHub, settings: &Settings, metrics: &Metrics) -> Features {
     // Validated with the settings, so this cannot fail here.
     let policy = settings.rules().clone();
@@ -95,6 +109,7 @@ fn github_features(github: &GitHub, settings: &Settings, metrics: &Metrics) -> F
         )),
         prompts: prompts::issues::issue_prompts(),
         completions: Completions::new(GitHubCompleter::new(github.clone(), policy)),
+        changes: Default::default(),
     };
     if settings.mcp.conformance_fixtures {
         log::warn!(
@@ -157,6 +172,8 @@ pub fn run_with(
                 max_in_flight: settings.limits.max_in_flight_per_session,
                 max_subscriptions: settings.limits.max_subscriptions_per_session,
                 metrics: metrics.clone(),
+                request_state_key: request_state_key(&settings),
+                request_state_ttl: Duration::from_secs(settings.mcp.request_state_ttl_secs),
                 draining: draining.clone(),
             },
         ),
@@ -168,6 +185,9 @@ pub fn run_with(
         gateway,
         metrics,
         intake: http::intake::Intake::new(&settings.server, &settings.http),
+        stateless: http::modern::limits::InFlight::new(
+            settings.limits.max_sessions_per_principal * settings.limits.max_in_flight_per_session,
+        ),
     };
     let (registry, draining) = (state.registry.clone(), state.draining.clone());
     let intake = state.intake.clone();

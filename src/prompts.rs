@@ -8,7 +8,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use serde_json::{Map, Value, json};
 
-use crate::mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion};
+use crate::{
+    call::{InputRequired, Round},
+    mcp::{jsonrpc::ErrorObject, protocol::ProtocolVersion},
+};
 
 pub mod issues;
 
@@ -56,6 +59,17 @@ pub trait Prompt: Send + Sync {
         &self,
         arguments: &HashMap<String, String>,
     ) -> Result<Map<String, Value>, ErrorObject>;
+    /// The `prompts/get` answer to a stateless request (`round` holds its answers to what
+    /// an earlier round asked; `None` in a session): the result, or what the prompt still
+    /// needs to know. Most prompts need nothing: the result.
+    fn render_round(
+        &self,
+        arguments: &HashMap<String, String>,
+        round: Option<&Round>,
+    ) -> Result<Result<Map<String, Value>, InputRequired>, ErrorObject> {
+        let _ = round;
+        self.render(arguments).map(Ok)
+    }
 }
 
 /// The prompts this server offers. Cheap to clone.
@@ -129,11 +143,14 @@ impl PromptRegistry {
         })
     }
 
+    /// The `prompts/get` answer: the result, or (stateless revision, `round` given) what the
+    /// prompt needs to know first.
     pub fn get(
         &self,
         name: &str,
         arguments: &HashMap<String, String>,
-    ) -> Result<Map<String, Value>, ErrorObject> {
+        round: Option<&Round>,
+    ) -> Result<Result<Map<String, Value>, InputRequired>, ErrorObject> {
         let prompt = self
             .prompts
             .iter()
@@ -156,6 +173,6 @@ impl PromptRegistry {
                 missing.join(", ")
             )));
         }
-        prompt.render(arguments)
+        prompt.render_round(arguments, round)
     }
 }

@@ -39,7 +39,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value, json};
 
-pub use crate::call::CallContext;
+pub use crate::call::{CallContext, InputRequired};
 use crate::{
     config::ToolSettings,
     github::api::GitHub,
@@ -132,6 +132,9 @@ impl CallToolResult {
 pub enum ToolReply {
     Built(CallToolResult),
     Serialized(SerializedResult),
+    /// The tool needs the client's input first (stateless revision only: a handler returns
+    /// it only when its context has a [`crate::call::Round`]); the dispatcher seals its state.
+    InputRequired(InputRequired),
 }
 
 impl ToolReply {
@@ -139,13 +142,22 @@ impl ToolReply {
         match self {
             ToolReply::Built(result) => result.is_error,
             ToolReply::Serialized(serialized) => serialized.is_tool_error(),
+            ToolReply::InputRequired(_) => false,
         }
     }
 
+    /// The complete result. (An `input_required` reply is turned into a result by the
+    /// dispatcher before this; one that reached a session anyway is a tool error.)
     pub fn into_result(self, version: ProtocolVersion) -> ResultObject {
         match self {
             ToolReply::Built(result) => result.into_result(version).into(),
             ToolReply::Serialized(serialized) => serialized.into(),
+            ToolReply::InputRequired(_) => CallToolResult::error(
+                "this tool needs the client's input, which it asks for only on protocol \
+                 revision 2026-07-28",
+            )
+            .into_result(version)
+            .into(),
         }
     }
 }
@@ -159,6 +171,17 @@ impl From<CallToolResult> for ToolReply {
 /// One tool: its definition and its handler.
 pub trait Tool: Send + Sync {
     fn definition(&self) -> &ToolDefinition;
+    /// Client capabilities a call needs. A stateless request that does not declare them is
+    /// refused (-32021) before the tool runs; a session's tool asks and copes.
+    fn requires(&self) -> &[&'static str] {
+        &[]
+    }
+    /// Whether clients of `version` are offered the tool (listed, and callable). Every GitHub
+    /// tool is; some conformance fixtures exist for one era only.
+    fn offered(&self, version: ProtocolVersion) -> bool {
+        let _ = version;
+        true
+    }
     fn call(
         &self,
         arguments: Map<String, Value>,
@@ -215,11 +238,11 @@ impl ToolRegistry {
 
     pub fn definitions(&self, version: ProtocolVersion) -> &[Value] {
         let listed = self.listed.get_or_init(|| {
-            ProtocolVersion::SUPPORTED
+            ProtocolVersion::ALL
                 .iter()
                 .map(|&v| {
-                    let json = self.tools.iter().map(|t| t.definition().to_json(v));
-                    (v, json.collect())
+                    let offered = self.tools.iter().filter(|t| t.offered(v));
+                    (v, offered.map(|t| t.definition().to_json(v)).collect())
                 })
                 .collect()
         });
@@ -229,6 +252,18 @@ impl ToolRegistry {
             .map_or(&[], |(_, definitions)| definitions)
     }
 
+    /// The tool `name` as offered to clients of `version`.
+    fn find(&self, name: &str, version: ProtocolVersion) -> Option<&Arc<dyn Tool>> {
+        self.tools
+            .iter()
+            .find(|tool| tool.definition().name == name && tool.offered(version))
+    }
+
+    /// The client capabilities a call of `name` needs (none for a tool not offered).
+    pub fn requirements(&self, name: &str, version: ProtocolVersion) -> &[&'static str] {
+        self.find(name, version).map_or(&[], |tool| tool.requires())
+    }
+
     /// Starts a call. An unknown name is a protocol error (-32602), as the spec says.
     pub fn call(
         &self,
@@ -236,28 +271,25 @@ impl ToolRegistry {
         arguments: Map<String, Value>,
         context: CallContext,
     ) -> Result<LocalFuture<Result<ToolReply, ErrorObject>>, ErrorObject> {
-        let tool = self
-            .tools
-            .iter()
-            .find(|tool| tool.definition().name == name)
-            .ok_or_else(|| {
-                if let Some((_, reason)) = self.disabled.iter().find(|(n, _)| n == name) {
-                    return ErrorObject::invalid_params(reason.clone());
+        let tool = self.find(name, context.version).ok_or_else(|| {
+            if let Some((_, reason)) = self.disabled.iter().find(|(n, _)| n == name) {
+                return ErrorObject::invalid_params(reason.clone());
+            }
+            let known: Vec<_> = self
+                .tools
+                .iter()
+                .filter(|t| t.offered(context.version))
+                .map(|t| t.definition().name.as_str())
+                .collect();
+            ErrorObject::invalid_params(format!(
+                "unknown tool {name:?}; tools/list gives the available ones ({})",
+                if known.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    known.join(", ")
                 }
-                let known: Vec<_> = self
-                    .tools
-                    .iter()
-                    .map(|t| t.definition().name.as_str())
-                    .collect();
-                ErrorObject::invalid_params(format!(
-                    "unknown tool {name:?}; tools/list gives the available ones ({})",
-                    if known.is_empty() {
-                        "none yet".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })?;
+            ))
+        })?;
         Ok(tool.call(arguments, context))
     }
 }

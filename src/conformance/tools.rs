@@ -3,55 +3,27 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::fixture::{Era, FixtureTool, ResultHandler, replying};
 use super::{PNG, WAV};
 use crate::{
     mcp::{jsonrpc::ErrorObject, protocol::LogLevel},
-    tools::{CallContext, CallToolResult, LocalFuture, Tool, ToolDefinition, ToolReply},
+    tools::{CallContext, CallToolResult, LocalFuture, ToolReply},
 };
 
-type Handler =
-    fn(Map<String, Value>, CallContext) -> LocalFuture<Result<CallToolResult, ErrorObject>>;
-
-pub struct FixtureTool(ToolDefinition, Handler);
-
-impl std::fmt::Debug for FixtureTool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FixtureTool({})", self.0.name)
-    }
+/// A fixture whose handler answers with a complete result, the usual kind.
+macro_rules! tool {
+    ($name:expr, $description:expr, $schema:expr, $handler:expr $(,)?) => {
+        replying($name, $description, $schema, |arguments, context| {
+            let handler: ResultHandler = $handler;
+            let call = handler(arguments, context);
+            Box::pin(async move { call.await.map(ToolReply::from) })
+        })
+    };
 }
 
-impl Tool for FixtureTool {
-    fn definition(&self) -> &ToolDefinition {
-        &self.0
-    }
-
-    fn call(
-        &self,
-        arguments: Map<String, Value>,
-        context: CallContext,
-    ) -> LocalFuture<Result<ToolReply, ErrorObject>> {
-        let call = (self.1)(arguments, context);
-        Box::pin(async move { call.await.map(ToolReply::from) })
-    }
-}
-
-fn tool(name: &str, description: &str, input_schema: Value, handler: Handler) -> FixtureTool {
-    FixtureTool(
-        ToolDefinition {
-            name: name.into(),
-            title: name.into(),
-            description: description.into(),
-            input_schema,
-            output_schema: None,
-            annotations: None,
-        },
-        handler,
-    )
-}
-
-fn no_arguments() -> Value {
+pub fn no_arguments() -> Value {
     json!({"type": "object", "properties": {}})
 }
 
@@ -59,7 +31,7 @@ fn string_argument(name: &str) -> Value {
     json!({"type": "object", "properties": {name: {"type": "string"}}, "required": [name]})
 }
 
-fn content(blocks: Vec<Value>) -> CallToolResult {
+pub fn content(blocks: Vec<Value>) -> CallToolResult {
     CallToolResult {
         content: blocks,
         ..CallToolResult::default()
@@ -70,7 +42,7 @@ fn done(result: CallToolResult) -> LocalFuture<Result<CallToolResult, ErrorObjec
     Box::pin(async move { Ok(result) })
 }
 
-fn text(text: &str) -> Value {
+pub fn text(text: &str) -> Value {
     json!({"type": "text", "text": text})
 }
 
@@ -102,7 +74,7 @@ fn elicit(
 
 pub fn fixtures() -> Vec<FixtureTool> {
     vec![
-        tool(
+        tool!(
             "test_simple_text",
             "Returns a simple text response",
             no_arguments(),
@@ -112,13 +84,13 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 )]))
             },
         ),
-        tool(
+        tool!(
             "test_image_content",
             "Returns an image",
             no_arguments(),
             |_, _| done(content(vec![image()])),
         ),
-        tool(
+        tool!(
             "test_audio_content",
             "Returns audio",
             no_arguments(),
@@ -128,7 +100,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 ]))
             },
         ),
-        tool(
+        tool!(
             "test_embedded_resource",
             "Returns an embedded resource",
             no_arguments(),
@@ -138,7 +110,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 "text": "This is an embedded resource content."}})]))
             },
         ),
-        tool(
+        tool!(
             "test_multiple_content_types",
             "Returns text, an image and a resource",
             no_arguments(),
@@ -151,7 +123,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 ]))
             },
         ),
-        tool(
+        tool!(
             "test_tool_with_logging",
             "Sends log messages while it runs",
             no_arguments(),
@@ -178,7 +150,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 })
             },
         ),
-        tool(
+        tool!(
             "test_error_handling",
             "Always fails, as a tool error",
             no_arguments(),
@@ -188,7 +160,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 ))
             },
         ),
-        tool(
+        tool!(
             "test_tool_with_progress",
             "Reports progress while it runs",
             no_arguments(),
@@ -206,7 +178,7 @@ pub fn fixtures() -> Vec<FixtureTool> {
                 })
             },
         ),
-        tool(
+        tool!(
             "test_sampling",
             "Asks the client's model",
             string_argument("prompt"),
@@ -235,8 +207,9 @@ pub fn fixtures() -> Vec<FixtureTool> {
                     Ok(content(vec![text(&format!("LLM response: {reply}"))]))
                 })
             },
-        ),
-        tool(
+        )
+        .only(Era::Handshake),
+        tool!(
             "test_reconnection",
             "Closes its stream's connection before its result, which the client then fetches \
              with GET and Last-Event-ID (SEP-1699)",
@@ -254,8 +227,9 @@ pub fn fixtures() -> Vec<FixtureTool> {
                     })]))
                 })
             },
-        ),
-        tool(
+        )
+        .only(Era::Handshake),
+        tool!(
             "test_elicitation",
             "Asks the user for input",
             string_argument("message"),
@@ -278,8 +252,9 @@ pub fn fixtures() -> Vec<FixtureTool> {
                     }),
                 )
             },
-        ),
-        tool(
+        )
+        .only(Era::Handshake),
+        tool!(
             "test_elicitation_sep1034_defaults",
             "Elicitation with defaults",
             no_arguments(),
@@ -300,8 +275,9 @@ pub fn fixtures() -> Vec<FixtureTool> {
                     }),
                 )
             },
-        ),
-        tool(
+        )
+        .only(Era::Handshake),
+        tool!(
             "test_elicitation_sep1330_enums",
             "Elicitation with enum schemas",
             no_arguments(),
@@ -331,16 +307,24 @@ pub fn fixtures() -> Vec<FixtureTool> {
                     }),
                 )
             },
-        ),
-        tool(
+        )
+        .only(Era::Handshake),
+        tool!(
             "json_schema_2020_12_tool",
             "A tool whose input schema uses JSON Schema 2020-12 keywords",
             json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "type": "object",
-                "$defs": {"address": {"type": "object", "properties": {
+                "$defs": {"address": {"$anchor": "address", "type": "object", "properties": {
                     "street": {"type": "string"}, "city": {"type": "string"}}}},
                 "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                "allOf": [{"anyOf": [
+                    {"properties": {"name": {"minLength": 1}}},
+                    {"required": ["address"]},
+                ]}],
+                "if": {"properties": {"name": {"const": "home"}}},
+                "then": {"required": ["address"]},
+                "else": {"required": ["name"]},
                 "additionalProperties": false,
             }),
             |arguments, _| {

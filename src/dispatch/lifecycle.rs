@@ -15,7 +15,7 @@ pub const SERVER_NAME: &str = "github-issue-manager";
 /// The human-readable name, for revisions that have `title`.
 pub const SERVER_TITLE: &str = "GitHub Issue Manager";
 
-const INSTRUCTIONS: &str = "This server manages GitHub issues on behalf of the user: listing, \
+pub(super) const INSTRUCTIONS: &str = "This server manages GitHub issues on behalf of the user: listing, \
 reading, searching, creating, updating and labelling them. Call tools/list to see what it can do \
 right now. Prefer read-only tools (readOnlyHint) to look before you change anything, pass owner \
 and repo exactly as they appear in the repository URL, and ask the user before creating, closing \

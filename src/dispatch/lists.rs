@@ -51,7 +51,7 @@ impl Dispatcher {
                 .map(Into::into);
         }
         let first_pages = self.first_tools_page.get_or_init(|| {
-            ProtocolVersion::SUPPORTED
+            ProtocolVersion::ALL
                 .iter()
                 .filter_map(|&v| {
                     // Without a cursor there is nothing to refuse: this cannot fail.

@@ -44,6 +44,11 @@ pub struct McpState {
     pub initialized: bool,
     /// `notifications/message` below this level are not sent.
     pub log_level: LogLevel,
+    /// No `notifications/message` at all: a stateless request that asked for no log level.
+    pub quiet: bool,
+    /// Served without a session (the stateless revision): no requests to the client, which
+    /// has no stream to answer them on (that revision asks through `input_required` results).
+    pub stateless: bool,
     /// The GitHub identity this session's calls use.
     pub credential: Option<Credential>,
     /// Repositories this session has named, for completions.
@@ -64,6 +69,8 @@ impl Default for McpState {
             client_capabilities: ClientCapabilities::default(),
             initialized: false,
             log_level: LogLevel::Warning,
+            quiet: false,
+            stateless: false,
             credential: None,
             memory: SessionMemory::default(),
             pending: PendingRequests::default(),
@@ -94,6 +101,7 @@ impl McpState {
         McpState {
             version: Some(version),
             initialized: true,
+            stateless: true,
             ..McpState::new(principal)
         }
     }
@@ -118,8 +126,9 @@ impl McpState {
             memory: self.memory.clone(),
             log: notifier
                 .clone()
+                .filter(|_| !self.quiet)
                 .map(|n| Logger::new(n, self.log_level, LOGGER)),
-            client: notifier.clone().map(|n| {
+            client: notifier.clone().filter(|_| !self.stateless).map(|n| {
                 ClientRequests::new(
                     n,
                     self.pending.clone(),
@@ -129,6 +138,7 @@ impl McpState {
             }),
             stream: notifier,
             draining: Default::default(),
+            round: None,
         }
     }
 }

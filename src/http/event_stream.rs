@@ -47,6 +47,31 @@ fn to_sse(event: Event) -> sse::Event {
     data.into()
 }
 
+/// A message as one `event: message` without an id: the stateless revision's streams are
+/// never resumed.
+pub fn message_event(json: &str) -> sse::Event {
+    let mut data = MESSAGE.clone();
+    data.set_data(json);
+    data.into()
+}
+
+/// `response` as an event stream of `events`, with a `: keep-alive` comment every
+/// `keep_alive` while idle if given; no `retry` (the stateless revision's streams).
+pub fn respond_with<S>(
+    mut response: HttpResponseBuilder,
+    events: S,
+    keep_alive: Option<Duration>,
+) -> HttpResponse
+where
+    S: Stream<Item = Result<sse::Event, Infallible>> + 'static,
+{
+    let mut sse = Sse::from_stream(events);
+    if let Some(period) = keep_alive {
+        sse = sse.with_keep_alive(period);
+    }
+    event_stream_headers(&mut response).body(sse)
+}
+
 /// The events of a session's channel as SSE, after those in hand (`held`), until the channel
 /// closes.
 #[derive(Debug)]

@@ -12,10 +12,9 @@
 //! - `DELETE` ends the session and cancels its work.
 //!
 //! The same `Session` actor, registry and dispatcher serve both transports; this module only
-//! maps HTTP onto them. Status codes follow the MCP specification and the TypeScript SDK's
-//! server (see docs/mcp-protocol.md §3).
-
-use std::time::Duration;
+//! maps HTTP onto them (`answer.rs` writes a POST's answers back). Status codes follow the MCP
+//! specification and the TypeScript SDK's server (see docs/mcp-protocol.md §3). A POST of the
+//! stateless revision (2026-07-28) is told apart here and handed to [`super::modern`].
 
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,13 +23,13 @@ use super::{
     ApiError, AppState, Unconfirmed,
     event_stream::{self, OutletEvents},
     messages::{parse_body, require_json},
+    modern,
 };
 use crate::{
     actors::{
         SessionId,
         session::{
-            Deliver, End, ForgetStream, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session,
-            StreamRefused,
+            Deliver, End, GetVersion, Lifetime, OpenStream, ReplyTo, Resume, Session, StreamRefused,
         },
     },
     auth::Principal,
@@ -38,8 +37,12 @@ use crate::{
         jsonrpc::{ErrorObject, Message},
         protocol::ProtocolVersion,
     },
-    outlet::{self, Event, EventReceiver, parse_event_id},
+    outlet::{self, EventReceiver},
 };
+
+mod answer;
+
+use answer::{json_answer, stream_answer};
 
 pub const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
@@ -68,7 +71,11 @@ fn accepts(request: &HttpRequest, wanted: &str) -> bool {
 /// A present `MCP-Protocol-Version` must be one we speak; absent means 2025-03-26.
 fn check_protocol_version(request: &HttpRequest) -> Result<(), ApiError> {
     match header_value(request, VERSION_HEADER) {
-        Some(version) if version.parse::<ProtocolVersion>().is_err() => {
+        Some(version)
+            if !version
+                .parse()
+                .is_ok_and(|v: ProtocolVersion| !v.is_modern()) =>
+        {
             Err(ApiError::UnsupportedProtocolVersion(version.to_string()))
         }
         _ => Ok(()),
@@ -115,15 +122,27 @@ pub async fn post(
         ));
     }
     require_json(&request)?;
-    check_protocol_version(&request)?;
+    // A header naming a stateless revision sends the request there (docs/mcp-2026-07-28.md
+    // §1.1), whatever else it carries; otherwise the body decides, once read.
+    let modern_header =
+        header_value(&request, VERSION_HEADER).is_some_and(ProtocolVersion::names_modern);
+    if !modern_header {
+        check_protocol_version(&request)?;
+    }
     // Who is calling, and which of its sessions, is settled before a byte of the body is
     // read: a stranger's body costs neither buffering nor parsing.
     let principal = state.auth.authenticate(&request).await?;
     let named = match header_value(&request, SESSION_HEADER) {
-        Some(_) => Some(session_of(&request, &state, &principal).await?),
-        None => None,
+        Some(_) if !modern_header => Some(session_of(&request, &state, &principal).await?),
+        _ => None,
     };
     let body = state.intake.read_body(&request, payload).await?;
+    if named.is_none()
+        && let Some(message) = modern::classify(&body, modern_header)
+    {
+        drop(body);
+        return Ok(modern::post(&request, &state, principal, message).await);
+    }
     let (messages, batch) = parse_body(&body, state.settings.limits.max_batch_messages)?;
     drop(body);
 
@@ -220,95 +239,6 @@ async fn deliver(
     Ok(replies)
 }
 
-/// The answer to a POST with a `tools/call` or a batch: an SSE stream of what the session sends
-/// for it, ending with its last answer (so without keep-alives). A single call whose result
-/// comes within `mcp.json_answer_within_ms`, with nothing ahead of it, is answered as JSON.
-async fn stream_answer(
-    state: &AppState,
-    session: &Addr<Session>,
-    session_id: String,
-    mut replies: EventReceiver,
-    batch: bool,
-) -> HttpResponse {
-    let wait = Duration::from_millis(state.settings.mcp.json_answer_within_ms);
-    let mut held = Vec::new();
-    if !batch && !wait.is_zero() {
-        match quick_answer(&mut replies, wait).await {
-            Ok(answer) => {
-                // Answered as JSON, the stream will not be resumed: its replay can go.
-                if let Some((stream, _)) = answer.id.as_deref().and_then(parse_event_id) {
-                    session.do_send(ForgetStream(stream));
-                }
-                let json = answer
-                    .message
-                    .map_or_else(String::new, |m| m.json.to_string());
-                return HttpResponse::Ok()
-                    .insert_header((SESSION_HEADER, session_id))
-                    .content_type("application/json")
-                    .body(json);
-            }
-            Err(early) => held = early,
-        }
-    }
-    let mut response = HttpResponse::Ok();
-    response.insert_header((SESSION_HEADER, session_id));
-    event_stream::respond(response, OutletEvents::new(held, replies), None)
-}
-
-/// The answer to a POST whose requests are answered as JSON: the one answer, or a batch's as
-/// an array. A new session (`fresh`) lives on only if its initialize succeeded.
-async fn json_answer(
-    session: &Addr<Session>,
-    session_id: String,
-    mut replies: EventReceiver,
-    batch: bool,
-    fresh: Option<Unconfirmed>,
-) -> Result<HttpResponse, ApiError> {
-    let mut answers = Vec::new();
-    while let Some(event) = replies.recv().await {
-        if let Some(message) = event.message.filter(|m| m.answers) {
-            answers.push(message.json);
-        }
-    }
-    let mut response = HttpResponse::Ok();
-    if answers.is_empty() {
-        // No answer came: either the session ended (404, the client must start over), or the
-        // client cancelled the request with `notifications/cancelled`, and a cancelled request
-        // gets no response (docs/mcp-protocol.md §5.8). Saying 404 then would send a
-        // spec-following client off to a new session although this one lives. 202 is only for
-        // bodies without requests; a request's POST is answered with JSON or an SSE stream
-        // (§3.1), so a cancelled one gets a stream that ends with no events. A session that
-        // has ended no longer answers its mailbox.
-        if session.send(GetVersion).await.is_err() {
-            return Err(ApiError::UnknownMcpSession(session_id));
-        }
-        return Ok(event_stream::event_stream_headers(&mut response)
-            .insert_header((SESSION_HEADER, session_id))
-            .finish());
-    }
-    // The answers are JSON text already: one as it is, a batch as an array of them.
-    let body = match batch {
-        false => answers[0].to_string(),
-        true => format!("[{}]", answers.join(",")),
-    };
-    // The client gets the initialize's error either way, but not the id of a session that is
-    // ending. A successful initialize sets the version.
-    let ended = match fresh {
-        Some(fresh) => match session.send(GetVersion).await {
-            Ok(Some(_)) => {
-                fresh.confirm();
-                false
-            }
-            _ => true,
-        },
-        None => false,
-    };
-    if !ended {
-        response.insert_header((SESSION_HEADER, session_id));
-    }
-    Ok(response.content_type("application/json").body(body))
-}
-
 pub async fn get(
     request: HttpRequest,
     state: web::Data<AppState>,
@@ -361,30 +291,6 @@ pub async fn delete(
         .await
         .map_err(|_| ApiError::UnknownMcpSession(session_id))?;
     Ok(HttpResponse::Ok().finish())
-}
-
-/// A POST's answer (an event with a message) if it comes within `wait` with nothing ahead of
-/// it but the priming event; otherwise the events that came (in order), for the stream to
-/// begin with.
-async fn quick_answer(replies: &mut EventReceiver, wait: Duration) -> Result<Event, Vec<Event>> {
-    let deadline = tokio::time::Instant::now() + wait;
-    let mut held = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, replies.recv()).await {
-            Ok(Some(event)) => match &event.message {
-                // The priming event: it only matters to a stream.
-                None => held.push(*event),
-                Some(message) if message.answers => return Ok(*event),
-                // A notification or a request to the client: it goes first, on a stream.
-                Some(_) => {
-                    held.push(*event);
-                    return Err(held);
-                }
-            },
-            // Closed without an answer (the session ended), or not in time.
-            Ok(None) | Err(_) => return Err(held),
-        }
-    }
 }
 
 #[cfg(test)]

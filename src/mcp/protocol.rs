@@ -20,15 +20,30 @@ pub enum ProtocolVersion {
     V2025_03_26,
     V2025_06_18,
     V2025_11_25,
+    /// The stateless revision: no handshake, each request names its revision (`_meta`).
+    V2026_07_28,
 }
 
 impl ProtocolVersion {
-    /// Every supported revision, newest first (the order clients see in error data).
+    /// Every revision `initialize` negotiates, newest first (the order clients see in error
+    /// data). The stateless revision is not among them: it has no handshake.
     pub const SUPPORTED: [ProtocolVersion; 4] = [
         ProtocolVersion::V2025_11_25,
         ProtocolVersion::V2025_06_18,
         ProtocolVersion::V2025_03_26,
         ProtocolVersion::V2024_11_05,
+    ];
+
+    /// The stateless revisions, served on `/mcp` to requests that name one in `_meta`.
+    pub const MODERN: [ProtocolVersion; 1] = [ProtocolVersion::V2026_07_28];
+
+    /// Every revision, oldest first: what per-revision caches are built for.
+    pub const ALL: [ProtocolVersion; 5] = [
+        ProtocolVersion::V2024_11_05,
+        ProtocolVersion::V2025_03_26,
+        ProtocolVersion::V2025_06_18,
+        ProtocolVersion::V2025_11_25,
+        ProtocolVersion::V2026_07_28,
     ];
 
     /// The answer to a client that asks for a revision we do not know.
@@ -40,12 +55,29 @@ impl ProtocolVersion {
             ProtocolVersion::V2025_03_26 => "2025-03-26",
             ProtocolVersion::V2025_06_18 => "2025-06-18",
             ProtocolVersion::V2025_11_25 => "2025-11-25",
+            ProtocolVersion::V2026_07_28 => "2026-07-28",
         }
     }
 
-    /// Version negotiation: echo a supported request, otherwise answer our latest.
+    /// Version negotiation in `initialize`: echo a supported handshake revision, otherwise
+    /// answer our latest one.
     pub fn negotiate(requested: &str) -> ProtocolVersion {
-        requested.parse().unwrap_or(Self::LATEST)
+        match requested.parse::<ProtocolVersion>() {
+            Ok(version) if !version.is_modern() => version,
+            _ => Self::LATEST,
+        }
+    }
+
+    /// Whether this is a stateless revision (2026-07-28 and later).
+    pub fn is_modern(self) -> bool {
+        self >= ProtocolVersion::V2026_07_28
+    }
+
+    /// Whether a version string names a stateless revision, known or not: what the
+    /// `MCP-Protocol-Version` header of a request without a body claim is read by. Revisions
+    /// are dates, compared as strings, so a future one (or a `v999` probe) counts too.
+    pub fn names_modern(text: &str) -> bool {
+        text >= ProtocolVersion::V2026_07_28.as_str()
     }
 
     /// `title` on tools, resources, prompts and `Implementation` (2025-06-18+).
@@ -74,7 +106,7 @@ impl FromStr for ProtocolVersion {
     type Err = ();
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::SUPPORTED
+        Self::ALL
             .into_iter()
             .find(|version| version.as_str() == text)
             .ok_or(())
@@ -302,6 +334,30 @@ methods! {
     PromptsList = "prompts/list",
     PromptsGet = "prompts/get",
     CompletionComplete = "completion/complete",
+    /// Stateless revision only.
+    ServerDiscover = "server/discover",
+    /// Stateless revision only.
+    SubscriptionsListen = "subscriptions/listen",
+}
+
+impl Method {
+    /// Whether the stateless revision has this method: it dropped the handshake, `ping`,
+    /// `logging/setLevel` and the subscribe pair.
+    pub fn is_modern(self) -> bool {
+        !matches!(
+            self,
+            Method::Ping
+                | Method::Initialize
+                | Method::LoggingSetLevel
+                | Method::ResourcesSubscribe
+                | Method::ResourcesUnsubscribe
+        )
+    }
+
+    /// Whether the handshake revisions have this method.
+    pub fn is_handshake(self) -> bool {
+        !matches!(self, Method::ServerDiscover | Method::SubscriptionsListen)
+    }
 }
 
 impl fmt::Display for Method {
@@ -325,6 +381,7 @@ mod tests {
             ("2024-10-07", "2025-11-25"),
             ("2026-07-28", "2025-11-25"),
             ("", "2025-11-25"),
+            ("v999.0.0", "2025-11-25"),
         ] {
             assert_eq!(
                 ProtocolVersion::negotiate(asked).as_str(),
@@ -340,6 +397,17 @@ mod tests {
         assert!(!V2024_11_05.has_annotations() && V2025_03_26.has_annotations());
         assert!(!V2025_03_26.has_titles() && V2025_06_18.has_titles());
         assert!(!V2025_03_26.has_structured_content() && V2025_11_25.has_structured_content());
+    }
+
+    #[test]
+    fn modern_revisions_are_told_by_their_date() {
+        assert!(ProtocolVersion::names_modern("2026-07-28"));
+        assert!(ProtocolVersion::names_modern("v999.0.0"));
+        assert!(ProtocolVersion::names_modern("2027-01-01"));
+        assert!(!ProtocolVersion::names_modern("2025-11-25"));
+        assert!(!ProtocolVersion::names_modern(""));
+        assert_eq!("2026-07-28".parse(), Ok(ProtocolVersion::V2026_07_28));
+        assert!(ProtocolVersion::V2026_07_28.is_modern() && !ProtocolVersion::LATEST.is_modern());
     }
 
     #[test]
@@ -373,7 +441,7 @@ mod tests {
         for &method in Method::ALL {
             assert_eq!(Method::parse(method.as_str()), Some(method));
         }
-        assert_eq!(Method::ALL.len(), 13);
+        assert_eq!(Method::ALL.len(), 15);
         for unknown in ["", "tools/frobnicate", "Ping", "tools/list "] {
             assert_eq!(Method::parse(unknown), None, "{unknown:?}");
         }

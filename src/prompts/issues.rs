@@ -173,7 +173,9 @@ mod tests {
             .get(
                 "triage-issue",
                 &args(&[("owner", "octo"), ("repo", "hello"), ("issue_number", "7")]),
+                None,
             )
+            .unwrap()
             .unwrap();
         let text = result["messages"][0]["content"]["text"].as_str().unwrap();
         for name in [
@@ -197,12 +199,13 @@ mod tests {
                     ("repo", "hello"),
                     ("issue_number", "seven"),
                 ]),
+                None,
             )
             .unwrap_err();
         assert_eq!(err.code.0, -32602);
         assert!(err.message.contains("issue_number"), "{}", err.message);
         let err = prompts
-            .get("weekly-summary", &args(&[("owner", "octo")]))
+            .get("weekly-summary", &args(&[("owner", "octo")]), None)
             .unwrap_err();
         assert!(err.message.contains("repo"), "{}", err.message);
     }

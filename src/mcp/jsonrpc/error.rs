@@ -24,7 +24,15 @@ impl ErrorCode {
     /// MCP (2024-11-05 to 2025-11-25): `resources/read` of a URI that does not exist.
     pub const RESOURCE_NOT_FOUND: ErrorCode = ErrorCode(-32002);
     /// Implementation-defined server error: too busy for this request, or shutting down.
+    /// Handshake era only: the stateless revision keeps -32000..-32019 out of new code.
     pub const SERVER_BUSY: ErrorCode = ErrorCode(-32000);
+    /// Stateless revision: an `MCP-Protocol-Version`, `Mcp-Method` or `Mcp-Name` header is
+    /// missing, malformed, or says other than the body.
+    pub const HEADER_MISMATCH: ErrorCode = ErrorCode(-32020);
+    /// Stateless revision: the request needs a client capability it did not declare.
+    pub const MISSING_CLIENT_CAPABILITY: ErrorCode = ErrorCode(-32021);
+    /// Stateless revision: the request names a protocol revision this server does not serve.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: ErrorCode = ErrorCode(-32022);
 }
 
 /// The `error` member of an error response.

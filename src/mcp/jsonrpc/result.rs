@@ -70,6 +70,46 @@ impl ResultObject {
         }
     }
 
+    /// The result with `members` added (a stateless-revision result's `resultType`, caching
+    /// hints and `_meta`). A `_meta` in both is merged, members winning; a kept serialized
+    /// result gets them spliced into its text, unparsed (kept results carry no `_meta`).
+    pub fn with_members(self, members: Map<String, Value>) -> ResultObject {
+        if members.is_empty() {
+            return self;
+        }
+        match self {
+            ResultObject::Built(mut map) => {
+                for (key, value) in members {
+                    match (map.get_mut(&key), value) {
+                        (Some(Value::Object(ours)), Value::Object(theirs)) if key == "_meta" => {
+                            ours.extend(theirs);
+                        }
+                        (_, value) => {
+                            map.insert(key, value);
+                        }
+                    }
+                }
+                ResultObject::Built(map)
+            }
+            ResultObject::Serialized(serialized) => {
+                let text = serialized.json();
+                debug_assert!(text.starts_with('{') && text.ends_with('}'));
+                let added = serde_json::to_string(&members).expect("a JSON object serializes");
+                let body = &text[1..text.len() - 1];
+                let joined = match body.trim().is_empty() {
+                    true => format!("{{{}", &added[1..]),
+                    false => format!("{{{body},{}", &added[1..]),
+                };
+                ResultObject::Serialized(SerializedResult {
+                    json: RawValue::from_string(joined)
+                        .expect("an object with members added is JSON")
+                        .into(),
+                    tool_error: serialized.tool_error,
+                })
+            }
+        }
+    }
+
     /// The result as a map (parsing it again if it was kept serialized).
     pub fn into_map(self) -> Map<String, Value> {
         match self {
@@ -116,5 +156,38 @@ impl Serialize for ResultObject {
                 RawValue::serialize(&serialized.json, serializer)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn map(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn members_are_added_to_built_and_kept_results_alike() {
+        let added = map(json!({"resultType": "complete", "_meta": {"b": 2}}));
+        // (Kept results carry no `_meta` of their own: see `with_members`.)
+        for result in [json!({"content": [], "isError": true}), json!({})] {
+            let built = ResultObject::Built(map(result.clone())).with_members(added.clone());
+            let kept = ResultObject::Serialized(SerializedResult::of(&map(result.clone())));
+            let kept = kept.with_members(added.clone());
+            assert_eq!(built, kept, "{result}");
+            let text = serde_json::to_string(&kept).unwrap();
+            let back: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back["resultType"], "complete", "{text}");
+            assert_eq!(back["_meta"]["b"], 2, "{text}");
+            assert_eq!(kept.is_tool_error(), result.get("isError").is_some());
+        }
+        let merged = ResultObject::Built(map(json!({"_meta": {"a": 1}}))).with_members(added);
+        assert_eq!(merged.into_map()["_meta"], json!({"a": 1, "b": 2}));
     }
 }

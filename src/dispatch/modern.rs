@@ -1,0 +1,207 @@
+//! The stateless revision (2026-07-28) on the dispatcher: `server/discover`, the methods that
+//! revision dropped, and the envelope of its results.
+//!
+//! `crate::http::modern` calls [`Dispatcher::handle_modern`] with the request's [`Envelope`],
+//! already checked against its headers; the request is then served by the same handlers as a
+//! session's ([`Dispatcher::handle_request`]), on an [`McpState`] made for it alone from what
+//! the envelope declares. What differs is here: every result gets `resultType` and the
+//! server's name in `_meta`, the six cacheable ones caching hints, and the errors the revision
+//! renamed their new codes.
+
+use serde_json::{Map, Value, json};
+
+use super::{Dispatcher, McpState, Outcome, SERVER_NAME, lifecycle::INSTRUCTIONS};
+use crate::{
+    auth::Principal,
+    call::Notifier,
+    mcp::{
+        envelope::{self, Envelope, SERVER_INFO},
+        jsonrpc::{ErrorCode, ErrorObject, Request, ResultObject},
+        protocol::{Method, ProtocolVersion},
+    },
+};
+
+/// How long a client may reuse a list that does not change while the server runs (the tools,
+/// prompts and templates, and `server/discover`): a new configuration is seen within this.
+const STATIC_TTL_MS: u64 = 300_000;
+/// How long a client may reuse `resources/list`.
+const RESOURCES_TTL_MS: u64 = 60_000;
+
+/// Who may reuse a cached result: anyone (`public`), or only the same credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Public,
+    Private,
+}
+
+impl Dispatcher {
+    /// Answers one request of the stateless revision for `principal`. `version` is the
+    /// envelope's revision, known to be served. A method the revision does not have, or whose
+    /// capability is not offered, is -32601.
+    pub fn handle_modern(
+        &self,
+        principal: &Principal,
+        envelope: &Envelope,
+        version: ProtocolVersion,
+        request: Request,
+        notifier: Option<Notifier>,
+    ) -> Outcome {
+        let method = match Method::parse(&request.method) {
+            Some(method) if method.is_modern() && self.offers(method) => method,
+            _ => return Outcome::Ready(Err(ErrorObject::method_not_found(&request.method))),
+        };
+        match method {
+            Method::ServerDiscover => return Outcome::Ready(Ok(self.discover())),
+            // A stream of its own, which the transport keeps (`crate::http::modern`).
+            Method::SubscriptionsListen => {
+                return Outcome::Ready(Err(ErrorObject::method_not_found(&request.method)));
+            }
+            Method::ToolsCall => {
+                if let Err(err) = self.check_tool_capabilities(envelope, version, &request) {
+                    return Outcome::Ready(Err(err));
+                }
+            }
+            _ => {}
+        }
+        let mut state = McpState::stateless(principal, version);
+        state.client = envelope.client.clone();
+        state.client_capabilities = envelope.capabilities;
+        match envelope.log_level {
+            Some(level) => state.log_level = level,
+            None => state.quiet = true,
+        }
+        let hint = cache_hint(method);
+        match self.handle_request(&mut state, request, notifier) {
+            Outcome::Ready(result) => Outcome::Ready(complete(result, hint)),
+            Outcome::Pending(work) => {
+                Outcome::Pending(Box::pin(async move { complete(work.await, hint) }))
+            }
+        }
+    }
+
+    /// Whether the server offers `method` (its capability is advertised in `discover`).
+    fn offers(&self, method: Method) -> bool {
+        match method {
+            Method::CompletionComplete => self.features.completions.is_enabled(),
+            _ => true,
+        }
+    }
+
+    /// -32021 if the named tool needs client capabilities the request did not declare.
+    fn check_tool_capabilities(
+        &self,
+        envelope: &Envelope,
+        version: ProtocolVersion,
+        request: &Request,
+    ) -> Result<(), ErrorObject> {
+        let Some(name) = request
+            .params
+            .as_ref()
+            .and_then(|params| params.get("name"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(());
+        };
+        let missing: Vec<&str> = self
+            .features
+            .tools
+            .requirements(name, version)
+            .iter()
+            .copied()
+            .filter(|capability| !envelope.capabilities.has(capability))
+            .collect();
+        match missing.is_empty() {
+            true => Ok(()),
+            false => Err(envelope::missing_capabilities(&missing)),
+        }
+    }
+
+    /// `server/discover`: the revisions served without a session, and the capabilities as
+    /// this server serves them there.
+    pub fn discover(&self) -> ResultObject {
+        let mut capabilities = json!({
+            "logging": {},
+            "tools": {"listChanged": true},
+            "prompts": {"listChanged": true},
+            // `resourceSubscriptions` on listen streams is not served yet.
+            "resources": {"listChanged": true},
+        });
+        if self.features.completions.is_enabled() {
+            capabilities["completions"] = json!({});
+        }
+        let versions: Vec<&str> = ProtocolVersion::MODERN.iter().map(|v| v.as_str()).collect();
+        let result = json!({
+            "supportedVersions": versions,
+            "capabilities": capabilities,
+            "instructions": INSTRUCTIONS,
+        });
+        let Value::Object(result) = result else {
+            unreachable!("json! object literal")
+        };
+        complete_result(result.into(), Some((STATIC_TTL_MS, Scope::Public)))
+    }
+}
+
+/// The caching hint of a method's complete result, for the six cacheable ones.
+fn cache_hint(method: Method) -> Option<(u64, Scope)> {
+    match method {
+        Method::ServerDiscover
+        | Method::ToolsList
+        | Method::PromptsList
+        | Method::ResourcesTemplatesList => Some((STATIC_TTL_MS, Scope::Public)),
+        // Lists and reads of GitHub's data, read with the caller's credentials.
+        Method::ResourcesList => Some((RESOURCES_TTL_MS, Scope::Private)),
+        Method::ResourcesRead => Some((0, Scope::Private)),
+        _ => None,
+    }
+}
+
+/// The server's name, as every result of the revision carries it in `_meta`.
+fn server_info() -> Value {
+    json!({SERVER_INFO: {"name": SERVER_NAME, "version": env!("CARGO_PKG_VERSION")}})
+}
+
+/// A complete result with the revision's members, or an error in the revision's codes.
+fn complete(
+    result: Result<ResultObject, ErrorObject>,
+    hint: Option<(u64, Scope)>,
+) -> Result<ResultObject, ErrorObject> {
+    result
+        .map(|result| complete_result(result, hint))
+        .map_err(modern_error)
+}
+
+fn complete_result(result: ResultObject, hint: Option<(u64, Scope)>) -> ResultObject {
+    let mut members = Map::new();
+    // An `input_required` result (`rounds.rs`) says so already, and is never cached.
+    if let ResultObject::Built(map) = &result
+        && map.contains_key("resultType")
+    {
+        members.insert("_meta".into(), server_info());
+        return result.with_members(members);
+    }
+    members.insert("resultType".into(), json!("complete"));
+    if let Some((ttl, scope)) = hint {
+        members.insert("ttlMs".into(), json!(ttl));
+        let scope = match scope {
+            Scope::Public => "public",
+            Scope::Private => "private",
+        };
+        members.insert("cacheScope".into(), json!(scope));
+    }
+    members.insert("_meta".into(), server_info());
+    result.with_members(members)
+}
+
+/// An error in the revision's vocabulary: resource not found is -32602 (with its URI), and
+/// the handshake era's implementation-defined -32000..-32019 become -32603.
+fn modern_error(mut error: ErrorObject) -> ErrorObject {
+    match error.code {
+        ErrorCode::RESOURCE_NOT_FOUND => error.code = ErrorCode::INVALID_PARAMS,
+        ErrorCode(code) if (-32019..=-32000).contains(&code) => {
+            error.code = ErrorCode::INTERNAL_ERROR;
+        }
+        _ => {}
+    }
+    error
+}

@@ -1,0 +1,303 @@
+//! `POST /mcp` for the stateless revision (2026-07-28): one request, answered on its own
+//! response, with no session.
+//!
+//! [`super::streamable`] tells the eras apart (docs/mcp-2026-07-28.md §1.1): a body whose
+//! `params._meta` names a revision ([`classify`]), or an `MCP-Protocol-Version` header naming
+//! a stateless one, comes here; everything else keeps the handshake era's path, unchanged.
+//! Here the request goes down the revision's validation ladder (§2.4; first failure wins,
+//! each with its HTTP status and code), then to the dispatcher
+//! ([`crate::dispatch::Dispatcher::handle_modern`]), and the answer goes back as JSON, or as
+//! an SSE stream when the request asked for progress or log messages. Nothing is kept: no
+//! `Mcp-Session-Id`, no event ids, no replay. Closing the stream (or the connection) drops the
+//! call's future, which cancels it and its queued GitHub requests.
+//!
+//! [`headers`] checks the mirrored headers; [`limits`] bounds each principal's requests in
+//! flight; `listen.rs` keeps `subscriptions/listen` streams, `stream.rs` a streamed answer.
+
+pub mod headers;
+pub mod limits;
+mod listen;
+mod stream;
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::{
+    auth::Principal,
+    call::Notifier,
+    dispatch::Outcome,
+    mcp::{
+        envelope::{self, Envelope},
+        jsonrpc::{ErrorCode, ErrorObject, Request, RequestId, Version2},
+        protocol::Method,
+    },
+    outlet::{self, Outlet},
+};
+
+/// What [`classify`] found in a body: a message for this module, parsed or not.
+#[derive(Debug)]
+pub enum Modern {
+    Message(Value),
+    /// Not JSON, from a client that named a stateless revision in its header.
+    Unparsable,
+}
+
+/// Whether a POST without a session belongs to the stateless revision: its header names one
+/// (`modern_header`), or its body claims one (for a batch, any of its messages). `None`: the
+/// handshake era's.
+pub fn classify(body: &[u8], modern_header: bool) -> Option<Modern> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(message) => {
+            let claims = match &message {
+                Value::Array(batch) => batch.iter().any(envelope::claims_modern),
+                message => envelope::claims_modern(message),
+            };
+            (modern_header || claims).then_some(Modern::Message(message))
+        }
+        Err(_) => modern_header.then_some(Modern::Unparsable),
+    }
+}
+
+/// A refusal: the HTTP status, and the JSON-RPC error with the request's id when it was read.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    id: Option<RequestId>,
+    error: ErrorObject,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, id: &Option<RequestId>, error: ErrorObject) -> Self {
+        Refusal {
+            status,
+            id: id.clone(),
+            error,
+        }
+    }
+
+    fn bad(id: &Option<RequestId>, error: ErrorObject) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, id, error)
+    }
+}
+
+/// The body of an error answer. Without a readable id there is no `id` member: the
+/// revision's schema has no `null` id.
+fn error_body(id: Option<&RequestId>, error: &ErrorObject) -> String {
+    let body = match id {
+        Some(id) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
+        None => json!({"jsonrpc": "2.0", "error": error}),
+    };
+    body.to_string()
+}
+
+fn refuse(refusal: Refusal) -> HttpResponse {
+    HttpResponse::build(refusal.status)
+        .content_type("application/json")
+        .body(error_body(refusal.id.as_ref(), &refusal.error))
+}
+
+/// Serves one stateless POST from `principal` (authenticated by the caller).
+pub async fn post(
+    request: &HttpRequest,
+    state: &AppState,
+    principal: Principal,
+    body: Modern,
+) -> HttpResponse {
+    let checked = match check(request, body) {
+        Ok(checked) => checked,
+        Err(refusal) => return refuse(refusal),
+    };
+    let Checked {
+        envelope,
+        version,
+        request: call,
+        method,
+    } = match checked {
+        Some(checked) => checked,
+        // A notification: nothing in the revision needs one over HTTP.
+        None => return HttpResponse::Accepted().finish(),
+    };
+    let id = Some(call.id.clone());
+    if state.draining.is_on() {
+        return refuse(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &id,
+            ErrorObject::internal("the server is shutting down; send the request again"),
+        ));
+    }
+    let Some(ticket) = state.stateless.admit(&principal.id) else {
+        return refuse(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            &id,
+            ErrorObject::internal(format!(
+                "you have {} requests in flight, the most allowed; wait for one to finish",
+                state.stateless.limit()
+            )),
+        ));
+    };
+    if method == Some(Method::SubscriptionsListen) {
+        let server = listen::Listening {
+            changes: state.dispatcher.changes(),
+            draining: &state.draining,
+            settings: &state.settings,
+        };
+        return listen::open(call.id, call.params, server, ticket).unwrap_or_else(refuse);
+    }
+    let streamed = matches!(
+        method,
+        Some(Method::ToolsCall | Method::PromptsGet | Method::ResourcesRead)
+    ) && (envelope.log_level.is_some() || has_progress_token(&call));
+    let dispatcher = &state.dispatcher;
+    if !streamed {
+        let outcome = dispatcher.handle_modern(&principal, &envelope, version, call, None);
+        let result = match outcome {
+            Outcome::Ready(result) => result,
+            Outcome::Pending(work) => work.await,
+        };
+        drop(ticket);
+        return match result {
+            Ok(result) => {
+                let answer = json!({"jsonrpc": Version2, "id": id, "result": result});
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(answer.to_string())
+            }
+            Err(error) => refuse(Refusal::new(status_of(&error), &id, error)),
+        };
+    }
+    let (sender, receiver) = outlet::channel(
+        state.settings.sse.outbound_capacity,
+        state.settings.sse.outbound_bytes,
+    );
+    let notifier = Notifier::new(Outlet::plain(sender));
+    let outcome = dispatcher.handle_modern(&principal, &envelope, version, call, Some(notifier));
+    let events = stream::CallEvents::new(id, outcome, receiver, ticket);
+    super::event_stream::respond_with(HttpResponse::Ok(), events, None)
+}
+
+/// The HTTP status of an error from the dispatcher: a method the revision does not have is
+/// 404 and a missing capability 400; anything else is in-band (200).
+fn status_of(error: &ErrorObject) -> StatusCode {
+    match error.code {
+        ErrorCode::METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        ErrorCode::MISSING_CLIENT_CAPABILITY => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+fn has_progress_token(request: &Request) -> bool {
+    request
+        .params
+        .as_ref()
+        .and_then(|params| params.get("_meta"))
+        .and_then(|meta| meta.get("progressToken"))
+        .is_some_and(|token| token.is_string() || token.is_i64() || token.is_u64())
+}
+
+/// A request that passed the ladder.
+struct Checked {
+    envelope: Envelope,
+    version: crate::mcp::protocol::ProtocolVersion,
+    request: Request,
+    method: Option<Method>,
+}
+
+/// The validation ladder, first failure wins; `None` for a valid notification.
+fn check(http: &HttpRequest, body: Modern) -> Result<Option<Checked>, Refusal> {
+    let Modern::Message(message) = body else {
+        return Err(Refusal::bad(
+            &None,
+            ErrorObject::parse_error("the request body is not valid JSON"),
+        ));
+    };
+    let Value::Object(mut message) = message else {
+        return Err(Refusal::bad(
+            &None,
+            ErrorObject::invalid_request(
+                "send one JSON-RPC request per POST: revision 2026-07-28 has no batches",
+            ),
+        ));
+    };
+    let id: Option<RequestId> = message
+        .get("id")
+        .and_then(|id| serde_json::from_value(id.clone()).ok());
+    let Some(Value::String(method)) = message.remove("method") else {
+        return Err(Refusal::bad(
+            &id,
+            ErrorObject::invalid_request(
+                "not a JSON-RPC request: a stateless POST carries a method (responses belong \
+                 to sessions)",
+            ),
+        ));
+    };
+    let params = message.remove("params");
+    let envelope = Envelope::read(params.as_ref()).map_err(|err| Refusal::bad(&id, err))?;
+    let header = |name| headers::text(http, name).map_err(|err| Refusal::bad(&id, err));
+    if let Some(version) = header(headers::PROTOCOL_VERSION)?
+        && version != envelope.protocol_version
+    {
+        return Err(Refusal::bad(
+            &id,
+            envelope::header_mismatch(
+                "the MCP-Protocol-Version header does not match \
+                 params._meta.io.modelcontextprotocol/protocolVersion",
+            ),
+        ));
+    }
+    if let Some(named) = header(headers::METHOD)?
+        && named != method
+    {
+        return Err(Refusal::bad(
+            &id,
+            envelope::header_mismatch("the Mcp-Method header does not match the method"),
+        ));
+    }
+    let version = envelope.version().map_err(|err| Refusal::bad(&id, err))?;
+    let require = |name, expected: &str, what| {
+        headers::require(http, name, expected, what).map_err(|err| Refusal::bad(&id, err))
+    };
+    require(
+        headers::PROTOCOL_VERSION,
+        &envelope.protocol_version,
+        "the protocol version",
+    )?;
+    require(headers::METHOD, &method, "the method")?;
+    let named = match method.as_str() {
+        "tools/call" | "prompts/get" => Some(("name", "params.name")),
+        "resources/read" => Some(("uri", "params.uri")),
+        _ => None,
+    };
+    if let Some((member, what)) = named
+        && let Some(Value::String(target)) = params.as_ref().and_then(|p| p.get(member))
+    {
+        require(headers::NAME, target, what)?;
+    }
+    if message.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+        return Err(Refusal::bad(
+            &id,
+            ErrorObject::invalid_request("jsonrpc must be \"2.0\""),
+        ));
+    }
+    if !message.contains_key("id") {
+        return Ok(None);
+    }
+    let Some(id) = id else {
+        return Err(Refusal::bad(
+            &None,
+            ErrorObject::invalid_request("id must be a string or an integer"),
+        ));
+    };
+    let parsed = Method::parse(&method);
+    Ok(Some(Checked {
+        envelope,
+        version,
+        request: Request {
+            jsonrpc: Version2,
+            id,
+            method,
+            params,
+        },
+        method: parsed,
+    }))
+}

@@ -1,0 +1,340 @@
+//! The stateless revision (2026-07-28) on `/mcp`, spoken raw: era detection beside sessions,
+//! the validation ladder with each error's status and code, `server/discover`, results'
+//! envelope, `input_required` round trips with a sealed `requestState` (tampered, moved to
+//! another principal, or used by another server without the shared key: refused), and the
+//! `subscriptions/listen` stream.
+
+mod common;
+
+use common::{SseEvent, SseReader, TestServer, settings};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+
+const VERSION: &str = "2026-07-28";
+const KEY: &str = "a-shared-request-state-key-of-32-bytes-or-more";
+
+fn meta(capabilities: Value) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    })
+}
+
+fn request(id: u64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = meta(json!({"elicitation": {}, "sampling": {}}));
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+/// POSTs `body` with the headers a conforming client sends (taken from the body), changed
+/// by `headers` (a `None` value leaves that header out).
+async fn post(url: &str, body: &Value, headers: &[(&str, Option<&str>)]) -> Response {
+    let method = body["method"].as_str().unwrap_or_default().to_string();
+    let name = body["params"]["name"]
+        .as_str()
+        .or(body["params"]["uri"].as_str())
+        .map(String::from);
+    let mut standard = vec![
+        ("MCP-Protocol-Version", Some(VERSION.to_string())),
+        ("Mcp-Method", Some(method)),
+        ("Mcp-Name", name),
+    ];
+    for (header, value) in headers {
+        standard.retain(|(h, _)| !h.eq_ignore_ascii_case(header));
+        standard.push((header, value.map(String::from)));
+    }
+    let mut request = Client::new()
+        .post(url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json");
+    for (header, value) in standard {
+        if let Some(value) = value {
+            request = request.header(header, value);
+        }
+    }
+    request.body(body.to_string()).send().await.unwrap()
+}
+
+async fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    assert!(
+        response.headers().get("mcp-session-id").is_none(),
+        "no session on the stateless path"
+    );
+    (status, response.json().await.unwrap())
+}
+
+fn server() -> TestServer {
+    TestServer::start_github(settings(&[
+        ("MCP_CONFORMANCE_FIXTURES", "1"),
+        ("GITHUB_ISSUE_MCP__MCP__REQUEST_STATE_KEY", KEY),
+    ]))
+}
+
+/// A ladder case: its name, the body, header changes, and the status and code expected.
+type Case<'a> = (&'a str, Value, Vec<(&'a str, Option<&'a str>)>, u16, i64);
+
+#[tokio::test]
+async fn every_rung_of_the_ladder_has_its_status_and_code() {
+    let server = server();
+    let url = server.url("/mcp");
+    let discover = request(7, "server/discover", json!({}));
+    let no_meta = json!({"jsonrpc": "2.0", "id": 7, "method": "server/discover", "params": {}});
+    let mut other_version = discover.clone();
+    other_version["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("v9");
+    let cases: Vec<Case<'_>> = vec![
+        ("no envelope", no_meta, vec![], 400, -32602),
+        (
+            "header version differs",
+            discover.clone(),
+            vec![("MCP-Protocol-Version", Some("2026-08-01"))],
+            400,
+            -32020,
+        ),
+        (
+            "Mcp-Method differs",
+            discover.clone(),
+            vec![("Mcp-Method", Some("tools/list"))],
+            400,
+            -32020,
+        ),
+        (
+            "Mcp-Method missing",
+            discover.clone(),
+            vec![("Mcp-Method", None)],
+            400,
+            -32020,
+        ),
+        (
+            "unsupported version",
+            other_version,
+            vec![("MCP-Protocol-Version", Some("v9"))],
+            400,
+            -32022,
+        ),
+        (
+            "Mcp-Name differs",
+            request(7, "tools/call", json!({"name": "test_simple_text"})),
+            vec![("Mcp-Name", Some("test_error_handling"))],
+            400,
+            -32020,
+        ),
+        (
+            "bad base64 in Mcp-Name",
+            request(7, "tools/call", json!({"name": "test_simple_text"})),
+            vec![("Mcp-Name", Some("=?base64?dGVzdA?="))],
+            400,
+            -32020,
+        ),
+        (
+            "removed method",
+            request(7, "ping", json!({})),
+            vec![],
+            404,
+            -32601,
+        ),
+        (
+            "initialize with a claim",
+            request(7, "initialize", json!({})),
+            vec![],
+            404,
+            -32601,
+        ),
+        (
+            "unknown resource",
+            request(7, "resources/read", json!({"uri": "test://nothing-here"})),
+            vec![],
+            200,
+            -32602,
+        ),
+    ];
+    for (case, body, headers, status, code) in cases {
+        let (got, answer) = json_of(post(&url, &body, &headers).await).await;
+        assert_eq!(got, status, "{case}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{case}: {answer}");
+        assert_eq!(answer["id"], 7, "{case}: the id is echoed");
+    }
+    let mut missing = request(9, "tools/call", json!({"name": "test_missing_capability"}));
+    missing["params"]["_meta"] = meta(json!({}));
+    let (status, answer) = json_of(post(&url, &missing, &[]).await).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(-32021)));
+    assert_eq!(
+        answer["error"]["data"],
+        json!({"requiredCapabilities": {"sampling": {}}})
+    );
+    // Not JSON, from a client that named the revision: no id to echo, and none made up.
+    let response = Client::new()
+        .post(&url)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", VERSION)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let (status, answer) = json_of(response).await;
+    assert_eq!((status, &answer["error"]["code"]), (400, &json!(-32700)));
+    assert!(answer.get("id").is_none(), "{answer}");
+}
+
+#[tokio::test]
+async fn discover_and_results_carry_the_revision_envelope_beside_sessions() {
+    let server = server();
+    let url = server.url("/mcp");
+    let (status, discovered) =
+        json_of(post(&url, &request(1, "server/discover", json!({})), &[]).await).await;
+    assert_eq!(status, 200, "{discovered}");
+    let result = &discovered["result"];
+    assert_eq!(result["supportedVersions"], json!([VERSION]));
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["cacheScope"], "public");
+    assert!(result["ttlMs"].is_u64());
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "github-issue-manager"
+    );
+    let (_, listed) = json_of(post(&url, &request(2, "tools/list", json!({})), &[]).await).await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"list_issues") && names.contains(&"test_missing_capability"));
+    assert!(
+        !names.contains(&"test_sampling"),
+        "session-only fixtures are not offered"
+    );
+    let (_, read) = json_of(
+        post(
+            &url,
+            &request(3, "resources/read", json!({"uri": "test://static-text"})),
+            &[],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(read["result"]["cacheScope"], "private");
+
+    // A handshake-era client on the same URL gets a session, as before.
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "legacy", "version": "1"}}});
+    let response = post(
+        &url,
+        &initialize,
+        &[("MCP-Protocol-Version", Some("2025-11-25"))],
+    )
+    .await;
+    assert!(response.headers().get("mcp-session-id").is_some());
+    let answer: Value = response.json().await.unwrap();
+    assert!(answer["result"].get("resultType").is_none(), "{answer}");
+}
+
+/// Round 1 of the state-keeping fixture: its `requestState`.
+async fn first_round(url: &str) -> String {
+    let call = request(
+        1,
+        "tools/call",
+        json!({"name": "test_input_required_result_request_state"}),
+    );
+    let (status, answer) = json_of(post(url, &call, &[]).await).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["result"]["resultType"], "input_required", "{answer}");
+    assert!(answer["result"]["inputRequests"]["confirm"].is_object());
+    answer["result"]["requestState"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn retry(state: &str) -> Value {
+    request(
+        2,
+        "tools/call",
+        json!({
+            "name": "test_input_required_result_request_state",
+            "inputResponses": {"confirm": {"action": "accept", "content": {"ok": true}}},
+            "requestState": state,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn a_round_trip_completes_on_another_server_with_the_shared_key_only() {
+    let first = server();
+    let second = server();
+    let alone = TestServer::start_github(settings(&[("MCP_CONFORMANCE_FIXTURES", "1")]));
+    let state = first_round(&first.url("/mcp")).await;
+    let (_, done) = json_of(post(&second.url("/mcp"), &retry(&state), &[]).await).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert!(
+        done["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("state-ok")
+    );
+    for (case, url, state) in [
+        ("tampered", first.url("/mcp"), format!("{state}-TAMPERED")),
+        ("another key", alone.url("/mcp"), state.clone()),
+    ] {
+        let (status, refused) = json_of(post(&url, &retry(&state), &[]).await).await;
+        assert_eq!(status, 200, "{case}");
+        assert_eq!(refused["error"]["code"], -32602, "{case}: {refused}");
+    }
+    // Bound to its request: the same state for another tool's call is refused.
+    let mut moved = retry(&state);
+    moved["params"]["name"] = json!("test_input_required_result_tampered_state");
+    let (_, refused) = json_of(post(&first.url("/mcp"), &moved, &[]).await).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+}
+
+/// The next message on an SSE stream, past keep-alive comments.
+async fn next_message(stream: &mut SseReader) -> Value {
+    loop {
+        match stream.next().await.expect("the stream stays open") {
+            SseEvent::Comment(_) => continue,
+            SseEvent::Event { data, .. } => return serde_json::from_str(&data).unwrap(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_listen_stream_is_acknowledged_then_hears_only_what_it_asked_for() {
+    let server = server();
+    let url = server.url("/mcp");
+    let listen = request(
+        1_764_000_000_000,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true, "resourceSubscriptions": ["x://y"]}}),
+    );
+    let response = post(&url, &listen, &[]).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = SseReader::new(response);
+    let ack = next_message(&mut stream).await;
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+    let tag = "io.modelcontextprotocol/subscriptionId";
+    assert_eq!(ack["params"]["_meta"][tag], 1_764_000_000_000u64);
+    assert_eq!(
+        ack["params"]["notifications"],
+        json!({"toolsListChanged": true})
+    );
+    for trigger in ["test_trigger_prompt_change", "test_trigger_tool_change"] {
+        let (status, _) = json_of(
+            post(
+                &url,
+                &request(2, "tools/call", json!({"name": trigger})),
+                &[],
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let changed = next_message(&mut stream).await;
+    assert_eq!(
+        changed["method"], "notifications/tools/list_changed",
+        "the prompts change was not asked for"
+    );
+    assert_eq!(changed["params"]["_meta"][tag], 1_764_000_000_000u64);
+}
