@@ -1,8 +1,8 @@
 //! The flag that says the server is draining (shutting down): set once by `crate::shutdown`,
 //! read by `/ready`, the transports (no new sessions), the sessions (no new requests) and, through
 //! the dispatcher, long tools (stop between two steps); awaited by what must end itself when
-//! draining starts (the stateless revision's `subscriptions/listen` streams). A leaf:
-//! everything may read it.
+//! draining starts (the stateless revision's `subscriptions/listen` streams) or when its wait
+//! is over (the stateless revision's requests still running). A leaf: everything may read it.
 
 use std::sync::{
     Arc,
@@ -19,6 +19,9 @@ pub struct Draining(Arc<Inner>);
 struct Inner {
     on: AtomicBool,
     started: Notify,
+    /// Set when the drain's wait is over: what still runs is answered with an error.
+    over: AtomicBool,
+    ended: Notify,
 }
 
 impl Draining {
@@ -38,9 +41,27 @@ impl Draining {
         }
     }
 
+    /// Returns once the drain's wait is over (at once if it is): requests still running
+    /// then are answered with "shutting down" and cancelled.
+    pub async fn ended(&self) {
+        loop {
+            let ended = self.0.ended.notified();
+            if self.0.over.load(Ordering::Relaxed) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
     pub(crate) fn start(&self) {
         self.0.on.store(true, Ordering::Relaxed);
         self.0.started.notify_waiters();
+    }
+
+    pub(crate) fn end(&self) {
+        self.start();
+        self.0.over.store(true, Ordering::Relaxed);
+        self.0.ended.notify_waiters();
     }
 }
 
@@ -61,5 +82,13 @@ mod tests {
         waiter.await.unwrap();
         // Once started, at once.
         draining.started().await;
+        let ending = tokio::spawn({
+            let draining = draining.clone();
+            async move { draining.ended().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!ending.is_finished(), "started is not ended");
+        draining.end();
+        ending.await.unwrap();
     }
 }

@@ -190,6 +190,7 @@ pub fn run_with(
         ),
     };
     let (registry, draining) = (state.registry.clone(), state.draining.clone());
+    let stateless = state.stateless.clone();
     let intake = state.intake.clone();
     // actix caps connections per worker; the setting is for the whole server.
     let workers = match settings.server.workers {
@@ -245,6 +246,7 @@ pub fn run_with(
         registry,
         server.handle(),
         Duration::from_millis(settings.server.drain_timeout_ms),
+        move || stateless.total(),
     ));
     Ok(server)
 }

@@ -35,8 +35,9 @@ struct Shared {
 
 #[derive(Debug, Default)]
 struct Counters {
-    /// By method (one of the server's, or `other`) and outcome.
-    requests: BTreeMap<(&'static str, &'static str), u64>,
+    /// By era (`session`, or `stateless` for the 2026-07-28 revision), method (one of the
+    /// server's, or `other`) and outcome.
+    requests: BTreeMap<(&'static str, &'static str, &'static str), u64>,
     tool_buckets: [u64; BUCKETS.len()],
     tool_count: u64,
     tool_seconds: f64,
@@ -71,10 +72,25 @@ impl Metrics {
     /// One answered request. `outcome` is `ok`, `error` (JSON-RPC error) or `tool_error`;
     /// `method` is `None` for a name this server does not have.
     pub fn request(&self, method: Option<Method>, outcome: &'static str, took: Duration) {
+        self.count("session", method, outcome, took);
+    }
+
+    /// [`Metrics::request`] for a request served without a session (revision 2026-07-28).
+    pub fn stateless_request(&self, method: Option<Method>, outcome: &'static str, took: Duration) {
+        self.count("stateless", method, outcome, took);
+    }
+
+    fn count(
+        &self,
+        era: &'static str,
+        method: Option<Method>,
+        outcome: &'static str,
+        took: Duration,
+    ) {
         // A client names the method: only the server's own become labels.
         let label = method.map_or("other", Method::as_str);
         let mut counters = self.lock();
-        *counters.requests.entry((label, outcome)).or_default() += 1;
+        *counters.requests.entry((era, label, outcome)).or_default() += 1;
         if method == Some(Method::ToolsCall) {
             let seconds = took.as_secs_f64();
             counters.tool_count += 1;
@@ -119,13 +135,13 @@ impl Metrics {
             &mut out,
             "mcp_requests_total",
             "counter",
-            "Answered MCP requests by method and outcome.",
+            "Answered MCP requests by era (session or stateless), method and outcome.",
         );
-        for ((method, outcome), count) in &counters.requests {
+        for ((era, method, outcome), count) in &counters.requests {
             let method = escape(method);
             let _ = writeln!(
                 out,
-                "mcp_requests_total{{method=\"{method}\",outcome=\"{outcome}\"}} {count}"
+                "mcp_requests_total{{era=\"{era}\",method=\"{method}\",outcome=\"{outcome}\"}} {count}"
             );
         }
         header(
@@ -267,7 +283,9 @@ mod tests {
         metrics.github_status(304);
         metrics.tool_result_reused();
         let text = metrics.render(&Snapshot::default());
-        assert!(text.contains("mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 1"));
+        assert!(text.contains(
+            "mcp_requests_total{era=\"session\",method=\"tools/call\",outcome=\"ok\"} 1"
+        ));
         assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("mcp_tool_call_seconds_bucket{le=\"2.5\"} 2"));
         assert!(text.contains("mcp_tool_call_seconds_count 2"));
@@ -283,7 +301,9 @@ mod tests {
             metrics.request(Method::parse(&format!("x/{n}")), "error", Duration::ZERO);
         }
         let text = metrics.render(&Snapshot::default());
-        assert!(text.contains("mcp_requests_total{method=\"other\",outcome=\"error\"} 100"));
+        assert!(text.contains(
+            "mcp_requests_total{era=\"session\",method=\"other\",outcome=\"error\"} 100"
+        ));
         assert!(!text.contains("x/1"), "{text}");
     }
 }

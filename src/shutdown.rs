@@ -23,20 +23,28 @@ pub async fn on_signal(
     registry: Addr<SessionRegistry>,
     server: ServerHandle,
     drain_timeout: Duration,
+    stateless: impl Fn() -> usize,
 ) {
     wait_for_signal().await;
-    drain(draining, registry, drain_timeout).await;
+    drain(draining, registry, drain_timeout, stateless).await;
     server.stop(true).await;
 }
 
-/// Steps 1 to 3 above, up to stopping the HTTP server.
-pub async fn drain(draining: Draining, registry: Addr<SessionRegistry>, timeout: Duration) {
+/// Steps 1 to 3 above, up to stopping the HTTP server. `stateless` counts the requests
+/// running without a session (the stateless revision's), which are waited for too, and
+/// answered with the shutting-down error when the wait is over.
+pub async fn drain(
+    draining: Draining,
+    registry: Addr<SessionRegistry>,
+    timeout: Duration,
+    stateless: impl Fn() -> usize,
+) {
     log::info!("shutting down: draining (at most {timeout:?})");
     // Sessions read this flag for each request: from now on they refuse new ones.
     draining.start();
     let deadline = Instant::now() + timeout;
     loop {
-        let running = registry.send(TotalInFlight).await.unwrap_or(0);
+        let running = registry.send(TotalInFlight).await.unwrap_or(0) + stateless();
         if running == 0 {
             break;
         }
@@ -48,6 +56,7 @@ pub async fn drain(draining: Draining, registry: Addr<SessionRegistry>, timeout:
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    draining.end();
     let _ = registry.send(ShutdownAll).await;
     log::info!("shutting down: sessions closed");
 }

@@ -156,8 +156,8 @@ async fn json_logs_stay_one_object_per_line_under_the_same_attack() {
     assert_eq!(
         audits,
         [
-            "principal=\"anonymous@127.0.0.1\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok",
-            "principal=\"anonymous@127.0.0.1\" tool=add_issue_comment repository=\"octo/hello\" issue=1 outcome=ok",
+            "principal=\"anonymous@127.0.0.1\" era=session tool=create_issue repository=\"octo/hello\" issue=- outcome=ok",
+            "principal=\"anonymous@127.0.0.1\" era=session tool=add_issue_comment repository=\"octo/hello\" issue=1 outcome=ok",
         ]
     );
 }

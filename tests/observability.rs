@@ -36,9 +36,9 @@ async fn metrics_count_sessions_requests_and_github_traffic_without_secrets() {
     for line in [
         "mcp_sessions{transport=\"sse\"} 1",
         "mcp_sessions{transport=\"streamable-http\"} 0",
-        "mcp_requests_total{method=\"tools/call\",outcome=\"ok\"} 2",
-        "mcp_requests_total{method=\"tools/call\",outcome=\"tool_error\"} 1",
-        "mcp_requests_total{method=\"other\",outcome=\"error\"} 1",
+        "mcp_requests_total{era=\"session\",method=\"tools/call\",outcome=\"ok\"} 2",
+        "mcp_requests_total{era=\"session\",method=\"tools/call\",outcome=\"tool_error\"} 1",
+        "mcp_requests_total{era=\"session\",method=\"other\",outcome=\"error\"} 1",
         "mcp_tool_call_seconds_count 3",
         "github_requests_total{status=\"200\"} 1",
         "github_requests_total{status=\"304\"} 1",
@@ -112,7 +112,7 @@ async fn json_logs_carry_an_audit_line_per_write_and_no_secret() {
     assert_eq!(
         audits,
         [
-            "principal=\"anonymous@127.0.0.1\" tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"
+            "principal=\"anonymous@127.0.0.1\" era=session tool=create_issue repository=\"octo/hello\" issue=- outcome=ok"
         ],
         "one audit line, for the write only"
     );

@@ -160,3 +160,98 @@ async fn a_long_batch_stops_between_issues_and_says_which_were_not_done() {
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
 }
+
+/// The stateless revision drains like sessions: a call already running finishes and is
+/// answered, a new request is refused, and a `subscriptions/listen` stream ends with the
+/// listen request's result.
+#[tokio::test(flavor = "multi_thread")]
+async fn stateless_requests_drain_too() {
+    use common::{
+        SseEvent, SseReader,
+        stateless::{post, request},
+    };
+
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake.set_latency(Duration::from_millis(1500));
+    let (mut child, server, _client) = start(&fake, &[]).await;
+    let url = server.url("/mcp");
+
+    let listen = request(
+        7,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    let mut stream = SseReader::new(post(&url, &listen, &[]).await);
+    let mut next_message = async || loop {
+        match stream.next().await {
+            Some(SseEvent::Event { data, .. }) => {
+                return Some(serde_json::from_str::<serde_json::Value>(&data).unwrap());
+            }
+            Some(SseEvent::Comment(_)) => continue,
+            None => return None,
+        }
+    };
+    let ack = next_message().await.unwrap();
+    assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
+
+    let call = request(
+        1,
+        "tools/call",
+        json!({"name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": 1}}),
+    );
+    let running = tokio::spawn({
+        let url = url.clone();
+        async move {
+            post(&url, &call, &[])
+                .await
+                .json::<serde_json::Value>()
+                .await
+        }
+    });
+    let deadline = Instant::now() + common::WAIT;
+    while fake.request_count() == 0 {
+        assert!(Instant::now() < deadline, "the call never reached GitHub");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let signalled = Instant::now();
+    common::terminate(&child);
+
+    let closing = next_message().await.expect("the listen stream's result");
+    assert_eq!(closing["id"], 7, "{closing}");
+    assert_eq!(closing["result"]["resultType"], "complete");
+    assert_eq!(
+        closing["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        7
+    );
+    assert!(next_message().await.is_none(), "and the stream ends");
+
+    let refused = post(&url, &request(2, "tools/list", json!({})), &[]).await;
+    assert_eq!(refused.status(), 503);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shutting down"),
+        "{refused}"
+    );
+
+    let answer = running.await.unwrap().unwrap();
+    assert_eq!(
+        answer["result"]["structuredContent"]["issue"]["number"], 1,
+        "{answer}"
+    );
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+}

@@ -6,54 +6,14 @@
 
 mod common;
 
-use common::{SseEvent, SseReader, TestServer, settings};
+use common::{
+    SseEvent, SseReader, TestServer, settings,
+    stateless::{VERSION, meta, post, request},
+};
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
 
-const VERSION: &str = "2026-07-28";
 const KEY: &str = "a-shared-request-state-key-of-32-bytes-or-more";
-
-fn meta(capabilities: Value) -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": VERSION,
-        "io.modelcontextprotocol/clientCapabilities": capabilities,
-        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
-    })
-}
-
-fn request(id: u64, method: &str, mut params: Value) -> Value {
-    params["_meta"] = meta(json!({"elicitation": {}, "sampling": {}}));
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
-}
-
-/// POSTs `body` with the headers a conforming client sends (taken from the body), changed
-/// by `headers` (a `None` value leaves that header out).
-async fn post(url: &str, body: &Value, headers: &[(&str, Option<&str>)]) -> Response {
-    let method = body["method"].as_str().unwrap_or_default().to_string();
-    let name = body["params"]["name"]
-        .as_str()
-        .or(body["params"]["uri"].as_str())
-        .map(String::from);
-    let mut standard = vec![
-        ("MCP-Protocol-Version", Some(VERSION.to_string())),
-        ("Mcp-Method", Some(method)),
-        ("Mcp-Name", name),
-    ];
-    for (header, value) in headers {
-        standard.retain(|(h, _)| !h.eq_ignore_ascii_case(header));
-        standard.push((header, value.map(String::from)));
-    }
-    let mut request = Client::new()
-        .post(url)
-        .header("Accept", "application/json, text/event-stream")
-        .header("Content-Type", "application/json");
-    for (header, value) in standard {
-        if let Some(value) = value {
-            request = request.header(header, value);
-        }
-    }
-    request.body(body.to_string()).send().await.unwrap()
-}
 
 async fn json_of(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -229,6 +189,16 @@ async fn discover_and_results_carry_the_revision_envelope_beside_sessions() {
     assert!(response.headers().get("mcp-session-id").is_some());
     let answer: Value = response.json().await.unwrap();
     assert!(answer["result"].get("resultType").is_none(), "{answer}");
+
+    let metrics = reqwest::get(server.url("/metrics")).await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for counted in [
+        "mcp_requests_total{era=\"stateless\",method=\"server/discover\",outcome=\"ok\"} 1",
+        "mcp_requests_total{era=\"stateless\",method=\"tools/list\",outcome=\"ok\"} 1",
+        "mcp_requests_total{era=\"session\",method=\"initialize\",outcome=\"ok\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted} in\n{metrics}");
+    }
 }
 
 /// Round 1 of the state-keeping fixture: its `requestState`.

@@ -19,6 +19,8 @@ pub mod limits;
 mod listen;
 mod stream;
 
+use std::time::Instant;
+
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
 use serde_json::{Value, json};
 
@@ -27,9 +29,10 @@ use crate::{
     auth::Principal,
     call::Notifier,
     dispatch::Outcome,
+    draining::Draining,
     mcp::{
         envelope::{self, Envelope},
-        jsonrpc::{ErrorCode, ErrorObject, Request, RequestId, Version2},
+        jsonrpc::{ErrorCode, ErrorObject, Request, RequestId, ResultObject, Version2},
         protocol::Method,
     },
     outlet::{self, Outlet},
@@ -104,9 +107,17 @@ pub async fn post(
     principal: Principal,
     body: Modern,
 ) -> HttpResponse {
+    let started = Instant::now();
+    let count = |method, outcome| {
+        let took = started.elapsed();
+        state.metrics.stateless_request(method, outcome, took);
+    };
     let checked = match check(request, body) {
         Ok(checked) => checked,
-        Err(refusal) => return refuse(refusal),
+        Err(refusal) => {
+            count(None, "error");
+            return refuse(refusal);
+        }
     };
     let Checked {
         envelope,
@@ -120,6 +131,7 @@ pub async fn post(
     };
     let id = Some(call.id.clone());
     if state.draining.is_on() {
+        count(method, "error");
         return refuse(Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             &id,
@@ -127,6 +139,7 @@ pub async fn post(
         ));
     }
     let Some(ticket) = state.stateless.admit(&principal.id) else {
+        count(method, "error");
         return refuse(Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             &id,
@@ -142,20 +155,25 @@ pub async fn post(
             draining: &state.draining,
             settings: &state.settings,
         };
-        return listen::open(call.id, call.params, server, ticket).unwrap_or_else(refuse);
+        let opened = listen::open(call.id, call.params, server, ticket);
+        count(method, if opened.is_ok() { "ok" } else { "error" });
+        return opened.unwrap_or_else(refuse);
     }
     let streamed = matches!(
         method,
         Some(Method::ToolsCall | Method::PromptsGet | Method::ResourcesRead)
     ) && (envelope.log_level.is_some() || has_progress_token(&call));
     let dispatcher = &state.dispatcher;
+    let draining = state.draining.clone();
     if !streamed {
         let outcome = dispatcher.handle_modern(&principal, &envelope, version, call, None);
+        let outcome = until_drained(outcome, draining);
         let result = match outcome {
             Outcome::Ready(result) => result,
             Outcome::Pending(work) => work.await,
         };
         drop(ticket);
+        count(method, outcome_of(&result));
         return match result {
             Ok(result) => {
                 let answer = json!({"jsonrpc": Version2, "id": id, "result": result});
@@ -172,8 +190,39 @@ pub async fn post(
     );
     let notifier = Notifier::new(Outlet::plain(sender));
     let outcome = dispatcher.handle_modern(&principal, &envelope, version, call, Some(notifier));
-    let events = stream::CallEvents::new(id, outcome, receiver, ticket);
+    let outcome = until_drained(outcome, draining);
+    let counted = stream::Counted {
+        metrics: state.metrics.clone(),
+        method,
+        started,
+    };
+    let events = stream::CallEvents::new(id, outcome, receiver, ticket, counted);
     super::event_stream::respond_with(HttpResponse::Ok(), events, None)
+}
+
+/// The outcome, or once the shutdown drain's wait is over, the shutting-down error (dropping
+/// the work cancels it), as sessions answer their requests still running then.
+fn until_drained(outcome: Outcome, draining: Draining) -> Outcome {
+    let Outcome::Pending(work) = outcome else {
+        return outcome;
+    };
+    Outcome::Pending(Box::pin(async move {
+        tokio::select! {
+            answer = work => answer,
+            () = draining.ended() => Err(ErrorObject::internal(
+                "the server is shutting down; send the request again",
+            )),
+        }
+    }))
+}
+
+/// The outcome label of an answer in the metrics.
+fn outcome_of(answer: &Result<ResultObject, ErrorObject>) -> &'static str {
+    match answer {
+        Ok(result) if result.is_tool_error() => "tool_error",
+        Ok(_) => "ok",
+        Err(_) => "error",
+    }
 }
 
 /// The HTTP status of an error from the dispatcher: a method the revision does not have is

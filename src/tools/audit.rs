@@ -21,7 +21,10 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::github::{api::RepoRef, error::GitHubError};
+use crate::{
+    github::{api::RepoRef, error::GitHubError},
+    mcp::protocol::ProtocolVersion,
+};
 
 /// The characters a field keeps before it is cut; a validated repository name is at most
 /// 140, a principal id far less.
@@ -94,11 +97,26 @@ pub fn not_acted_on(error: &GitHubError) -> bool {
     )
 }
 
+/// How the call came: `session` (a handshake-era session) or `stateless` (revision
+/// 2026-07-28, no session).
+pub fn era(version: ProtocolVersion) -> &'static str {
+    match version.is_modern() {
+        true => "stateless",
+        false => "session",
+    }
+}
+
 /// The whole line, without the outcome.
-pub fn line(principal: &str, tool: &str, repo: Option<&RepoRef>, issues: &str) -> String {
+pub fn line(
+    principal: &str,
+    era: &str,
+    tool: &str,
+    repo: Option<&RepoRef>,
+    issues: &str,
+) -> String {
     let repository = repo.map_or_else(|| "-".to_string(), ToString::to_string);
     format!(
-        "principal={} tool={} repository={} issue={issues}",
+        "principal={} era={era} tool={} repository={} issue={issues}",
         quoted(principal),
         quoted(tool).trim_matches('"'),
         quoted(&repository),
@@ -137,11 +155,17 @@ mod tests {
     }
 
     #[test]
+    fn the_era_says_whether_a_session_made_the_call() {
+        assert_eq!(era(ProtocolVersion::V2025_11_25), "session");
+        assert_eq!(era(ProtocolVersion::V2026_07_28), "stateless");
+    }
+
+    #[test]
     fn a_line_names_the_validated_repository() {
         let repo = RepoRef::new("octo", "hello").unwrap();
         assert_eq!(
-            line("anonymous", "create_issue", Some(&repo), "-"),
-            "principal=\"anonymous\" tool=create_issue repository=\"octo/hello\" issue=-"
+            line("anonymous", "session", "create_issue", Some(&repo), "-"),
+            "principal=\"anonymous\" era=session tool=create_issue repository=\"octo/hello\" issue=-"
         );
     }
 }

@@ -227,7 +227,8 @@ impl Tool for GitHubTool {
                 .get("issue_number")
                 .or_else(|| arguments.get("issue_numbers"));
             let tool = self.definition.name.clone();
-            (tool, context.principal.clone(), audit::issues(issues))
+            let era = audit::era(context.version);
+            (tool, context.principal.clone(), era, audit::issues(issues))
         });
         let args = Args::new(arguments, &self.definition.input_schema);
         let started = match (args, context.credential.clone()) {
@@ -280,8 +281,8 @@ impl Tool for GitHubTool {
                     (result, audited.then(|| named.get().cloned()))
                 }
             };
-            if let (Some((tool, principal, issues)), Some(repo)) = (audit, audited) {
-                let line = audit::line(&principal, &tool, repo.as_ref(), &issues);
+            if let (Some((tool, principal, era, issues)), Some(repo)) = (audit, audited) {
+                let line = audit::line(&principal, era, &tool, repo.as_ref(), &issues);
                 let outcome = if result.is_error() { "failed" } else { "ok" };
                 log::info!(target: "audit", "{line} outcome={outcome}");
             }

@@ -9,6 +9,7 @@
 pub mod clients;
 pub mod fake_github;
 pub mod raw_github;
+pub mod stateless;
 
 use std::{collections::HashMap, net::TcpListener, thread, time::Duration};
 

@@ -35,6 +35,12 @@ impl InFlight {
         self.limit
     }
 
+    /// Requests in flight in total (what the shutdown drain waits for).
+    pub fn total(&self) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.values().sum()
+    }
+
     /// A place for one more request of `principal`, unless it has `limit` in flight.
     pub fn admit(&self, principal: &str) -> Option<Ticket> {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());

@@ -32,6 +32,14 @@ pub struct CallEvents {
     done: bool,
     /// The request's place among its principal's requests in flight, given back at the end.
     _ticket: Ticket,
+    counted: Counted,
+}
+
+/// Where the answer is counted, once it is out.
+pub struct Counted {
+    pub metrics: crate::metrics::Metrics,
+    pub method: Option<crate::mcp::protocol::Method>,
+    pub started: std::time::Instant,
 }
 
 impl CallEvents {
@@ -40,6 +48,7 @@ impl CallEvents {
         outcome: Outcome,
         receiver: EventReceiver,
         ticket: Ticket,
+        counted: Counted,
     ) -> Self {
         let (work, answer) = match outcome {
             Outcome::Ready(answer) => (None, Some(answer)),
@@ -52,6 +61,7 @@ impl CallEvents {
             receiver,
             done: false,
             _ticket: ticket,
+            counted,
         }
     }
 
@@ -88,6 +98,13 @@ impl Stream for CallEvents {
         match this.answer.take() {
             Some(answer) => {
                 this.done = true;
+                let Counted {
+                    metrics,
+                    method,
+                    started,
+                } = &this.counted;
+                let outcome = super::outcome_of(&answer);
+                metrics.stateless_request(*method, outcome, started.elapsed());
                 Poll::Ready(Some(Ok(this.answer_event(answer))))
             }
             None => Poll::Pending,
