@@ -4,6 +4,8 @@
 //!   POSTed message finds its session, and counts them for `/health`.
 //! - [`session::Session`]: one per client session; owns the session's outbound queue and MCP
 //!   state and runs its requests.
+//! - [`watcher::ResourceWatcher`]: one per server; re-reads the resources that stateless
+//!   clients' `subscriptions/listen` streams watch, and tells them of changes.
 //!
 //! HTTP handlers (`crate::http`) only translate between HTTP and messages to these actors.
 
@@ -13,6 +15,7 @@ use uuid::Uuid;
 
 pub mod registry;
 pub mod session;
+pub mod watcher;
 
 /// A session's id: a random (v4) UUID, made by the transport when the session opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

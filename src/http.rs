@@ -67,6 +67,8 @@ pub struct AppState {
     pub intake: intake::Intake,
     /// Stateless requests in flight, per principal.
     pub stateless: modern::limits::InFlight,
+    /// Re-reads the resources stateless listeners watch.
+    pub watcher: Addr<crate::actors::watcher::ResourceWatcher>,
 }
 
 /// Registers every route on an actix `App`.

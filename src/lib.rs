@@ -157,26 +157,28 @@ pub fn run_with(
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
     let settings = Arc::new(settings);
     let draining = Draining::default();
+    let dispatcher = Dispatcher::new(
+        features,
+        DispatcherConfig {
+            page_size: settings.mcp.page_size,
+            poll_interval: settings.mcp.subscription_poll(),
+            tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
+            max_in_flight: settings.limits.max_in_flight_per_session,
+            max_subscriptions: settings.limits.max_subscriptions_per_session,
+            metrics: metrics.clone(),
+            request_state_key: request_state_key(&settings),
+            request_state_ttl: Duration::from_secs(settings.mcp.request_state_ttl_secs),
+            draining: draining.clone(),
+        },
+    );
     let state = AppState {
         registry: SessionRegistry::new(
             settings.limits.max_sessions,
             settings.limits.max_sessions_per_principal,
         )
         .start(),
-        dispatcher: Dispatcher::new(
-            features,
-            DispatcherConfig {
-                page_size: settings.mcp.page_size,
-                poll_interval: settings.mcp.subscription_poll(),
-                tool_timeout: Duration::from_secs(settings.limits.tool_timeout_secs),
-                max_in_flight: settings.limits.max_in_flight_per_session,
-                max_subscriptions: settings.limits.max_subscriptions_per_session,
-                metrics: metrics.clone(),
-                request_state_key: request_state_key(&settings),
-                request_state_ttl: Duration::from_secs(settings.mcp.request_state_ttl_secs),
-                draining: draining.clone(),
-            },
-        ),
+        watcher: actors::watcher::ResourceWatcher::new(dispatcher.clone()).start(),
+        dispatcher,
         settings: settings.clone(),
         started_at: Instant::now(),
         auth,

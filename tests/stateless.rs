@@ -7,7 +7,9 @@
 mod common;
 
 use common::{
-    SseEvent, SseReader, TestServer, settings,
+    SseEvent, SseReader, TestServer,
+    fake_github::{FakeGitHub, IssueSeed},
+    github_server, settings,
     stateless::{VERSION, meta, post, request},
 };
 use reqwest::{Client, Response};
@@ -307,4 +309,91 @@ async fn a_listen_stream_is_acknowledged_then_hears_only_what_it_asked_for() {
         "the prompts change was not asked for"
     );
     assert_eq!(changed["params"]["_meta"][tag], 1_764_000_000_000u64);
+}
+
+/// `resourceSubscriptions` on listen streams: each stream is told of a change to an issue it
+/// watches, with its own subscription id, while the issue is re-read once per poll however
+/// many listen (conditional reads: 304s while unchanged).
+#[tokio::test]
+async fn listeners_hear_of_issue_changes_from_one_shared_read() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    let server = github_server(
+        &fake,
+        &[("GITHUB_ISSUE_MCP__MCP__SUBSCRIPTION_POLL_MS", "50")],
+    );
+    let url = server.url("/mcp");
+    let uri = "issue://octo/hello/1";
+    let mut streams = Vec::new();
+    for id in [11, 12] {
+        let listen = request(
+            id,
+            "subscriptions/listen",
+            json!({"notifications": {"resourceSubscriptions": [uri, "nothing://here"]}}),
+        );
+        let mut stream = SseReader::new(post(&url, &listen, &[]).await);
+        let ack = next_message(&mut stream).await;
+        assert_eq!(
+            ack["params"]["notifications"],
+            json!({"resourceSubscriptions": [uri]}),
+            "only what can be read is watched"
+        );
+        streams.push((id, stream));
+    }
+    let is_issue_read = |r: &&common::fake_github::RecordedRequest| {
+        r.method == "GET"
+            && r.path_and_query.starts_with("/repos/octo/hello/issues/1")
+            && !r.path_and_query.contains("comments")
+    };
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while fake
+        .requests()
+        .iter()
+        .filter(is_issue_read)
+        .filter(|r| r.status == 304)
+        .count()
+        < 4
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no conditional re-reads"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // One read per poll, not one per listener: after the first, reads are a poll apart.
+    let reads: Vec<_> = fake
+        .requests()
+        .iter()
+        .filter(is_issue_read)
+        .map(|r| r.at)
+        .collect();
+    for pair in reads[1..].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= std::time::Duration::from_millis(25),
+            "two reads {gap:?} apart: {reads:?}"
+        );
+    }
+
+    let rename = request(
+        3,
+        "tools/call",
+        json!({"name": "update_issue", "arguments":
+            {"owner": "octo", "repo": "hello", "issue_number": 1, "title": "Renamed"}}),
+    );
+    let (_, renamed) = json_of(post(&url, &rename, &[]).await).await;
+    assert_ne!(renamed["result"]["isError"], true, "{renamed}");
+    for (id, stream) in &mut streams {
+        let updated = next_message(stream).await;
+        assert_eq!(
+            updated["method"], "notifications/resources/updated",
+            "{updated}"
+        );
+        assert_eq!(updated["params"]["uri"], uri);
+        assert_eq!(
+            updated["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+            *id
+        );
+    }
 }

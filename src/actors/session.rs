@@ -29,7 +29,7 @@ use super::{
 
 mod control;
 mod requests;
-mod watch;
+pub mod watch;
 
 use crate::{
     auth::{Owner, Principal},

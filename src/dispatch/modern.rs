@@ -123,8 +123,7 @@ impl Dispatcher {
             "logging": {},
             "tools": {"listChanged": true},
             "prompts": {"listChanged": true},
-            // `resourceSubscriptions` on listen streams is not served yet.
-            "resources": {"listChanged": true},
+            "resources": {"subscribe": true, "listChanged": true},
         });
         if self.features.completions.is_enabled() {
             capabilities["completions"] = json!({});

@@ -35,6 +35,12 @@ impl Dispatcher {
             .ok()
     }
 
+    /// Whether `uri` names a resource this server can read (for a listener's
+    /// `resourceSubscriptions`).
+    pub fn can_read(&self, uri: &str) -> bool {
+        self.features.resources.check(uri).is_ok()
+    }
+
     pub(super) fn read_resource(
         &self,
         state: &McpState,

@@ -151,7 +151,9 @@ pub async fn post(
     };
     if method == Some(Method::SubscriptionsListen) {
         let server = listen::Listening {
-            changes: state.dispatcher.changes(),
+            principal,
+            dispatcher: &state.dispatcher,
+            watcher: state.watcher.clone(),
             draining: &state.draining,
             settings: &state.settings,
         };

@@ -33,18 +33,7 @@ impl Watch {
     /// Records what `uri` reads as now; true if it differs from the previous reading (the
     /// first reading is the baseline, not a change).
     pub fn changed(&mut self, uri: &str, contents: &[Value]) -> bool {
-        let mut hasher = DefaultHasher::new();
-        for content in contents {
-            // Each reading fences its text with a new code; only the data counts.
-            match content.get("text").and_then(Value::as_str) {
-                Some(text) => {
-                    without_fence_codes(text).hash(&mut hasher);
-                    content.get("uri").map(Value::to_string).hash(&mut hasher);
-                }
-                None => content.to_string().hash(&mut hasher),
-            }
-        }
-        let digest = hasher.finish();
+        let digest = digest(contents);
         self.seen
             .insert(uri.to_string(), digest)
             .is_some_and(|before| before != digest)
@@ -54,6 +43,22 @@ impl Watch {
     pub fn retain(&mut self, subscribed: &BTreeSet<String>) {
         self.seen.retain(|uri, _| subscribed.contains(uri));
     }
+}
+
+/// A digest of a resource's reading, without the fence codes each reading's text carries
+/// (else every reading would look like a change). Also used by `actors::watcher`.
+pub fn digest(contents: &[Value]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for content in contents {
+        match content.get("text").and_then(Value::as_str) {
+            Some(text) => {
+                without_fence_codes(text).hash(&mut hasher);
+                content.get("uri").map(Value::to_string).hash(&mut hasher);
+            }
+            None => content.to_string().hash(&mut hasher),
+        }
+    }
+    hasher.finish()
 }
 
 impl Session {

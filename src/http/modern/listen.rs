@@ -6,10 +6,12 @@
 //! channel close), and when the server drains, with the listen request's result. Used by
 //! `super::post` only.
 //!
-//! `resourceSubscriptions` is not honoured yet (the acknowledgement leaves it out, and
-//! `server/discover` does not offer `resources.subscribe`): sessions have
-//! `resources/subscribe`.
+//! `resourceSubscriptions` are watched by the server's `ResourceWatcher` actor
+//! (`crate::actors::watcher`): the acknowledgement names those it watches (resources this
+//! server can read, at most `limits.max_subscriptions_per_session`), and their
+//! `notifications/resources/updated` come on this stream.
 
+use actix::Addr;
 use actix_web::HttpResponse;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -17,8 +19,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{Refusal, limits::Ticket};
 use crate::{
+    actors::watcher::{ResourceWatcher, Unwatch, Watch},
+    auth::Principal,
+    dispatch::Dispatcher,
     draining::Draining,
-    features::{Change, Changes},
+    features::Change,
     http::event_stream::{self, OutletEvents},
     mcp::{
         envelope::SUBSCRIPTION_ID,
@@ -43,6 +48,9 @@ struct Filter {
     prompts_list_changed: bool,
     #[serde(default)]
     resources_list_changed: bool,
+    /// Resources to hear of changes to (`notifications/resources/updated`).
+    #[serde(default)]
+    resource_subscriptions: Vec<String>,
 }
 
 impl Filter {
@@ -54,8 +62,8 @@ impl Filter {
         }
     }
 
-    /// The acknowledged filter: what will be delivered.
-    fn honoured(&self) -> Value {
+    /// The acknowledged filter: what will be delivered (of the resources, those watched).
+    fn honoured(&self, watched: &[String]) -> Value {
         let mut honoured = Map::new();
         for (key, on) in [
             ("toolsListChanged", self.tools_list_changed),
@@ -65,6 +73,9 @@ impl Filter {
             if on {
                 honoured.insert(key.into(), Value::Bool(true));
             }
+        }
+        if !watched.is_empty() {
+            honoured.insert("resourceSubscriptions".into(), json!(watched));
         }
         Value::Object(honoured)
     }
@@ -80,9 +91,27 @@ fn method_of(change: Change) -> &'static str {
 
 /// What a listen stream needs from the server.
 pub struct Listening<'a> {
-    pub changes: &'a Changes,
+    pub principal: Principal,
+    pub dispatcher: &'a Dispatcher,
+    pub watcher: Addr<ResourceWatcher>,
     pub draining: &'a Draining,
     pub settings: &'a crate::config::Settings,
+}
+
+/// The listen request's id as JSON, with its type.
+fn id_value(id: &RequestId) -> Value {
+    serde_json::to_value(id).unwrap_or(Value::Null)
+}
+
+/// Stops the watcher's reads for a listener when its stream's task ends, however it ends.
+struct Unwatching(Option<(Addr<ResourceWatcher>, u64)>);
+
+impl Drop for Unwatching {
+    fn drop(&mut self) {
+        if let Some((watcher, id)) = self.0.take() {
+            watcher.do_send(Unwatch(id));
+        }
+    }
 }
 
 /// Opens a listen stream for request `id` with `params`.
@@ -98,16 +127,38 @@ pub fn open(
     let (sender, receiver) = outlet::channel(sse.outbound_capacity, sse.outbound_bytes);
     let outlet = Outlet::plain(sender.clone());
     let tag = json!({SUBSCRIPTION_ID: id});
-    let ack = json!({"_meta": tag, "notifications": notifications.honoured()});
+    // Resources this server can read, each once, as many as a session may subscribe to.
+    let mut watched: Vec<String> = Vec::new();
+    for uri in &notifications.resource_subscriptions {
+        if watched.len() < server.settings.limits.max_subscriptions_per_session
+            && !watched.contains(uri)
+            && server.dispatcher.can_read(uri)
+        {
+            watched.push(uri.clone());
+        }
+    }
+    let ack = json!({"_meta": tag, "notifications": notifications.honoured(&watched)});
     outlet.send(Message::Notification(Notification::new(
         "notifications/subscriptions/acknowledged",
         Some(ack),
     )));
-    let mut changes = server.changes.listen();
+    let mut changes = server.dispatcher.changes().listen();
     let draining = server.draining.clone();
+    let watcher = server.watcher;
+    let watch = (!watched.is_empty()).then(|| Watch {
+        principal: server.principal,
+        uris: watched,
+        outlet: outlet.clone(),
+        subscription: id_value(&id),
+    });
     actix_web::rt::spawn(async move {
         // Held for the stream's life: it counts among its principal's requests.
         let _ticket = ticket;
+        let listener = match watch {
+            Some(watch) => watcher.send(watch).await.ok(),
+            None => None,
+        };
+        let _unwatch = Unwatching(listener.map(|id| (watcher, id)));
         loop {
             let change = tokio::select! {
                 change = changes.recv() => change,
