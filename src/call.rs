@@ -161,6 +161,11 @@ impl ClientRequests {
         }
     }
 
+    /// Whether the client declared `capability` (`"elicitation"`, say).
+    pub fn can(&self, capability: &str) -> bool {
+        self.capabilities.has(capability)
+    }
+
     /// Sends `method` if the client declared `capability`, and waits for its answer.
     pub async fn request(&self, method: &str, params: Value, capability: &str) -> Answer {
         if !self.capabilities.has(capability) {

@@ -10,7 +10,8 @@
 //!   [`add_issue_comment`].
 //!
 //! They share [`github_tool`] (the [`Tool`] every GitHub tool is, and what a handler works
-//! with), [`definition`] (the parts of a definition), [`args`] (reading arguments), [`render`]
+//! with), [`definition`] (the parts of a definition), [`args`] (reading arguments), [`confirm`]
+//! (asking the user before a change that is hard to undo), [`render`]
 //! (text, structured content and the hygiene of GitHub's text), [`renderings`] (results kept
 //! for reuse), [`audit`] (the audit line of a write call), [`issue_list`] (what both list tools
 //! answer) and [`issue_fields`] (the fields create and update take). Tests register their own
@@ -18,6 +19,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod confirm;
 pub mod definition;
 pub mod github_tool;
 pub mod issue_fields;

@@ -89,3 +89,49 @@ async fn a_client_error_reaches_the_tool() {
         "{answer}"
     );
 }
+
+/// Closing an issue is confirmed with the user when the session's client can be asked
+/// (`elicitation`): declined, nothing changes; accepted, the issue closes. A client that
+/// cannot be asked is not blocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_an_issue_asks_the_user_first_where_the_client_can_ask() {
+    use common::fake_github::{FakeGitHub, IssueSeed};
+
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    let server = common::github_server(&fake, &[]);
+    let close = |id: u64, number: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "update_issue", "arguments":
+                {"owner": "octo", "repo": "hello", "issue_number": number, "state": "closed"}}})
+    };
+    let mut client = connect(&server, json!({"elicitation": {}})).await;
+    for (id, action, closed) in [(8, "decline", false), (9, "accept", true)] {
+        client.post(close(id, 1)).await;
+        let asked = client.next_message().await;
+        assert_eq!(asked["method"], "elicitation/create", "{asked}");
+        assert!(
+            asked["params"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Close issue #1")
+        );
+        client
+            .post(json!({"jsonrpc": "2.0", "id": asked["id"], "result":
+                {"action": action, "content": {"confirm": true}}}))
+            .await;
+        let answer = client.next_message().await;
+        assert_eq!(answer["id"], id, "{answer}");
+        let state = fake.issue("octo", "hello", 1).unwrap()["state"].clone();
+        assert_eq!(state == "closed", closed, "{action}: {answer}");
+        assert_eq!(answer["result"]["isError"] == true, !closed, "{answer}");
+    }
+    let mut unasked = connect(&server, json!({})).await;
+    let answer = unasked
+        .request(json!(10), "tools/call", close(10, 2)["params"].clone())
+        .await;
+    assert_ne!(answer["result"]["isError"], true, "{answer}");
+    assert_eq!(fake.issue("octo", "hello", 2).unwrap()["state"], "closed");
+}

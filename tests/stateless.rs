@@ -397,3 +397,86 @@ async fn listeners_hear_of_issue_changes_from_one_shared_read() {
         );
     }
 }
+
+/// On the stateless revision the confirmation is an `input_required` round: nothing changes
+/// until the retry brings the user's yes; a client without `elicitation` is not asked.
+#[tokio::test]
+async fn closing_an_issue_is_an_input_required_round_where_the_client_can_ask() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    let server = github_server(&fake, &[]);
+    let url = server.url("/mcp");
+    let arguments = json!({"owner": "octo", "repo": "hello", "issue_number": 1, "state": "closed"});
+    let first = request(
+        1,
+        "tools/call",
+        json!({"name": "update_issue", "arguments": arguments}),
+    );
+    let (_, asked) = json_of(post(&url, &first, &[]).await).await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let question = &asked["result"]["inputRequests"]["confirm"];
+    assert_eq!(question["method"], "elicitation/create", "{asked}");
+    assert_eq!(
+        fake.issue("octo", "hello", 1).unwrap()["state"],
+        "open",
+        "not yet"
+    );
+
+    for (action, closed) in [("decline", false), ("accept", true)] {
+        let retry = request(
+            2,
+            "tools/call",
+            json!({"name": "update_issue", "arguments": arguments,
+                   "inputResponses": {"confirm": {"action": action, "content": {"confirm": true}}}}),
+        );
+        let (_, answer) = json_of(post(&url, &retry, &[]).await).await;
+        assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
+        let state = fake.issue("octo", "hello", 1).unwrap()["state"].clone();
+        assert_eq!(state == "closed", closed, "{action}: {answer}");
+    }
+
+    let mut unasked = request(
+        3,
+        "tools/call",
+        json!({"name": "update_issue", "arguments":
+            {"owner": "octo", "repo": "hello", "issue_number": 2, "state": "closed"}}),
+    );
+    unasked["params"]["_meta"] = meta(json!({}));
+    let (_, answer) = json_of(post(&url, &unasked, &[]).await).await;
+    assert_eq!(answer["result"]["resultType"], "complete", "{answer}");
+    assert_eq!(fake.issue("octo", "hello", 2).unwrap()["state"], "closed");
+}
+
+/// Labelling ten issues or more is confirmed first; fewer go ahead at once.
+#[tokio::test]
+async fn a_large_batch_label_is_confirmed_first_and_a_small_one_is_not() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for _ in 0..10 {
+        fake.add_issue("octo", "hello", IssueSeed::default());
+    }
+    let server = github_server(&fake, &[]);
+    let url = server.url("/mcp");
+    let batch = |id, numbers: Vec<u64>| {
+        request(
+            id,
+            "tools/call",
+            json!({"name": "batch_label_issues", "arguments":
+                {"owner": "octo", "repo": "hello", "issue_numbers": numbers, "labels": ["triage"]}}),
+        )
+    };
+    let (_, large) = json_of(post(&url, &batch(1, (1..=10).collect()), &[]).await).await;
+    assert_eq!(large["result"]["resultType"], "input_required", "{large}");
+    assert!(
+        fake.requests().iter().all(|r| r.method != "POST"),
+        "no label added before the user says yes"
+    );
+    let (_, small) = json_of(post(&url, &batch(2, vec![1, 2]), &[]).await).await;
+    assert_eq!(small["result"]["resultType"], "complete", "{small}");
+    assert_eq!(
+        small["result"]["structuredContent"]["succeeded"], 2,
+        "{small}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `batch_label_issues`: adds labels to up to 25 issues of one repository, one GitHub call per
 //! issue, going on past failures, reporting progress, and stopping between two issues when
-//! the server shuts down.
+//! the server shuts down. Labelling [`CONFIRM_FROM`] issues or more is confirmed with the
+//! user first, where the client can ask (`super::confirm`).
 
 use serde_json::json;
 
@@ -8,11 +9,15 @@ use super::{
     LocalFuture, ToolDefinition,
     args::{ArgError, Args},
     audit,
+    confirm::{Confirmation, confirm},
     definition::{define, hints, input, repo_properties},
     github_tool::{Env, HandlerResult, output},
     render::clean_line,
 };
 use crate::github::{error::GitHubError, models::Label};
+
+/// From this many issues, the user is asked before the labels go on.
+pub const CONFIRM_FROM: usize = 10;
 
 pub fn definition() -> ToolDefinition {
     define(
@@ -21,7 +26,8 @@ pub fn definition() -> ToolDefinition {
         "ADD labels to up to 25 issues of one repository; existing labels stay. Reports success \
          or failure per issue and goes on past failures. Sends progress notifications when the \
          request has a progressToken. Calls are spaced out (about one per second) to respect \
-         GitHub's limits.",
+         GitHub's limits. From 10 issues, the user is asked to confirm first where the client \
+         supports elicitation.",
         input(
             repo_properties(json!({
                 "issue_numbers": {"type": "array", "items": {"type": "integer", "minimum": 1},
@@ -61,6 +67,16 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
             .string_list("labels", 1..=10)?
             .ok_or_else(|| ArgError("missing required argument `labels`".into()))?;
         let total = numbers.len() as u64;
+        if numbers.len() >= CONFIRM_FROM {
+            let question = format!(
+                "Add the labels {} to {total} issues in {repo}?",
+                labels.join(", ")
+            );
+            if let Confirmation::Stop(reply) = confirm(&env.context, &question).await {
+                env.acted_on_nothing();
+                return Ok(reply);
+            }
+        }
         let mut results = Vec::new();
         let mut lines = Vec::new();
         let mut skipped = Vec::new();

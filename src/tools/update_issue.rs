@@ -1,11 +1,13 @@
 //! `update_issue`: changes an issue's title, body, state, labels or assignees; labels and
-//! assignees given replace the current sets.
+//! assignees given replace the current sets. Closing is confirmed with the user first, where
+//! the client can ask (`super::confirm`).
 
 use serde_json::{Map, Value, json};
 
 use super::{
     LocalFuture, ToolDefinition,
     args::{ArgError, Args},
+    confirm::{Confirmation, confirm},
     definition::{define, hints, input, issue_number_property, repo_properties},
     github_tool::{About, Env, HandlerResult, output},
     issue_fields::{
@@ -21,7 +23,8 @@ pub fn definition() -> ToolDefinition {
         "Change an issue's title, body, state, labels or assignees; give only what changes. \
          `labels` and `assignees` REPLACE the current sets (an empty list clears them); to add \
          labels without removing any, use batch_label_issues. To close, set state \"closed\" \
-         with state_reason \"completed\" or \"not_planned\"; to reopen, state \"open\".",
+         with state_reason \"completed\" or \"not_planned\" (where the client supports \
+         elicitation, the user is asked to confirm first); to reopen, state \"open\".",
         input(
             repo_properties(json!({
                 "issue_number": issue_number_property(),
@@ -74,6 +77,7 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
             }
             _ => {}
         }
+        let closing = state.as_deref() == Some("closed");
         if let Some(state) = state {
             fields.insert("state".into(), json!(state));
         }
@@ -87,6 +91,13 @@ pub fn handle(env: Env, args: Args) -> LocalFuture<HandlerResult> {
                     .into(),
             )
             .into());
+        }
+        if closing {
+            let question = format!("Close issue #{number} in {repo}?");
+            if let Confirmation::Stop(reply) = confirm(&env.context, &question).await {
+                env.acted_on_nothing();
+                return Ok(reply);
+            }
         }
         let changed: Vec<String> = fields.keys().cloned().collect();
         let issue = env
