@@ -56,6 +56,11 @@ pub struct Snapshot {
     pub rate_limit_remaining: BTreeMap<&'static str, u64>,
     /// Credentials whose permits and budgets the gateway keeps now.
     pub credentials: usize,
+    /// GitHub calls waiting for their token's turn now.
+    pub github_waiting: usize,
+    /// Requests without a session (revision 2026-07-28) being served now, listen streams
+    /// included.
+    pub stateless_in_flight: usize,
     /// Request bodies being read now, and open connections (`http::intake`).
     pub bodies_reading: usize,
     pub connections: usize,
@@ -235,6 +240,24 @@ impl Metrics {
             "GitHub tokens whose permits and budgets are kept (forgotten after 15 idle minutes).",
         );
         let _ = writeln!(out, "github_tokens_tracked {}", snapshot.credentials);
+        header(
+            &mut out,
+            "github_calls_waiting",
+            "gauge",
+            "GitHub calls waiting for their token's turn (one call at a time per token).",
+        );
+        let _ = writeln!(out, "github_calls_waiting {}", snapshot.github_waiting);
+        header(
+            &mut out,
+            "mcp_stateless_in_flight",
+            "gauge",
+            "Requests without a session (revision 2026-07-28) being served, listen streams included.",
+        );
+        let _ = writeln!(
+            out,
+            "mcp_stateless_in_flight {}",
+            snapshot.stateless_in_flight
+        );
         header(
             &mut out,
             "http_connections_open",

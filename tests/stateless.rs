@@ -480,3 +480,131 @@ async fn a_large_batch_label_is_confirmed_first_and_a_small_one_is_not() {
         "{small}"
     );
 }
+
+/// The value of a gauge or counter line in the `/metrics` text.
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// A client that goes away cancels its stateless call, and a call still waiting for the
+/// token's turn is then never sent to GitHub (one token's calls go out one at a time).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_goes_away_cancels_its_queued_github_call() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for _ in 0..6 {
+        fake.add_issue("octo", "hello", IssueSeed::default());
+    }
+    fake.set_latency(std::time::Duration::from_millis(500));
+    let server = github_server(&fake, &[]);
+    let url = server.url("/mcp");
+    let get = |n: u64| {
+        request(
+            n,
+            "tools/call",
+            json!({"name": "get_issue", "arguments": {"owner": "octo", "repo": "hello", "issue_number": n}}),
+        )
+    };
+    let call = |n: u64| {
+        let url = url.clone();
+        tokio::spawn(async move { post(&url, &get(n), &[]).await.text().await })
+    };
+    let first = call(1);
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while fake.request_count() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "#1 never reached GitHub"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let queued: Vec<_> = (2..=5).map(call).collect();
+    while metric(&server, "github_calls_waiting").await < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the calls never queued"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    for task in &queued {
+        task.abort();
+    }
+    // Their connections close; the server drops the calls.
+    while metric(&server, "mcp_stateless_in_flight").await > 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the calls were not dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(first.await.unwrap().unwrap().contains("\"number\":1"));
+    let (_, sixth) = json_of(post(&url, &get(6), &[]).await).await;
+    assert_ne!(sixth["result"]["isError"], true, "{sixth}");
+    let sent: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .map(|r| r.path_and_query)
+        .filter(|path| path.contains("/issues/"))
+        .collect();
+    assert_eq!(
+        sent,
+        ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/6"],
+        "the abandoned calls were not sent"
+    );
+}
+
+/// A stateless call that carries a progress token is answered as an SSE stream: the
+/// progress of each issue of a batch, then the result, with no event ids.
+#[tokio::test]
+async fn a_batch_reports_progress_per_issue_on_its_own_stream() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    for _ in 0..3 {
+        fake.add_issue("octo", "hello", IssueSeed::default());
+    }
+    let server = github_server(&fake, &[]);
+    let mut body = request(
+        5,
+        "tools/call",
+        json!({"name": "batch_label_issues", "arguments":
+            {"owner": "octo", "repo": "hello", "issue_numbers": [1, 2, 3], "labels": ["triage"]}}),
+    );
+    // Beside the envelope.
+    body["params"]["_meta"]["progressToken"] = json!("p-5");
+    let response = post(&server.url("/mcp"), &body, &[]).await;
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let raw = response.text().await.unwrap();
+    assert!(
+        !raw.contains("\nid:") && !raw.starts_with("id:"),
+        "no event ids: {raw}"
+    );
+    let messages: Vec<Value> = raw
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let progress: Vec<u64> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| {
+            assert_eq!(m["params"]["progressToken"], "p-5");
+            m["params"]["progress"].as_u64().unwrap()
+        })
+        .collect();
+    assert_eq!(progress, [1, 2, 3]);
+    let last = messages.last().unwrap();
+    assert_eq!(last["id"], 5, "the result comes last: {last}");
+    assert_eq!(last["result"]["structuredContent"]["succeeded"], 3);
+}

@@ -92,6 +92,8 @@ pub struct GatewayStats {
     pub refused: u64,
     /// Credentials whose permits and budgets are kept now.
     pub credentials: usize,
+    /// Calls waiting for their token's turn now.
+    pub waiting: usize,
 }
 
 /// Asks for the lowest remaining budget of any credential, per resource (for `/metrics`).
@@ -318,6 +320,7 @@ impl Handler<Stats> for GitHubGateway {
     fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> GatewayStats {
         GatewayStats {
             credentials: self.credentials.len(),
+            waiting: self.credentials.values().map(|c| c.turns.waiting()).sum(),
             ..self.stats
         }
     }

@@ -33,6 +33,8 @@ pub async fn metrics(
         refused: stats.refused,
         rate_limit_remaining: state.gateway.send(RateLimits).await.map_err(unavailable)?,
         credentials: stats.credentials,
+        github_waiting: stats.waiting,
+        stateless_in_flight: state.stateless.total(),
         bodies_reading: state.intake.bodies_reading(),
         connections: state.intake.connections_open(),
     };

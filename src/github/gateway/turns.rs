@@ -97,6 +97,11 @@ impl Turns {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
+    /// Calls waiting for a turn (some may have gone since, and will be skipped).
+    pub fn waiting(&self) -> usize {
+        self.waiting.values().map(VecDeque::len).sum()
+    }
+
     /// Whether any call holds or waits for a turn (the token's state must then be kept).
     pub fn busy(&self) -> bool {
         self.in_flight > 0 || !self.order.is_empty()
