@@ -194,6 +194,35 @@ pub trait Tool: Send + Sync {
 /// Tool definitions as `tools/list` shows them, per protocol version.
 type Listed = Vec<(ProtocolVersion, Vec<Value>)>;
 
+/// An argument that a stateless client mirrors in an `Mcp-Param-{header}` header (its schema
+/// says `"x-mcp-header": "{header}"`), so that a proxy can route on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamHeader {
+    pub header: String,
+    pub argument: String,
+    /// The argument's JSON type: `string`, `integer` or `boolean`.
+    pub kind: String,
+}
+
+impl ParamHeader {
+    /// The annotated top-level arguments of an input schema.
+    fn of(schema: &Value) -> Vec<ParamHeader> {
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        properties
+            .iter()
+            .filter_map(|(argument, property)| {
+                Some(ParamHeader {
+                    header: property.get("x-mcp-header")?.as_str()?.to_string(),
+                    argument: argument.clone(),
+                    kind: property.get("type")?.as_str()?.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// The tools this server offers, in the order `tools/list` shows them. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct ToolRegistry {
@@ -204,6 +233,8 @@ pub struct ToolRegistry {
     /// once built (`with` and `disable` make a new one), and building the JSON of every schema
     /// on each `tools/list` cost more than the rest of the request.
     listed: Arc<OnceLock<Listed>>,
+    /// Each tool's [`ParamHeader`]s, by tool, built on first use.
+    param_headers: Arc<OnceLock<Vec<Vec<ParamHeader>>>>,
 }
 
 impl std::fmt::Debug for ToolRegistry {
@@ -224,6 +255,7 @@ impl ToolRegistry {
             tools: Arc::new(tools),
             disabled: self.disabled,
             listed: Arc::default(),
+            param_headers: Arc::default(),
         }
     }
 
@@ -235,6 +267,7 @@ impl ToolRegistry {
             tools: self.tools,
             disabled: Arc::new(disabled),
             listed: Arc::default(),
+            param_headers: Arc::default(),
         }
     }
 
@@ -259,6 +292,20 @@ impl ToolRegistry {
         self.tools
             .iter()
             .find(|tool| tool.definition().name == name && tool.offered(version))
+    }
+
+    /// The arguments of tool `name` that stateless clients mirror in `Mcp-Param-*` headers.
+    pub fn param_headers(&self, name: &str, version: ProtocolVersion) -> &[ParamHeader] {
+        let all = self.param_headers.get_or_init(|| {
+            self.tools
+                .iter()
+                .map(|tool| ParamHeader::of(&tool.definition().input_schema))
+                .collect()
+        });
+        self.tools
+            .iter()
+            .position(|tool| tool.definition().name == name && tool.offered(version))
+            .map_or(&[], |index| &all[index])
     }
 
     /// The client capabilities a call of `name` needs (none for a tool not offered).

@@ -89,6 +89,28 @@ async fn every_rung_of_the_ladder_has_its_status_and_code() {
             -32020,
         ),
         (
+            "Mcp-Param differs",
+            request(
+                7,
+                "tools/call",
+                json!({"name": "test_custom_header", "arguments": {"region": "eu"}}),
+            ),
+            vec![("Mcp-Param-Region", Some("us"))],
+            400,
+            -32020,
+        ),
+        (
+            "Mcp-Param missing",
+            request(
+                7,
+                "tools/call",
+                json!({"name": "test_custom_header", "arguments": {"region": "eu"}}),
+            ),
+            vec![],
+            400,
+            -32020,
+        ),
+        (
             "removed method",
             request(7, "ping", json!({})),
             vec![],

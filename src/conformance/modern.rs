@@ -53,6 +53,22 @@ pub fn fixtures() -> Vec<FixtureTool> {
             },
         )
         .only(Era::Modern),
+        replying(
+            "test_custom_header",
+            "Echoes its region, which clients mirror in the Mcp-Param-Region header",
+            json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+            }}),
+            |arguments, _| {
+                let region = arguments.get("region").cloned().unwrap_or(Value::Null);
+                Box::pin(async move {
+                    Ok(ToolReply::from(content(vec![text(&format!(
+                        "region: {region}"
+                    ))])))
+                })
+            },
+        )
+        .only(Era::Modern),
     ]
 }
 

@@ -19,6 +19,7 @@ use crate::{
         jsonrpc::{ErrorCode, ErrorObject, Request, ResultObject},
         protocol::{Method, ProtocolVersion},
     },
+    tools::ParamHeader,
 };
 
 /// How long a client may reuse a list that does not change while the server runs (the tools,
@@ -77,6 +78,11 @@ impl Dispatcher {
                 Outcome::Pending(Box::pin(async move { complete(work.await, hint) }))
             }
         }
+    }
+
+    /// The arguments of tool `name` that stateless clients mirror in `Mcp-Param-*` headers.
+    pub fn param_headers(&self, name: &str, version: ProtocolVersion) -> &[ParamHeader] {
+        self.features.tools.param_headers(name, version)
     }
 
     /// Whether the server offers `method` (its capability is advertised in `discover`).

@@ -33,7 +33,7 @@ use crate::{
     mcp::{
         envelope::{self, Envelope},
         jsonrpc::{ErrorCode, ErrorObject, Request, RequestId, ResultObject, Version2},
-        protocol::Method,
+        protocol::{Method, ProtocolVersion},
     },
     outlet::{self, Outlet},
 };
@@ -130,6 +130,12 @@ pub async fn post(
         None => return HttpResponse::Accepted().finish(),
     };
     let id = Some(call.id.clone());
+    if method == Some(Method::ToolsCall)
+        && let Err(err) = mirrored_arguments(request, state, version, &call)
+    {
+        count(method, "error");
+        return refuse(Refusal::bad(&id, err));
+    }
     if state.draining.is_on() {
         count(method, "error");
         return refuse(Refusal::new(
@@ -218,6 +224,24 @@ fn until_drained(outcome: Outcome, draining: Draining) -> Outcome {
     }))
 }
 
+/// Checks a `tools/call`'s `Mcp-Param-*` headers against the arguments its tool annotates.
+fn mirrored_arguments(
+    http: &HttpRequest,
+    state: &AppState,
+    version: ProtocolVersion,
+    call: &Request,
+) -> Result<(), ErrorObject> {
+    let params = call.params.as_ref();
+    let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let annotated = state.dispatcher.param_headers(name, version);
+    if annotated.is_empty() {
+        return Ok(());
+    }
+    headers::check_params(http, annotated, params.and_then(|p| p.get("arguments")))
+}
+
 /// The outcome label of an answer in the metrics.
 fn outcome_of(answer: &Result<ResultObject, ErrorObject>) -> &'static str {
     match answer {
@@ -249,7 +273,7 @@ fn has_progress_token(request: &Request) -> bool {
 /// A request that passed the ladder.
 struct Checked {
     envelope: Envelope,
-    version: crate::mcp::protocol::ProtocolVersion,
+    version: ProtocolVersion,
     request: Request,
     method: Option<Method>,
 }

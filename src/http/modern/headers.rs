@@ -1,6 +1,7 @@
-//! The request headers of the stateless revision: `MCP-Protocol-Version`, `Mcp-Method` and
-//! `Mcp-Name` mirror the body, so that a proxy can route without reading it, and must agree
-//! with it. Used by `super` (the validation ladder) only.
+//! The request headers of the stateless revision: `MCP-Protocol-Version`, `Mcp-Method`,
+//! `Mcp-Name` and `Mcp-Param-*` (the tool arguments whose schema says `x-mcp-header`) mirror
+//! the body, so that a proxy can route without reading it, and must agree with it. Used by
+//! `super` (the validation ladder) only.
 //!
 //! Names are case-insensitive, values exact after trimming optional whitespace. A value that
 //! is not plain visible ASCII travels base64-encoded between `=?base64?` and `?=`, and is
@@ -8,8 +9,12 @@
 
 use actix_web::HttpRequest;
 use base64::{Engine, engine::general_purpose::STANDARD};
+use serde_json::Value;
 
-use crate::mcp::{envelope::header_mismatch, jsonrpc::ErrorObject};
+use crate::{
+    mcp::{envelope::header_mismatch, jsonrpc::ErrorObject},
+    tools::ParamHeader,
+};
 
 pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 pub const METHOD: &str = "mcp-method";
@@ -65,6 +70,51 @@ pub fn require(
     Ok(())
 }
 
+/// Checks a `tools/call`'s `Mcp-Param-{header}` headers against its `arguments`: each
+/// annotated argument present in the body must be in its header too, saying the same (after
+/// decoding; integers compared as numbers, booleans as `true`/`false`).
+pub fn check_params(
+    request: &HttpRequest,
+    params: &[ParamHeader],
+    arguments: Option<&Value>,
+) -> Result<(), ErrorObject> {
+    for param in params {
+        let name = format!("mcp-param-{}", param.header);
+        let header = text(request, &name)?;
+        let value = arguments
+            .and_then(|arguments| arguments.get(&param.argument))
+            .filter(|value| !value.is_null());
+        let Some(value) = value else {
+            continue;
+        };
+        let header = header.ok_or_else(|| {
+            header_mismatch(format!(
+                "missing {name} header: it must repeat arguments.{}",
+                param.argument
+            ))
+        })?;
+        if !same(value, &decoded(&name, header)?) {
+            return Err(header_mismatch(format!(
+                "the {name} header does not match arguments.{}",
+                param.argument
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a header's text says `value`.
+fn same(value: &Value, text: &str) -> bool {
+    match value {
+        Value::String(value) => value == text,
+        Value::Bool(value) => text == if *value { "true" } else { "false" },
+        Value::Number(value) => {
+            value.as_f64().is_some() && value.as_f64() == text.parse::<f64>().ok()
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
@@ -97,6 +147,46 @@ mod tests {
         assert_eq!(err.code, ErrorCode::HEADER_MISMATCH);
         let err = require(&request, PROTOCOL_VERSION, "2026-07-28", "the version").unwrap_err();
         assert!(err.message.contains("missing"), "{}", err.message);
+    }
+
+    #[test]
+    fn annotated_arguments_must_be_mirrored_exactly() {
+        let params = [
+            ParamHeader {
+                header: "Region".into(),
+                argument: "region".into(),
+                kind: "string".into(),
+            },
+            ParamHeader {
+                header: "Count".into(),
+                argument: "count".into(),
+                kind: "integer".into(),
+            },
+        ];
+        let arguments = serde_json::json!({"region": "eu-west", "count": 42});
+        let with = |headers: &[(&str, &str)]| {
+            let mut request = TestRequest::default();
+            for header in headers {
+                request = request.insert_header(*header);
+            }
+            check_params(&request.to_http_request(), &params, Some(&arguments))
+        };
+        with(&[("Mcp-Param-Region", "eu-west"), ("mcp-param-count", "42.0")]).unwrap();
+        with(&[
+            ("Mcp-Param-Region", "=?base64?ZXUtd2VzdA==?="),
+            ("Mcp-Param-Count", "42"),
+        ])
+        .unwrap();
+        for wrong in [
+            vec![("Mcp-Param-Region", "us-east"), ("Mcp-Param-Count", "42")],
+            vec![("Mcp-Param-Count", "42")],
+            vec![("Mcp-Param-Region", "eu-west"), ("Mcp-Param-Count", "43")],
+        ] {
+            let err = with(&wrong).unwrap_err();
+            assert_eq!(err.code, ErrorCode::HEADER_MISMATCH, "{wrong:?}");
+        }
+        // An argument left out needs no header.
+        check_params(&TestRequest::default().to_http_request(), &params, None).unwrap();
     }
 
     #[test]
