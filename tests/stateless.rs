@@ -630,3 +630,85 @@ async fn a_batch_reports_progress_per_issue_on_its_own_stream() {
     assert_eq!(last["id"], 5, "the result comes last: {last}");
     assert_eq!(last["result"]["structuredContent"]["succeeded"], 3);
 }
+
+/// Two server processes behind one client, which sends each request to the other one: no
+/// request depends on an earlier one having reached the same process (given the shared
+/// requestState key), so every call succeeds, the input-required round trip included.
+#[tokio::test]
+async fn a_client_alternating_between_two_servers_never_notices() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "hello");
+    fake.add_issue("octo", "hello", IssueSeed::default());
+    let shared = [
+        ("MCP_CONFORMANCE_FIXTURES", "1"),
+        ("GITHUB_ISSUE_MCP__MCP__REQUEST_STATE_KEY", KEY),
+    ];
+    let servers = [github_server(&fake, &shared), github_server(&fake, &shared)];
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/mcp")).collect();
+    let issue = json!({"owner": "octo", "repo": "hello", "issue_number": 1});
+    let mut calls = std::collections::VecDeque::from([
+        request(1, "server/discover", json!({})),
+        request(2, "tools/list", json!({})),
+        request(
+            3,
+            "tools/call",
+            json!({"name": "get_issue", "arguments": issue}),
+        ),
+        request(4, "resources/read", json!({"uri": "issue://octo/hello/1"})),
+        request(
+            5,
+            "prompts/get",
+            json!({"name": "triage-issue", "arguments":
+            {"owner": "octo", "repo": "hello", "issue_number": "1"}}),
+        ),
+        request(
+            6,
+            "tools/call",
+            json!({"name": "test_input_required_result_multi_round"}),
+        ),
+    ]);
+    let mut answers = Vec::new();
+    let mut turn = 0;
+    while let Some(call) = calls.pop_front() {
+        let (status, answer) = json_of(post(&urls[turn % 2], &call, &[]).await).await;
+        turn += 1;
+        assert_eq!(status, 200, "{call}: {answer}");
+        let result = &answer["result"];
+        assert!(result.is_object(), "{call}: {answer}");
+        if result["resultType"] == "input_required" {
+            // The next round goes to the other process, with the state from this one.
+            let key = result["inputRequests"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .clone();
+            let mut retry = call.clone();
+            retry["id"] = json!(answer["id"].as_u64().unwrap() + 100);
+            retry["params"]["inputResponses"] =
+                json!({key: {"action": "accept", "content": {"value": "yes"}}});
+            retry["params"]["requestState"] = result["requestState"].clone();
+            calls.push_front(retry);
+        }
+        answers.push(answer);
+    }
+    let last = answers.last().unwrap();
+    assert_eq!(last["result"]["resultType"], "complete", "{last}");
+    assert!(
+        last["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("both rounds"),
+        "{last}"
+    );
+    assert!(
+        turn >= 8,
+        "two input-required rounds, then the result: {turn} requests"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a["result"]["structuredContent"]["issue"]["number"] == 1)
+    );
+}
