@@ -41,6 +41,25 @@ pub enum ConfigError {
     MissingToken,
 }
 
+/// A key (`mcp.request_state_key`): unlike a [`Secret`], `Debug` shows none of it, since
+/// every character of a MAC key counts.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Key(String);
+
+impl Key {
+    /// The key itself, for the one place that uses it (`lib.rs` makes the sealing key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key(hidden)")
+    }
+}
+
 /// A secret string. Shown only masked, never whole, by `Debug` and `Display`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -136,7 +155,7 @@ pub struct McpSettings {
     pub json_answer_within_ms: u64,
     /// Seals the state of stateless `input_required` results; made at start when unset.
     #[serde(default)]
-    pub request_state_key: Option<Secret>,
+    pub request_state_key: Option<Key>,
     pub request_state_ttl_secs: u64,
 }
 

@@ -41,6 +41,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use lifecycle::{SERVER_NAME, SERVER_TITLE};
+pub use modern::result_members;
 use state::RequestMeta;
 pub use state::{LOGGER, McpState};
 

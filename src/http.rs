@@ -67,6 +67,8 @@ pub struct AppState {
     pub intake: intake::Intake,
     /// Stateless requests in flight, per principal.
     pub stateless: modern::limits::InFlight,
+    /// Open `subscriptions/listen` streams, per principal (as many as its sessions could be).
+    pub listens: modern::limits::InFlight,
     /// Re-reads the resources stateless listeners watch.
     pub watcher: Addr<crate::actors::watcher::ResourceWatcher>,
 }
@@ -329,6 +331,18 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.respond(true)
+    }
+}
+
+impl ApiError {
+    /// The answer to a request of the stateless revision (2026-07-28): the same, but with no
+    /// `id` member, which that revision's schema never allows to be `null`.
+    pub fn stateless_response(&self) -> HttpResponse {
+        self.respond(false)
+    }
+
+    fn respond(&self, null_id: bool) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
             ApiError::MethodNotAllowed { allow } => {
@@ -354,11 +368,15 @@ impl ResponseError for ApiError {
             _ => {}
         }
         // A JSON-RPC error body, so that clients which parse it find code and message; `id` is
-        // null because the request's id is unknown or was never read.
+        // null (handshake era) or absent (stateless revision) because the request's id is
+        // unknown or was never read.
         let error = match self {
             ApiError::InvalidMessage(error) => error.clone(),
             other => ErrorObject::invalid_request(other.to_string()),
         };
-        response.json(json!({"jsonrpc": "2.0", "id": null, "error": error}))
+        match null_id {
+            true => response.json(json!({"jsonrpc": "2.0", "id": null, "error": error})),
+            false => response.json(json!({"jsonrpc": "2.0", "error": error})),
+        }
     }
 }

@@ -11,8 +11,9 @@
 //! [`auth`]; [`call`] (what a handler knows about its call); the features [`tools`],
 //! [`resources`], [`prompts`], [`completions`], bundled by [`features`], and the conformance
 //! fixtures [`conformance`]; [`dispatch`] (method routing, no session needed); [`actors`]
-//! (`SessionRegistry`, `Session`); [`shutdown`]; [`http`] (routes, both transports, intake
-//! limits); [`cli`]; and this file, which wires them.
+//! (`SessionRegistry`, `Session`, `ResourceWatcher`); [`shutdown`]; [`http`] (routes, both
+//! transports and the stateless revision beside them, intake limits); [`cli`]; and this file,
+//! which wires them.
 //!
 //! [`run`] starts the whole server on a listener the caller bound, which is how `main` and the
 //! integration tests start it.
@@ -76,8 +77,6 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
     run_with(listener, settings, github_features)
 }
 
-/// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
-/// switched on).
 /// The key that seals stateless request states: the configured one, or one made now.
 fn request_state_key(settings: &Settings) -> dispatch::rounds::StateKey {
     match &settings.mcp.request_state_key {
@@ -92,6 +91,8 @@ fn request_state_key(settings: &Settings) -> dispatch::rounds::StateKey {
     }
 }
 
+/// The GitHub tools, resources, prompts and completions (and the conformance fixtures, when
+/// switched on).
 fn github_features(github: &GitHub, settings: &Settings, metrics: &Metrics) -> Features {
     // Validated with the settings, so this cannot fail here.
     let policy = settings.rules().clone();
@@ -187,6 +188,7 @@ pub fn run_with(
         gateway,
         metrics,
         intake: http::intake::Intake::new(&settings.server, &settings.http),
+        listens: http::modern::limits::InFlight::new(settings.limits.max_sessions_per_principal),
         stateless: http::modern::limits::InFlight::new(
             settings.limits.max_sessions_per_principal * settings.limits.max_in_flight_per_session,
         ),

@@ -446,11 +446,23 @@ async fn closing_an_issue_is_an_input_required_round_where_the_client_can_ask() 
         "not yet"
     );
 
+    let state = asked["result"]["requestState"].clone();
+    assert!(state.is_string(), "the question's state: {asked}");
+    let yes = json!({"confirm": {"action": "accept", "content": {"confirm": true}}});
+    // A yes the server did not ask for (no state) is asked again.
+    let forged = request(
+        2,
+        "tools/call",
+        json!({"name": "update_issue", "arguments": arguments, "inputResponses": yes}),
+    );
+    let (_, again) = json_of(post(&url, &forged, &[]).await).await;
+    assert_eq!(again["result"]["resultType"], "input_required", "{again}");
+    assert_eq!(fake.issue("octo", "hello", 1).unwrap()["state"], "open");
     for (action, closed) in [("decline", false), ("accept", true)] {
         let retry = request(
             2,
             "tools/call",
-            json!({"name": "update_issue", "arguments": arguments,
+            json!({"name": "update_issue", "arguments": arguments, "requestState": state,
                    "inputResponses": {"confirm": {"action": action, "content": {"confirm": true}}}}),
         );
         let (_, answer) = json_of(post(&url, &retry, &[]).await).await;

@@ -164,11 +164,57 @@ async fn policy_and_allow_lists_hold_without_a_session() {
     assert!(unread.get("error").is_some(), "{unread}");
 }
 
+/// The value of a gauge in the `/metrics` text.
+async fn metric_of(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Listen streams have a bound of their own, as many as a principal's sessions: each may
+/// watch resources, which the server re-reads.
 #[tokio::test(flavor = "multi_thread")]
-async fn requests_in_flight_are_bounded_per_principal_listen_streams_included() {
+async fn listen_streams_are_bounded_like_sessions() {
     let server = TestServer::start_github(settings(&[
         ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "1"),
-        ("GITHUB_ISSUE_MCP__LIMITS__MAX_IN_FLIGHT_PER_SESSION", "2"),
+        ("GITHUB_ISSUE_MCP__LIMITS__MAX_IN_FLIGHT_PER_SESSION", "4"),
+    ]));
+    let url = server.url("/mcp");
+    let listen = request(
+        1,
+        "subscriptions/listen",
+        json!({"notifications": {"toolsListChanged": true}}),
+    );
+    let response = post(&url, &listen, &[]).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = SseReader::new(response);
+    stream.next().await.expect("the acknowledgement");
+    let (status, refused) = answer_of(post(&url, &listen, &[]).await).await;
+    assert_eq!(status, 429, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("listen streams")
+    );
+    let (status, _) =
+        answer_of(post(&url, &request(2, "server/discover", json!({})), &[]).await).await;
+    assert_eq!(status, 200, "other requests still go");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_in_flight_are_bounded_per_principal_listen_streams_included() {
+    // In flight: sessions (2) x requests per session (1); listen streams: as many as sessions.
+    let server = TestServer::start_github(settings(&[
+        ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "2"),
+        ("GITHUB_ISSUE_MCP__LIMITS__MAX_IN_FLIGHT_PER_SESSION", "1"),
         // A closed stream is noticed at its next write.
         ("GITHUB_ISSUE_MCP__SSE__KEEP_ALIVE_MS", "50"),
     ]));
@@ -198,6 +244,13 @@ async fn requests_in_flight_are_bounded_per_principal_listen_streams_included() 
 
     drop(open.pop());
     let deadline = Instant::now() + common::WAIT;
+    while metric_of(&server, "mcp_stateless_in_flight").await > 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     loop {
         let (status, _) = answer_of(post(&url, &discover, &[]).await).await;
         if status == 200 {

@@ -23,7 +23,7 @@ use crate::{
     dispatch::{Dispatcher, McpState},
     mcp::{
         envelope::SUBSCRIPTION_ID,
-        jsonrpc::{Message, Notification},
+        jsonrpc::{ErrorObject, Message, Notification},
         protocol::ProtocolVersion,
     },
     outlet::{Delivery, Outlet},
@@ -35,8 +35,11 @@ pub struct ResourceWatcher {
     dispatcher: Dispatcher,
     watched: HashMap<(Owner, String), Watched>,
     next_listener: u64,
-    /// A poll is running; polls never overlap.
-    polling: bool,
+    /// Owners whose reads of this poll are still running; polls never overlap.
+    polling: usize,
+    /// Resources were added during a poll: poll again as soon as it ends, so that they get
+    /// their first reading (a change before it would become that reading, unannounced).
+    again: bool,
 }
 
 /// One resource as one owner reads it, and who listens.
@@ -62,54 +65,69 @@ impl ResourceWatcher {
             dispatcher,
             watched: HashMap::new(),
             next_listener: 0,
-            polling: false,
+            polling: 0,
+            again: false,
         }
     }
 
-    /// Re-reads every watched resource (each once) and announces the ones that changed.
+    /// Re-reads every watched resource (each once) and announces the ones that changed. Each
+    /// owner's reads go one after another, owners side by side: one owner watching many
+    /// resources does not hold up the others' news (the gateway takes turns between them).
     fn poll(&mut self, ctx: &mut Context<Self>) {
         self.watched
             .retain(|_, watched| !watched.listeners.is_empty());
-        if self.polling || self.watched.is_empty() {
+        if self.polling > 0 || self.watched.is_empty() {
             return;
         }
-        let reads: Vec<_> = self
-            .watched
-            .iter()
-            .filter_map(|(key, watched)| {
-                let read = self.dispatcher.resource_contents(&watched.state, &key.1)?;
-                Some((key.clone(), read))
-            })
-            .collect();
-        self.polling = true;
-        let work = async move {
-            let mut readings = Vec::new();
-            for (key, read) in reads {
-                readings.push((key, read.await));
+        let mut by_owner: HashMap<&Owner, Vec<_>> = HashMap::new();
+        for (key, watched) in &self.watched {
+            if let Some(read) = self.dispatcher.resource_contents(&watched.state, &key.1) {
+                by_owner
+                    .entry(&key.0)
+                    .or_default()
+                    .push((key.clone(), read));
             }
-            readings
-        };
-        ctx.spawn(work.into_actor(self).map(|readings, act, _| {
-            act.polling = false;
-            for (key, reading) in readings {
-                let Some(watched) = act.watched.get_mut(&key) else {
-                    continue;
-                };
-                let contents = match reading {
-                    Ok(contents) => contents,
-                    Err(err) => {
-                        log::debug!("listen: could not re-read {}: {}", key.1, err.message);
-                        continue;
-                    }
-                };
-                let now = digest(&contents);
-                let changed = watched.digest.is_some_and(|before| before != now);
-                watched.digest = Some(now);
-                if changed {
-                    watched.announce(&key.1);
+        }
+        let chains: Vec<_> = by_owner.into_values().collect();
+        self.polling = chains.len();
+        for reads in chains {
+            let work = async move {
+                let mut readings = Vec::new();
+                for (key, read) in reads {
+                    readings.push((key, read.await));
                 }
+                readings
+            };
+            ctx.spawn(work.into_actor(self).map(|readings, act, ctx| {
+                act.polling -= 1;
+                for (key, reading) in readings {
+                    act.record(key, reading);
+                }
+                if act.polling == 0 && std::mem::take(&mut act.again) {
+                    act.poll(ctx);
+                }
+            }));
+        }
+    }
+
+    /// Takes in one reading, announcing a change from the one before.
+    fn record(&mut self, key: (Owner, String), reading: Result<Vec<Value>, ErrorObject>) {
+        let Some(watched) = self.watched.get_mut(&key) else {
+            return;
+        };
+        let contents = match reading {
+            Ok(contents) => contents,
+            Err(err) => {
+                log::debug!("listen: could not re-read {}: {}", key.1, err.message);
+                return;
             }
-        }));
+        };
+        let now = digest(&contents);
+        let changed = watched.digest.is_some_and(|before| before != now);
+        watched.digest = Some(now);
+        if changed {
+            watched.announce(&key.1);
+        }
     }
 }
 
@@ -168,8 +186,10 @@ impl Handler<Watch> for ResourceWatcher {
                 subscription: msg.subscription.clone(),
             });
         }
-        // A first reading now, so that a change soon after listening is not missed.
+        // A first reading now (or right after the poll running now), so that a change soon
+        // after listening is not missed.
         if fresh {
+            self.again |= self.polling > 0;
             self.poll(ctx);
         }
         id

@@ -4,9 +4,10 @@
 //! `crate::http::modern` calls [`Dispatcher::handle_modern`] with the request's [`Envelope`],
 //! already checked against its headers; the request is then served by the same handlers as a
 //! session's ([`Dispatcher::handle_request`]), on an [`McpState`] made for it alone from what
-//! the envelope declares. What differs is here: every result gets `resultType` and the
-//! server's name in `_meta`, the six cacheable ones caching hints, and the errors the revision
-//! renamed their new codes.
+//! the envelope declares. What differs is here: the errors the revision renamed get their new
+//! codes, and [`result_members`] says what every result carries beyond a session's
+//! (`resultType`, the server's name in `_meta`, caching hints on the six cacheable ones),
+//! which the transport writes into the answer's text.
 
 use serde_json::{Map, Value, json};
 
@@ -71,11 +72,10 @@ impl Dispatcher {
             Some(level) => state.log_level = level,
             None => state.quiet = true,
         }
-        let hint = cache_hint(method);
         match self.handle_request(&mut state, request, notifier) {
-            Outcome::Ready(result) => Outcome::Ready(complete(result, hint)),
+            Outcome::Ready(result) => Outcome::Ready(result.map_err(modern_error)),
             Outcome::Pending(work) => {
-                Outcome::Pending(Box::pin(async move { complete(work.await, hint) }))
+                Outcome::Pending(Box::pin(async move { work.await.map_err(modern_error) }))
             }
         }
     }
@@ -94,7 +94,7 @@ impl Dispatcher {
     }
 
     /// -32021 if the named tool needs client capabilities the request did not declare.
-    fn check_tool_capabilities(
+    pub fn check_tool_capabilities(
         &self,
         envelope: &Envelope,
         version: ProtocolVersion,
@@ -143,8 +143,33 @@ impl Dispatcher {
         let Value::Object(result) = result else {
             unreachable!("json! object literal")
         };
-        complete_result(result.into(), Some((STATIC_TTL_MS, Scope::Public)))
+        result.into()
     }
+}
+
+/// What the revision adds to a result of `method` (the transport adds it when it writes the
+/// answer, into the text of a kept result): `resultType`, the server's name in `_meta`, and
+/// for the six cacheable methods' complete results, `ttlMs` and `cacheScope`. An
+/// `input_required` result (`rounds.rs`) says its type already and is never cached.
+pub fn result_members(method: Option<Method>, result: &ResultObject) -> Map<String, Value> {
+    let mut members = Map::new();
+    if let ResultObject::Built(map) = result
+        && map.contains_key("resultType")
+    {
+        members.insert("_meta".into(), server_info());
+        return members;
+    }
+    members.insert("resultType".into(), json!("complete"));
+    if let Some((ttl, scope)) = method.and_then(cache_hint) {
+        members.insert("ttlMs".into(), json!(ttl));
+        let scope = match scope {
+            Scope::Public => "public",
+            Scope::Private => "private",
+        };
+        members.insert("cacheScope".into(), json!(scope));
+    }
+    members.insert("_meta".into(), server_info());
+    members
 }
 
 /// The caching hint of a method's complete result, for the six cacheable ones.
@@ -164,38 +189,6 @@ fn cache_hint(method: Method) -> Option<(u64, Scope)> {
 /// The server's name, as every result of the revision carries it in `_meta`.
 fn server_info() -> Value {
     json!({SERVER_INFO: {"name": SERVER_NAME, "version": env!("CARGO_PKG_VERSION")}})
-}
-
-/// A complete result with the revision's members, or an error in the revision's codes.
-fn complete(
-    result: Result<ResultObject, ErrorObject>,
-    hint: Option<(u64, Scope)>,
-) -> Result<ResultObject, ErrorObject> {
-    result
-        .map(|result| complete_result(result, hint))
-        .map_err(modern_error)
-}
-
-fn complete_result(result: ResultObject, hint: Option<(u64, Scope)>) -> ResultObject {
-    let mut members = Map::new();
-    // An `input_required` result (`rounds.rs`) says so already, and is never cached.
-    if let ResultObject::Built(map) = &result
-        && map.contains_key("resultType")
-    {
-        members.insert("_meta".into(), server_info());
-        return result.with_members(members);
-    }
-    members.insert("resultType".into(), json!("complete"));
-    if let Some((ttl, scope)) = hint {
-        members.insert("ttlMs".into(), json!(ttl));
-        let scope = match scope {
-            Scope::Public => "public",
-            Scope::Private => "private",
-        };
-        members.insert("cacheScope".into(), json!(scope));
-    }
-    members.insert("_meta".into(), server_info());
-    result.with_members(members)
 }
 
 /// An error in the revision's vocabulary: resource not found is -32602 (with its URI), and

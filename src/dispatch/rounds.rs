@@ -243,6 +243,16 @@ mod tests {
     }
 
     #[test]
+    fn a_binding_does_not_depend_on_the_order_arguments_came_in() {
+        let one: Value = serde_json::from_str(r#"{"b": 2, "a": {"y": 1, "x": [1, 2]}}"#).unwrap();
+        let two: Value = serde_json::from_str(r#"{"a": {"x": [1, 2], "y": 1}, "b": 2}"#).unwrap();
+        let digest = |arguments: &Value| Binding::of("p", "tools/call", "t", arguments).0;
+        assert_eq!(digest(&one).as_ref(), digest(&two).as_ref());
+        let other: Value = serde_json::from_str(r#"{"a": {"x": [2, 1], "y": 1}, "b": 2}"#).unwrap();
+        assert_ne!(digest(&one).as_ref(), digest(&other).as_ref());
+    }
+
+    #[test]
     fn an_expired_state_is_refused() {
         let key = StateKey::generate();
         let expired = Sealer {

@@ -25,8 +25,12 @@ use actix_web::{
 use super::{ApiError, AppState};
 use crate::config::ServerSettings;
 
-const ALLOW_HEADERS: &str =
-    "content-type, mcp-session-id, mcp-protocol-version, last-event-id, authorization";
+/// The request headers browsers may send: both eras' (2026-07-28 adds `Mcp-Method`,
+/// `Mcp-Name` and the `Mcp-Param-*` headers a tool declares, which a preflight names and
+/// [`allow_headers`] echoes). A browser client whose preflight fails takes the server for a
+/// handshake-era one and silently stays on the older revision.
+const ALLOW_HEADERS: &str = "content-type, mcp-session-id, mcp-protocol-version, last-event-id, \
+                             authorization, mcp-method, mcp-name";
 const EXPOSE_HEADERS: &str = "Mcp-Session-Id, WWW-Authenticate";
 const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 
@@ -112,9 +116,13 @@ pub async fn guard(
     }
     // A CORS preflight from an allowed origin.
     if request.method() == Method::OPTIONS && origin.is_some() {
+        let requested = header_str(&request, header::ACCESS_CONTROL_REQUEST_HEADERS);
         let response = HttpResponse::NoContent()
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, ALLOW_HEADERS))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                allow_headers(requested),
+            ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
         let mut response = request.into_response(response).map_into_right_body();
@@ -124,6 +132,26 @@ pub async fn guard(
     let mut response = next.call(request).await?.map_into_left_body();
     allow_origin(&mut response, origin.as_deref());
     Ok(response)
+}
+
+/// [`ALLOW_HEADERS`], and the `Mcp-Param-*` names a preflight asks for (header-name
+/// characters only; any other name it asks for is simply not allowed).
+fn allow_headers(requested: Option<&str>) -> String {
+    let params = requested
+        .into_iter()
+        .flat_map(|names| names.split(','))
+        .filter_map(|name| {
+            let name = name.trim().to_ascii_lowercase();
+            let token = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b));
+            (token && name.len() > "mcp-param-".len() && name.starts_with("mcp-param-"))
+                .then_some(name)
+        });
+    std::iter::once(ALLOW_HEADERS.to_string())
+        .chain(params)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn allow_origin<B>(response: &mut ServiceResponse<B>, origin: Option<&str>) {
@@ -174,6 +202,30 @@ mod tests {
                 .is_err()
         );
         assert!(guard.check(None, None).is_err(), "HTTP/1.1 requires Host");
+    }
+
+    #[test]
+    fn a_preflight_may_name_both_eras_headers_and_declared_params() {
+        let allowed = allow_headers(Some(
+            "Mcp-Method, mcp-name, Mcp-Param-Region, x-evil, mcp-param-",
+        ));
+        for name in [
+            "mcp-method",
+            "mcp-name",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            "mcp-param-region",
+        ] {
+            assert!(
+                allowed.split(", ").any(|a| a == name),
+                "{name} in {allowed}"
+            );
+        }
+        assert!(
+            !allowed.contains("x-evil") && !allowed.ends_with("mcp-param-"),
+            "{allowed}"
+        );
+        assert_eq!(allow_headers(None), ALLOW_HEADERS);
     }
 
     #[test]

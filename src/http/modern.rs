@@ -8,8 +8,11 @@
 //! each with its HTTP status and code), then to the dispatcher
 //! ([`crate::dispatch::Dispatcher::handle_modern`]), and the answer goes back as JSON, or as
 //! an SSE stream when the request asked for progress or log messages. Nothing is kept: no
-//! `Mcp-Session-Id`, no event ids, no replay. Closing the stream (or the connection) drops the
-//! call's future, which cancels it and its queued GitHub requests.
+//! `Mcp-Session-Id`, no event ids, no replay. Closing an SSE answer drops the call's future,
+//! which cancels it and its queued GitHub requests; a JSON answer's call is dropped when
+//! actix drops the handler of a connection the client closed (tests/stateless.rs
+//! `a_client_that_goes_away_cancels_its_queued_github_call`), and else ends by
+//! `limits.tool_timeout_secs`.
 //!
 //! [`headers`] checks the mirrored headers; [`limits`] bounds each principal's requests in
 //! flight; `listen.rs` keeps `subscriptions/listen` streams, `stream.rs` a streamed answer.
@@ -28,7 +31,7 @@ use super::AppState;
 use crate::{
     auth::Principal,
     call::Notifier,
-    dispatch::Outcome,
+    dispatch::{Outcome, result_members},
     draining::Draining,
     mcp::{
         envelope::{self, Envelope},
@@ -129,9 +132,15 @@ pub async fn post(
         // A notification: nothing in the revision needs one over HTTP.
         None => return HttpResponse::Accepted().finish(),
     };
-    let id = Some(call.id.clone());
+    let call_id = call.id.clone();
+    let id = Some(call_id.clone());
+    // The ladder's last rungs before the handler: a missing client capability (-32021), then
+    // the mirrored arguments (-32020).
     if method == Some(Method::ToolsCall)
-        && let Err(err) = mirrored_arguments(request, state, version, &call)
+        && let Err(err) = state
+            .dispatcher
+            .check_tool_capabilities(&envelope, version, &call)
+            .and_then(|()| mirrored_arguments(request, state, version, &call))
     {
         count(method, "error");
         return refuse(Refusal::bad(&id, err));
@@ -156,6 +165,18 @@ pub async fn post(
         ));
     };
     if method == Some(Method::SubscriptionsListen) {
+        // Each stream may watch resources: they are bounded like sessions, not like requests.
+        let Some(listening) = state.listens.admit(&principal.id) else {
+            count(method, "error");
+            return refuse(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                &id,
+                ErrorObject::internal(format!(
+                    "you have {} listen streams open, the most allowed; close one first",
+                    state.listens.limit()
+                )),
+            ));
+        };
         let server = listen::Listening {
             principal,
             dispatcher: &state.dispatcher,
@@ -163,7 +184,7 @@ pub async fn post(
             draining: &state.draining,
             settings: &state.settings,
         };
-        let opened = listen::open(call.id, call.params, server, ticket);
+        let opened = listen::open(call.id, call.params, server, [ticket, listening]);
         count(method, if opened.is_ok() { "ok" } else { "error" });
         return opened.unwrap_or_else(refuse);
     }
@@ -183,12 +204,9 @@ pub async fn post(
         drop(ticket);
         count(method, outcome_of(&result));
         return match result {
-            Ok(result) => {
-                let answer = json!({"jsonrpc": Version2, "id": id, "result": result});
-                HttpResponse::Ok()
-                    .content_type("application/json")
-                    .body(answer.to_string())
-            }
+            Ok(result) => HttpResponse::Ok()
+                .content_type("application/json")
+                .body(answer_text(&call_id, method, result)),
             Err(error) => refuse(Refusal::new(status_of(&error), &id, error)),
         };
     }
@@ -198,13 +216,20 @@ pub async fn post(
     );
     let notifier = Notifier::new(Outlet::plain(sender));
     let outcome = dispatcher.handle_modern(&principal, &envelope, version, call, Some(notifier));
+    // Refused before anything ran (-32601, -32021): the status says so, as unstreamed.
+    if let Outcome::Ready(Err(error)) = &outcome
+        && status_of(error) != StatusCode::OK
+    {
+        count(method, "error");
+        return refuse(Refusal::new(status_of(error), &id, error.clone()));
+    }
     let outcome = until_drained(outcome, draining);
     let counted = stream::Counted {
         metrics: state.metrics.clone(),
         method,
         started,
     };
-    let events = stream::CallEvents::new(id, outcome, receiver, ticket, counted);
+    let events = stream::CallEvents::new(call_id, outcome, receiver, ticket, counted);
     super::event_stream::respond_with(HttpResponse::Ok(), events, None)
 }
 
@@ -240,6 +265,17 @@ fn mirrored_arguments(
         return Ok(());
     }
     headers::check_params(http, annotated, params.and_then(|p| p.get("arguments")))
+}
+
+/// The answer to request `id` (of `method`) as JSON text: the result with what the revision
+/// adds (`crate::dispatch::result_members`), written around a kept result's text as it is.
+fn answer_text(id: &RequestId, method: Option<Method>, result: ResultObject) -> String {
+    let members = result_members(method, &result);
+    let id = serde_json::to_string(id).expect("a request id serializes");
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
+        result.into_json_with(members)
+    )
 }
 
 /// The outcome label of an answer in the metrics.

@@ -116,51 +116,67 @@ pub async fn post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if !(accepts(&request, "application/json") && accepts(&request, "text/event-stream")) {
+    // A header naming a stateless revision sends the request there (docs/mcp-2026-07-28.md
+    // §1.1), whatever else it carries; otherwise the body decides, once read. (A body claim
+    // with a session id and no such header stays with the session: the session is looked up
+    // before the body is read, and conforming clients send the header.)
+    let modern_header =
+        header_value(&request, VERSION_HEADER).is_some_and(ProtocolVersion::names_modern);
+    match serve_post(&request, payload, &state, modern_header).await {
+        // Refused before its body was read (auth, media type, size): a client of the
+        // stateless revision gets the error without the `id: null` its schema forbids.
+        Err(err) if modern_header => Ok(err.stateless_response()),
+        answer => answer,
+    }
+}
+
+async fn serve_post(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &web::Data<AppState>,
+    modern_header: bool,
+) -> Result<HttpResponse, ApiError> {
+    if !(accepts(request, "application/json") && accepts(request, "text/event-stream")) {
         return Err(ApiError::NotAcceptable(
             "POST /mcp must accept both application/json and text/event-stream".into(),
         ));
     }
-    require_json(&request)?;
-    // A header naming a stateless revision sends the request there (docs/mcp-2026-07-28.md
-    // §1.1), whatever else it carries; otherwise the body decides, once read.
-    let modern_header =
-        header_value(&request, VERSION_HEADER).is_some_and(ProtocolVersion::names_modern);
+    require_json(request)?;
     if !modern_header {
-        check_protocol_version(&request)?;
+        check_protocol_version(request)?;
     }
     // Who is calling, and which of its sessions, is settled before a byte of the body is
     // read: a stranger's body costs neither buffering nor parsing.
-    let principal = state.auth.authenticate(&request).await?;
-    let named = match header_value(&request, SESSION_HEADER) {
-        Some(_) if !modern_header => Some(session_of(&request, &state, &principal).await?),
+    let principal = state.auth.authenticate(request).await?;
+    let named = match header_value(request, SESSION_HEADER) {
+        Some(_) if !modern_header => Some(session_of(request, state, &principal).await?),
         _ => None,
     };
-    let body = state.intake.read_body(&request, payload).await?;
+    let body = state.intake.read_body(request, payload).await?;
     if named.is_none()
         && let Some(message) = modern::classify(&body, modern_header)
     {
         drop(body);
-        return Ok(modern::post(&request, &state, principal, message).await);
+        return Ok(modern::post(request, state, principal, message).await);
     }
     let (messages, batch) = parse_body(&body, state.settings.limits.max_batch_messages)?;
     drop(body);
 
     let (session, session_id, fresh) = match named {
         Some((session, session_id)) => (session, session_id, None),
-        None => initialize(&state, principal, &messages).await?,
+        None => initialize(state, principal, &messages).await?,
     };
     if batch {
         check_batch(&session).await?;
     }
     let requests = messages.iter().filter(|m| is_request(m, None)).count();
     let streamed = batch || messages.iter().any(|m| is_request(m, Some("tools/call")));
-    let replies = deliver(&state, &session, &session_id, messages, requests, streamed).await?;
+    let replies = deliver(state, &session, &session_id, messages, requests, streamed).await?;
     match (requests, streamed) {
         (0, _) => Ok(HttpResponse::Accepted()
             .insert_header((SESSION_HEADER, session_id))
             .finish()),
-        (_, true) => Ok(stream_answer(&state, &session, session_id, replies, batch).await),
+        (_, true) => Ok(stream_answer(state, &session, session_id, replies, batch).await),
         (_, false) => json_answer(&session, session_id, replies, batch, fresh).await,
     }
 }

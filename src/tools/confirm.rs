@@ -1,7 +1,9 @@
 //! Asking the user before a change that is hard to undo (closing an issue, labelling many at
 //! once), where the client can ask: a session's client that declared `elicitation` gets an
 //! `elicitation/create` request on the call's stream; a stateless request (2026-07-28) that
-//! declared it gets an `input_required` result and comes back with the answer. A client that
+//! declared it gets an `input_required` result and comes back with the answer and the sealed
+//! `requestState` of the question, which binds the answer to the caller, the tool and its
+//! arguments. A client that
 //! cannot be asked is never blocked: the change goes ahead, as the model asked.
 
 use serde_json::{Map, Value, json};
@@ -27,7 +29,11 @@ pub async fn confirm(context: &CallContext, question: &str) -> Confirmation {
         if !round.capabilities.elicitation {
             return Confirmation::Go;
         }
-        return match round.response(KEY).map(judge) {
+        // An answer counts only beside the state this question was asked with: the
+        // dispatcher opened it, so it was sealed for this caller, tool and arguments, and
+        // has not expired. A yes sent without being asked is asked again.
+        let asked = round.state.as_ref().is_some_and(|state| state[KEY] == true);
+        return match round.response(KEY).filter(|_| asked).map(judge) {
             Some(Some(true)) => Confirmation::Go,
             Some(Some(false)) => declined(question),
             // Not asked yet, or an answer that does not say: ask (again).
@@ -77,7 +83,7 @@ fn ask(question: &str) -> ToolReply {
     );
     ToolReply::InputRequired(InputRequired {
         requests,
-        state: None,
+        state: Some(json!({KEY: true})),
     })
 }
 
@@ -109,6 +115,10 @@ mod tests {
     };
 
     fn stateless(elicitation: bool, answer: Option<Value>) -> CallContext {
+        asked(elicitation, answer, true)
+    }
+
+    fn asked(elicitation: bool, answer: Option<Value>, sealed: bool) -> CallContext {
         let mut context = CallContext::bare(ProtocolVersion::V2026_07_28);
         let responses = answer.map(|answer| {
             let mut responses = Map::new();
@@ -117,7 +127,7 @@ mod tests {
         });
         context.round = Some(Round {
             responses,
-            state: None,
+            state: sealed.then(|| json!({KEY: true})),
             capabilities: ClientCapabilities {
                 elicitation,
                 ..ClientCapabilities::default()
@@ -129,9 +139,9 @@ mod tests {
     #[tokio::test]
     async fn a_stateless_client_is_asked_first_and_its_answer_decides() {
         let question = "Close issue #1 in octo/hello?";
-        let asked = confirm(&stateless(true, None), question).await;
-        let Confirmation::Stop(ToolReply::InputRequired(input)) = asked else {
-            panic!("asked first: {asked:?}");
+        let first = confirm(&stateless(true, None), question).await;
+        let Confirmation::Stop(ToolReply::InputRequired(input)) = first else {
+            panic!("asked first: {first:?}");
         };
         assert_eq!(input.requests[KEY]["method"], "elicitation/create");
         let yes = json!({"action": "accept", "content": {"confirm": true}});
@@ -150,6 +160,12 @@ mod tests {
                 "{no}: {stopped:?}"
             );
         }
+        let unasked = json!({"action": "accept", "content": {"confirm": true}});
+        let forged = confirm(&asked(true, Some(unasked), false), question).await;
+        assert!(
+            matches!(forged, Confirmation::Stop(ToolReply::InputRequired(_))),
+            "a yes without the state of its question is asked again: {forged:?}"
+        );
         let garbled = confirm(&stateless(true, Some(json!(12345))), question).await;
         assert!(matches!(
             garbled,

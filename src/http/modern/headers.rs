@@ -26,9 +26,14 @@ const SENTINEL_END: &str = "?=";
 /// The header's value, trimmed; `None` when absent. A value with bytes outside visible ASCII
 /// (and spaces) is -32020: it should have been sent base64-encoded.
 pub fn text<'a>(request: &'a HttpRequest, name: &str) -> Result<Option<&'a str>, ErrorObject> {
-    let Some(value) = request.headers().get(name) else {
+    let mut values = request.headers().get_all(name);
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        // A proxy that routes on another of them would not see what the server checks.
+        return Err(header_mismatch(format!("the {name} header is repeated")));
+    }
     let text = value.to_str().map_err(|_| {
         header_mismatch(format!(
             "the {name} header holds characters that must be sent base64-encoded \
@@ -108,8 +113,22 @@ fn same(value: &Value, text: &str) -> bool {
     match value {
         Value::String(value) => value == text,
         Value::Bool(value) => text == if *value { "true" } else { "false" },
+        // Integers only (the revision does not let other numbers be mirrored), compared
+        // exactly: decimal digits, with `.0` allowed (`42.0` says 42).
         Value::Number(value) => {
-            value.as_f64().is_some() && value.as_f64() == text.parse::<f64>().ok()
+            let digits = match text.split_once('.') {
+                Some((whole, zeros)) if !zeros.is_empty() && zeros.bytes().all(|b| b == b'0') => {
+                    whole
+                }
+                Some(_) => return false,
+                None => text,
+            };
+            let said = digits.parse::<i128>().ok();
+            let is = value
+                .as_i64()
+                .map(i128::from)
+                .or(value.as_u64().map(i128::from));
+            said.is_some() && said == is
         }
         _ => false,
     }
@@ -179,6 +198,11 @@ mod tests {
         .unwrap();
         for wrong in [
             vec![("Mcp-Param-Region", "us-east"), ("Mcp-Param-Count", "42")],
+            vec![
+                ("Mcp-Param-Region", "eu-west"),
+                ("Mcp-Param-Count", "4.2e1"),
+            ],
+            vec![("Mcp-Param-Region", "eu-west"), ("Mcp-Param-Count", "42.5")],
             vec![("Mcp-Param-Count", "42")],
             vec![("Mcp-Param-Region", "eu-west"), ("Mcp-Param-Count", "43")],
         ] {
@@ -187,6 +211,16 @@ mod tests {
         }
         // An argument left out needs no header.
         check_params(&TestRequest::default().to_http_request(), &params, None).unwrap();
+    }
+
+    #[test]
+    fn a_repeated_header_is_refused() {
+        let request = TestRequest::default()
+            .append_header(("Mcp-Method", "tools/list"))
+            .append_header(("Mcp-Method", "tools/call"))
+            .to_http_request();
+        let err = text(&request, METHOD).unwrap_err();
+        assert_eq!(err.code, ErrorCode::HEADER_MISMATCH);
     }
 
     #[test]

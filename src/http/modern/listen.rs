@@ -11,8 +11,16 @@
 //! server can read, at most `limits.max_subscriptions_per_session`), and their
 //! `notifications/resources/updated` come on this stream.
 
+use std::{
+    convert::Infallible,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
 use actix::Addr;
 use actix_web::HttpResponse;
+use actix_web_lab::sse;
+use futures_core::Stream;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -24,13 +32,13 @@ use crate::{
     dispatch::Dispatcher,
     draining::Draining,
     features::Change,
-    http::event_stream::{self, OutletEvents},
+    http::event_stream,
     mcp::{
         envelope::SUBSCRIPTION_ID,
         jsonrpc::{Message, Notification, RequestId},
         protocol::parse_params,
     },
-    outlet::{self, Outlet},
+    outlet::{self, EventReceiver, Outlet},
 };
 
 #[derive(Deserialize)]
@@ -119,7 +127,7 @@ pub fn open(
     id: RequestId,
     params: Option<Value>,
     server: Listening<'_>,
-    ticket: Ticket,
+    tickets: [Ticket; 2],
 ) -> Result<HttpResponse, Refusal> {
     let ListenParams { notifications } = parse_params("subscriptions/listen", params)
         .map_err(|err| Refusal::new(actix_web::http::StatusCode::OK, &Some(id.clone()), err))?;
@@ -152,8 +160,8 @@ pub fn open(
         subscription: id_value(&id),
     });
     actix_web::rt::spawn(async move {
-        // Held for the stream's life: it counts among its principal's requests.
-        let _ticket = ticket;
+        // Held for the stream's life: it counts among its principal's requests and streams.
+        let _tickets = tickets;
         let listener = match watch {
             Some(watch) => watcher.send(watch).await.ok(),
             None => None,
@@ -192,9 +200,39 @@ pub fn open(
         };
         outlet.answer(Message::response(id, result));
     });
-    Ok(event_stream::respond(
+    let events = UntilAnswered {
+        receiver,
+        done: false,
+    };
+    Ok(event_stream::respond_with(
         HttpResponse::Ok(),
-        OutletEvents::new(Vec::new(), receiver),
+        events,
         Some(sse.keep_alive()),
     ))
+}
+
+/// A listen stream's messages, ending with the listen request's result: nothing may follow
+/// it (a watcher's notification sent meanwhile is dropped).
+struct UntilAnswered {
+    receiver: EventReceiver,
+    done: bool,
+}
+
+impl Stream for UntilAnswered {
+    type Item = Result<sse::Event, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            let Some(event) = ready!(self.receiver.poll_recv(cx)) else {
+                return Poll::Ready(None);
+            };
+            if let Some(message) = &event.message {
+                self.done = message.answers;
+                return Poll::Ready(Some(Ok(event_stream::message_event(&message.json))));
+            }
+        }
+    }
 }

@@ -11,19 +11,18 @@ use std::{
 
 use actix_web_lab::sse;
 use futures_core::Stream;
-use serde_json::json;
 
-use super::{error_body, limits::Ticket};
+use super::{answer_text, error_body, limits::Ticket};
 use crate::{
     dispatch::Outcome,
     http::event_stream::message_event,
-    mcp::jsonrpc::{ErrorObject, RequestId, ResultObject, Version2},
+    mcp::jsonrpc::{ErrorObject, RequestId, ResultObject},
     outlet::EventReceiver,
 };
 
 /// See the module's documentation.
 pub struct CallEvents {
-    id: Option<RequestId>,
+    id: RequestId,
     /// The handler's work, until it has answered.
     work: Option<crate::call::PendingReply>,
     /// Its answer, held until the messages it sent before it are out.
@@ -44,7 +43,7 @@ pub struct Counted {
 
 impl CallEvents {
     pub fn new(
-        id: Option<RequestId>,
+        id: RequestId,
         outcome: Outcome,
         receiver: EventReceiver,
         ticket: Ticket,
@@ -67,8 +66,8 @@ impl CallEvents {
 
     fn answer_event(&self, answer: Result<ResultObject, ErrorObject>) -> sse::Event {
         let json = match answer {
-            Ok(result) => json!({"jsonrpc": Version2, "id": self.id, "result": result}).to_string(),
-            Err(error) => error_body(self.id.as_ref(), &error),
+            Ok(result) => answer_text(&self.id, self.counted.method, result),
+            Err(error) => error_body(Some(&self.id), &error),
         };
         message_event(&json)
     }

@@ -70,13 +70,12 @@ impl ResultObject {
         }
     }
 
-    /// The result with `members` added (a stateless-revision result's `resultType`, caching
-    /// hints and `_meta`). A `_meta` in both is merged, members winning; a kept serialized
-    /// result gets them spliced into its text, unparsed (kept results carry no `_meta`).
-    pub fn with_members(self, members: Map<String, Value>) -> ResultObject {
-        if members.is_empty() {
-            return self;
-        }
+    /// The result as JSON text with `members` added (a stateless-revision result's
+    /// `resultType`, caching hints and `_meta`). A `_meta` in both is merged, members
+    /// winning. A kept serialized result gets them spliced into its text, neither parsed nor
+    /// checked again: both parts are JSON objects we serialized (kept results carry no
+    /// `_meta` of their own).
+    pub fn into_json_with(self, members: Map<String, Value>) -> String {
         match self {
             ResultObject::Built(mut map) => {
                 for (key, value) in members {
@@ -89,23 +88,24 @@ impl ResultObject {
                         }
                     }
                 }
-                ResultObject::Built(map)
+                serde_json::to_string(&map).expect("a JSON object serializes")
             }
             ResultObject::Serialized(serialized) => {
                 let text = serialized.json();
+                if members.is_empty() {
+                    return text.to_string();
+                }
                 debug_assert!(text.starts_with('{') && text.ends_with('}'));
                 let added = serde_json::to_string(&members).expect("a JSON object serializes");
-                let body = &text[1..text.len() - 1];
-                let joined = match body.trim().is_empty() {
-                    true => format!("{{{}", &added[1..]),
-                    false => format!("{{{body},{}", &added[1..]),
-                };
-                ResultObject::Serialized(SerializedResult {
-                    json: RawValue::from_string(joined)
-                        .expect("an object with members added is JSON")
-                        .into(),
-                    tool_error: serialized.tool_error,
-                })
+                let body = text[1..text.len() - 1].trim();
+                let mut joined = String::with_capacity(text.len() + added.len());
+                joined.push('{');
+                joined.push_str(body);
+                if !body.is_empty() {
+                    joined.push(',');
+                }
+                joined.push_str(&added[1..]);
+                joined
             }
         }
     }
@@ -175,19 +175,21 @@ mod tests {
     #[test]
     fn members_are_added_to_built_and_kept_results_alike() {
         let added = map(json!({"resultType": "complete", "_meta": {"b": 2}}));
-        // (Kept results carry no `_meta` of their own: see `with_members`.)
+        // (Kept results carry no `_meta` of their own: see `into_json_with`.)
         for result in [json!({"content": [], "isError": true}), json!({})] {
-            let built = ResultObject::Built(map(result.clone())).with_members(added.clone());
+            let built = ResultObject::Built(map(result.clone())).into_json_with(added.clone());
             let kept = ResultObject::Serialized(SerializedResult::of(&map(result.clone())));
-            let kept = kept.with_members(added.clone());
+            let kept = kept.into_json_with(added.clone());
+            let (built, kept): (Value, Value) = (
+                serde_json::from_str(&built).unwrap(),
+                serde_json::from_str(&kept).unwrap(),
+            );
             assert_eq!(built, kept, "{result}");
-            let text = serde_json::to_string(&kept).unwrap();
-            let back: Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(back["resultType"], "complete", "{text}");
-            assert_eq!(back["_meta"]["b"], 2, "{text}");
-            assert_eq!(kept.is_tool_error(), result.get("isError").is_some());
+            assert_eq!(kept["resultType"], "complete", "{kept}");
+            assert_eq!(kept["_meta"]["b"], 2, "{kept}");
         }
-        let merged = ResultObject::Built(map(json!({"_meta": {"a": 1}}))).with_members(added);
-        assert_eq!(merged.into_map()["_meta"], json!({"a": 1, "b": 2}));
+        let merged = ResultObject::Built(map(json!({"_meta": {"a": 1}}))).into_json_with(added);
+        let merged: Value = serde_json::from_str(&merged).unwrap();
+        assert_eq!(merged["_meta"], json!({"a": 1, "b": 2}));
     }
 }
