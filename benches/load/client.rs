@@ -1,12 +1,17 @@
-//! The load generator's MCP client: one session over either transport, making one call at a
-//! time (closed loop), as an agent does.
+//! The load generator's MCP client: one session over any of the three transports, making one
+//! call at a time (closed loop), as an agent does.
 //!
 //! Legacy HTTP+SSE: `GET /sse`, the `endpoint` event names the POST URL, each POST is
 //! answered `202` and its response arrives as a `message` event on the stream. Streamable
 //! HTTP: `POST /mcp`, the answer is the response body (JSON, or an SSE stream for
-//! `tools/call`). Answers are checked for errors (a JSON-RPC error or a tool result with
-//! `isError`) without building a JSON tree: the benchmark's own CPU is on the same core as
-//! the fake GitHub.
+//! `tools/call`). Stateless (revision 2026-07-28): no session and no `initialize`; each call
+//! is an independent `POST /mcp` carrying the revision's envelope in `params._meta` and
+//! mirroring it in the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers, answered
+//! with plain JSON; a "session" is then just a simulated client, with its bearer (if any) and
+//! the shared client's pooled keep-alive connections, as the Streamable client has. Answers
+//! are checked for errors (a JSON-RPC error or a tool result with `isError`; on the stateless
+//! path also a `resultType` other than `complete`) without building a JSON tree: the
+//! benchmark's own CPU is on the same core as the fake GitHub.
 
 use std::pin::Pin;
 
@@ -16,12 +21,18 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// The stateless revision.
+pub const STATELESS_VERSION: &str = "2026-07-28";
+/// What every stateless request carries in `params._meta`: the revision and no capabilities.
+const STATELESS_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Sse,
     Streamable,
+    /// The stateless revision (2026-07-28): no session, every request on its own.
+    Stateless,
 }
 
 impl Transport {
@@ -29,6 +40,7 @@ impl Transport {
         match self {
             Transport::Sse => "sse",
             Transport::Streamable => "streamable",
+            Transport::Stateless => "stateless",
         }
     }
 }
@@ -45,6 +57,17 @@ struct Reply {
 struct ResultHead {
     #[serde(rename = "isError", default)]
     is_error: bool,
+    #[serde(rename = "resultType", default)]
+    result_type: Option<ResultType>,
+}
+
+/// `resultType` of a stateless answer: `complete` is the only one the benchmark expects.
+#[derive(Deserialize, PartialEq, Eq)]
+enum ResultType {
+    #[serde(rename = "complete")]
+    Complete,
+    #[serde(other)]
+    Other,
 }
 
 type ByteStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -91,13 +114,17 @@ impl Events {
 }
 
 /// Whether `data` is the answer to request `id`: `Some(Ok)` for a success, `Some(Err)` for
-/// an error, `None` for another message.
-fn answer_to(data: &str, id: u64) -> Option<Result<(), String>> {
+/// an error, `None` for another message. `complete`: a result must say `"resultType":
+/// "complete"` (the stateless revision's results do).
+fn answer_to(data: &str, id: u64, complete: bool) -> Option<Result<(), String>> {
     let reply: Reply = serde_json::from_str(data).ok()?;
     if reply.id != Some(id) {
         return None;
     }
-    let failed = reply.error.is_some() || reply.result.is_none_or(|r| r.is_error);
+    let failed = reply.error.is_some()
+        || reply.result.is_none_or(|r| {
+            r.is_error || (complete && r.result_type != Some(ResultType::Complete))
+        });
     Some(if failed {
         Err(data.chars().take(300).collect())
     } else {
@@ -107,6 +134,33 @@ fn answer_to(data: &str, id: u64) -> Option<Result<(), String>> {
 
 fn request(id: u64, method: &str, params: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#)
+}
+
+/// A stateless request: `params` (a JSON object as text) with the revision's `_meta` added.
+fn stateless_request(id: u64, method: &str, params: &str) -> String {
+    let fields = params.trim().strip_suffix('}').unwrap_or("{").trim_end();
+    let comma = if fields.ends_with('{') { "" } else { "," };
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{fields}{comma}{STATELESS_META}}}}}"#
+    )
+}
+
+/// What a stateless request's `Mcp-Name` header repeats: `params.name` (tools/call,
+/// prompts/get) or `params.uri` (resources/read).
+#[derive(Deserialize)]
+struct Named<'a> {
+    #[serde(borrow, default)]
+    name: Option<&'a str>,
+    #[serde(borrow, default)]
+    uri: Option<&'a str>,
+}
+
+fn mcp_name(method: &str, params: &str) -> Result<Option<String>, String> {
+    if !matches!(method, "tools/call" | "prompts/get" | "resources/read") {
+        return Ok(None);
+    }
+    let named: Named<'_> = serde_json::from_str(params).map_err(|e| format!("params: {e}"))?;
+    Ok(named.name.or(named.uri).map(str::to_string))
 }
 
 const INITIALIZE_PARAMS: &str = r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}"#;
@@ -121,8 +175,20 @@ pub struct Session {
 }
 
 enum Kind {
-    Sse { post_url: String, events: Events },
-    Streamable { url: String, id: String },
+    Sse {
+        post_url: String,
+        events: Events,
+    },
+    Streamable {
+        url: String,
+        id: String,
+    },
+    /// The `Mcp-Name` header last sent, and the params it came from: a client sends the same
+    /// params over and over, and need not read them again each time.
+    Stateless {
+        url: String,
+        name: Option<(String, Option<String>)>,
+    },
 }
 
 impl Session {
@@ -156,6 +222,17 @@ impl Session {
                 url: format!("{base}/mcp"),
                 id: String::new(),
             },
+            Transport::Stateless => {
+                return Ok(Session {
+                    http: http.clone(),
+                    bearer,
+                    next_id: 0,
+                    kind: Kind::Stateless {
+                        url: format!("{base}/mcp"),
+                        name: None,
+                    },
+                });
+            }
         };
         let mut session = Session {
             http: http.clone(),
@@ -172,6 +249,7 @@ impl Session {
         let (url, session_id) = match &self.kind {
             Kind::Sse { post_url, .. } => (post_url, None),
             Kind::Streamable { url, id } => (url, Some(id).filter(|id| !id.is_empty())),
+            Kind::Stateless { url, .. } => (url, None),
         };
         let mut post = self
             .http
@@ -203,6 +281,9 @@ impl Session {
     pub async fn call(&mut self, method: &str, params: &str) -> Result<(), String> {
         self.next_id += 1;
         let id = self.next_id;
+        if let Kind::Stateless { .. } = self.kind {
+            return self.call_stateless(id, method, params).await;
+        }
         let response = self
             .post(request(id, method, params))
             .send()
@@ -223,7 +304,7 @@ impl Session {
                 loop {
                     let (name, data) = events.next().await?;
                     if name == "message"
-                        && let Some(answer) = answer_to(&data, id)
+                        && let Some(answer) = answer_to(&data, id, false)
                     {
                         return answer;
                     }
@@ -241,18 +322,60 @@ impl Session {
                     let mut events = Events::new(response);
                     loop {
                         let (_, data) = events.next().await?;
-                        if let Some(answer) = answer_to(&data, id) {
+                        if let Some(answer) = answer_to(&data, id, false) {
                             return answer;
                         }
                     }
                 }
                 let body = response.text().await.map_err(|e| format!("body: {e}"))?;
-                answer_to(&body, id).unwrap_or_else(|| Err(format!("no answer in {body}")))
+                answer_to(&body, id, false).unwrap_or_else(|| Err(format!("no answer in {body}")))
             }
+            Kind::Stateless { .. } => unreachable!("answered by call_stateless"),
         }
     }
 
-    /// Ends a Streamable HTTP session with `DELETE` (an SSE session ends when dropped).
+    /// One stateless request: the envelope in the body, mirrored in the headers; the answer
+    /// must be plain JSON with a `complete` result.
+    async fn call_stateless(&mut self, id: u64, method: &str, params: &str) -> Result<(), String> {
+        let Kind::Stateless { name, .. } = &mut self.kind else {
+            unreachable!("a stateless session")
+        };
+        let header = match name {
+            Some((seen, header)) if seen == params => header.clone(),
+            _ => {
+                let header = mcp_name(method, params)?;
+                *name = Some((params.to_string(), header.clone()));
+                header
+            }
+        };
+        let mut post = self
+            .post(stateless_request(id, method, params))
+            .header("mcp-protocol-version", STATELESS_VERSION)
+            .header("mcp-method", method);
+        if let Some(header) = header {
+            post = post.header("mcp-name", header);
+        }
+        let response = post
+            .send()
+            .await
+            .map_err(|e| format!("POST {method}: {e}"))?;
+        let status = response.status();
+        let is_json = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+        let body = response.text().await.map_err(|e| format!("body: {e}"))?;
+        if status != 200 || !is_json {
+            let body: String = body.chars().take(300).collect();
+            return Err(format!(
+                "POST {method} answered {status} (JSON: {is_json}): {body}"
+            ));
+        }
+        answer_to(&body, id, true).unwrap_or_else(|| Err(format!("no answer in {body}")))
+    }
+
+    /// Ends a Streamable HTTP session with `DELETE` (an SSE session ends when dropped; a
+    /// stateless client has nothing to end).
     pub async fn close(self) {
         if let Kind::Streamable { url, id } = &self.kind {
             let _ = self

@@ -1,5 +1,6 @@
-//! The load benchmark (issue 7): the real server binary under MCP load from both transports,
-//! against the test suite's fake GitHub with a settable latency.
+//! The load benchmark (issue 7): the real server binary under MCP load from each transport
+//! (legacy SSE, Streamable HTTP sessions, and the stateless revision 2026-07-28 on the same
+//! `/mcp`), against the test suite's fake GitHub with a settable latency.
 //!
 //! ```text
 //! cargo bench --bench load                      # the standard scenarios: table + JSON
@@ -18,6 +19,13 @@
 //! Without `--bench` (that is, under `cargo test --all-targets`, which runs it in CI) it runs a
 //! smoke version of every scenario, a few sessions for a fraction of a second each, to check
 //! that the benchmark still works.
+//!
+//! The stateless rows have no session: each "session" is a simulated client POSTing one
+//! request after another (keep-alive connections from the shared pool, as the Streamable
+//! client's POSTs), with its own bearer where the scenario has one. The revision has no
+//! `ping`: its `1 ping` row sends `server/discover`, the nearest thing. Scenario 7 reads the
+//! server's RSS before and after 100,000 requests of one scenario (after a warm-up), on the
+//! stateless path and, for comparison, over Streamable HTTP sessions.
 
 mod client;
 mod report;
@@ -47,6 +55,10 @@ const OWN_REPOS: usize = 50;
 const OUT_DIR: &str = "target/bench";
 /// The start-up series' name, for `--only`.
 const STARTUP: &str = "0 start-up";
+/// The memory-over-requests scenario's name, for `--only`.
+const REQUESTS: &str = "7 memory over requests";
+/// The scenario of [`standard_loads`] whose calls it repeats.
+const REQUESTS_LOAD: &str = "2 list_issues revalidated, own token each";
 
 /// What every scenario needs: the HTTP client, the fake GitHub, the run's sizes.
 #[derive(Debug)]
@@ -97,6 +109,9 @@ struct Plan {
     idle: usize,
     active: usize,
     churn: usize,
+    /// Requests of scenario 7, after `requests_warmup` more.
+    requests: usize,
+    requests_warmup: usize,
     /// Starts of each binary in the start-up series.
     starts: usize,
     only: Option<String>,
@@ -121,12 +136,15 @@ impl Plan {
         } else {
             (50, 10_000, 100, 10_000)
         };
+        let (requests, requests_warmup) = if smoke { (200, 20) } else { (100_000, 2_000) };
         Plan {
             smoke,
             sessions,
             idle,
             active,
             churn,
+            requests,
+            requests_warmup,
             starts: if smoke { 2 } else { 20 },
             only: value("--only"),
             binaries: value("--baseline")
@@ -202,7 +220,8 @@ fn own_token(load: Load) -> Load {
     }
 }
 
-/// Scenarios 1, 2, 3 and their Streamable HTTP versions (6).
+/// Scenarios 1, 2, 3, their Streamable HTTP versions (6) and their stateless ones, which
+/// send `server/discover` for `ping` (the revision has none).
 fn standard_loads(plan: &Plan) -> Vec<Load> {
     let own_repos: Vec<String> = (0..OWN_REPOS)
         .map(|i| list_params(&format!("repo-{i}")))
@@ -268,7 +287,19 @@ fn standard_loads(plan: &Plan) -> Vec<Load> {
             ..load.clone()
         })
         .collect();
+    let stateless: Vec<Load> = loads
+        .iter()
+        .map(|load| Load {
+            transport: Transport::Stateless,
+            method: match load.method {
+                "ping" => "server/discover",
+                method => method,
+            },
+            ..load.clone()
+        })
+        .collect();
     loads.extend(streamable);
+    loads.extend(stateless);
     loads
 }
 
@@ -408,7 +439,7 @@ fn main() {
     )
     .expect("write the JSON report");
     println!("JSON: {}", plan.json.display());
-    let problems = problems(&report, &plan);
+    let problems = problems(&report);
     assert!(
         problems.is_empty(),
         "the benchmark did not run cleanly:\n{}",
@@ -480,6 +511,32 @@ async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -
             }
         }
     }
+    if plan.wants(REQUESTS) {
+        let load = standard_loads(plan)
+            .into_iter()
+            .find(|l| l.name == REQUESTS_LOAD)
+            .expect("the scenario that scenario 7 repeats");
+        for transport in [Transport::Stateless, Transport::Streamable] {
+            eprintln!("running: {REQUESTS} ({})", transport.name());
+            let load = Load {
+                transport,
+                ..load.clone()
+            };
+            for binary in &plan.binaries {
+                memory.push(
+                    scenarios::requests(
+                        bench,
+                        binary,
+                        &load,
+                        "list_issues 304, own token",
+                        plan.requests_warmup,
+                        plan.requests,
+                    )
+                    .await,
+                );
+            }
+        }
+    }
     Report {
         machine,
         build: match plan.binaries.iter().find(|b| b.label == "baseline") {
@@ -497,7 +554,7 @@ async fn run_all(bench: &Bench, plan: &Plan, machine: String, pinning: String) -
 }
 
 /// What did not work: errors, sessions that did not open or did not go away.
-fn problems(report: &Report, plan: &Plan) -> Vec<String> {
+fn problems(report: &Report) -> Vec<String> {
     let mut problems = Vec::new();
     for row in &report.rows {
         if row.errors > 0 || row.calls_per_second == 0.0 {
@@ -512,11 +569,7 @@ fn problems(report: &Report, plan: &Plan) -> Vec<String> {
         }
     }
     for m in &report.memory {
-        let expected = if m.cycles_per_second.is_some() {
-            0
-        } else {
-            (plan.idle + plan.active) as u64
-        };
+        let expected = m.sessions_expected_after;
         if m.sessions_after != expected {
             problems.push(format!(
                 "{}: {} live sessions afterwards, expected {expected}",

@@ -105,10 +105,13 @@ pub struct Memory {
     pub sessions: usize,
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
-    /// RSS growth over the sessions (for churn: what each cycle left behind).
+    /// RSS growth over the sessions (for churn: what each cycle left behind; over requests:
+    /// what each request left behind).
     pub bytes_per_session: f64,
     pub sessions_before: u64,
     pub sessions_after: u64,
+    /// Live sessions there should be afterwards (anything else is a problem).
+    pub sessions_expected_after: u64,
     pub cycles_per_second: Option<f64>,
 }
 
@@ -193,7 +196,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<44} {:<8} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
+            "{:<56} {:<8} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
             "memory",
             "server",
             "RSS before",
@@ -206,7 +209,7 @@ impl Report {
         for m in &self.memory {
             let _ = writeln!(
                 out,
-                "{:<44} {:<8} {:>9} KiB {:>9} KiB {:>10.0} {:>10} {:>10} {:>9}",
+                "{:<56} {:<8} {:>9} KiB {:>9} KiB {:>10.0} {:>10} {:>10} {:>9}",
                 m.name,
                 m.server,
                 m.rss_before_kib,
@@ -218,6 +221,12 @@ impl Report {
                     .map_or("-".to_string(), |c| format!("{c:.0}"))
             );
         }
+        let _ = writeln!(
+            out,
+            "\nB/session: RSS growth per session (per cycle for churn, per request for the \
+             \"requests\" rows, whose RSS before is after their warm-up); cycles/s: cycles \
+             (or requests) per second."
+        );
         let _ = writeln!(out, "\nprocess start to first /health answer:");
         for series in &self.startup {
             let s = series.ms;

@@ -206,6 +206,7 @@ pub async fn idle(bench: &Bench, binary: &Binary, active: Load, idle: usize) -> 
             / idle.max(1) as f64,
         sessions_before: before.sessions,
         sessions_after: after.sessions,
+        sessions_expected_after: (idle + active.sessions) as u64,
         cycles_per_second: None,
     };
     let rows = [paced, fast].map(|row| Row {
@@ -245,16 +246,110 @@ pub async fn churn(bench: &Bench, binary: &Binary, transport: Transport, cycles:
     let after = server
         .wait_for_no_sessions(&bench.http, Duration::from_secs(10))
         .await;
+    growth(
+        binary,
+        format!("{cycles} connect/disconnect cycles ({})", transport.name()),
+        cycles,
+        (before, after),
+        0,
+        elapsed,
+    )
+}
+
+/// `count` calls of `load` shared by its sessions (each one call at a time, as fast as the
+/// answers come), `who` naming the phase in a panic.
+async fn calls(load: &Load, sessions: &mut [Session], count: usize, who: &str) {
+    let left = std::cell::Cell::new(count);
+    let workers = sessions.iter_mut().enumerate().map(|(i, session)| {
+        let params = &load.params[i % load.params.len()];
+        let left = &left;
+        async move {
+            while left.get() > 0 {
+                left.set(left.get() - 1);
+                if let Err(err) = session.call(load.method, params).await {
+                    panic!("{who}: {err}");
+                }
+            }
+        }
+    });
+    join_all(workers).await;
+}
+
+/// The server's RSS before and after `requests` calls of `load` (after `warmup` calls, so that
+/// what the first calls fill once, such as the GitHub cache, is in "before"); the sessions,
+/// if the transport has any, stay open throughout. Prints the RSS at each tenth to stderr.
+/// `what` names the calls in the report.
+pub async fn requests(
+    bench: &Bench,
+    binary: &Binary,
+    load: &Load,
+    what: &str,
+    warmup: usize,
+    requests: usize,
+) -> Memory {
+    let server = start_server(bench, binary, load).await;
+    let mut sessions =
+        open_sessions(bench, &server, load.transport, load.sessions, &load.bearers).await;
+    let who = format!("{} requests ({})", requests, load.transport.name());
+    calls(load, &mut sessions, warmup, &who).await;
+    let before = server.read(&bench.http).await;
+    let began = Instant::now();
+    let mut trail = vec![before.rss_kib.to_string()];
+    let mut done = 0;
+    for tenth in 1..=10 {
+        let upto = requests * tenth / 10;
+        calls(load, &mut sessions, upto - done, &who).await;
+        done = upto;
+        trail.push(server.read(&bench.http).await.rss_kib.to_string());
+    }
+    let elapsed = began.elapsed();
+    let after = server.read(&bench.http).await;
+    eprintln!(
+        "  RSS (KiB) after the warm-up and each tenth of the {requests} requests ({}, {}): {}",
+        load.transport.name(),
+        binary.label,
+        trail.join(" ")
+    );
+    let expected = if load.transport == Transport::Stateless {
+        0
+    } else {
+        sessions.len() as u64
+    };
+    for session in sessions {
+        session.close().await;
+    }
+    bench.fake.reset_records();
+    growth(
+        binary,
+        format!("{requests} requests, {what} ({})", load.transport.name()),
+        requests,
+        (before, after),
+        expected,
+        elapsed,
+    )
+}
+
+/// The memory row of `count` cycles or requests that took `elapsed`, from the readings
+/// before and after them; `expected` live sessions should be left.
+fn growth(
+    binary: &Binary,
+    name: String,
+    count: usize,
+    (before, after): (Reading, Reading),
+    expected: u64,
+    elapsed: Duration,
+) -> Memory {
     Memory {
         server: binary.label,
-        name: format!("{cycles} connect/disconnect cycles ({})", transport.name()),
-        sessions: cycles,
+        name,
+        sessions: count,
         rss_before_kib: before.rss_kib,
         rss_after_kib: after.rss_kib,
         bytes_per_session: (after.rss_kib as f64 - before.rss_kib as f64) * 1024.0
-            / cycles.max(1) as f64,
+            / count.max(1) as f64,
         sessions_before: before.sessions,
         sessions_after: after.sessions,
-        cycles_per_second: Some(cycles as f64 / elapsed.as_secs_f64()),
+        sessions_expected_after: expected,
+        cycles_per_second: Some(count as f64 / elapsed.as_secs_f64()),
     }
 }
