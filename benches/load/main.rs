@@ -410,6 +410,11 @@ fn main() {
     let bench = Bench {
         http: reqwest::Client::builder()
             .tcp_nodelay(true)
+            // The server closes a connection idle for 5 s (actix's keep-alive). A pooled one
+            // idle about that long, such as the one the window's first /metrics read used,
+            // would race that close when the last read reuses it 5 s later (the measured
+            // window), and fail with `IncompleteMessage`: let the pool drop it first.
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .expect("an HTTP client"),
         fake,
