@@ -94,6 +94,8 @@ pub struct Dispatcher {
     /// change after start, every session asks, and the schemas make it the largest answer
     /// that involves no GitHub call.
     first_tools_page: Arc<OnceLock<Vec<(ProtocolVersion, SerializedResult)>>>,
+    /// `server/discover`'s result (`modern.rs`), serialized once: it never changes either.
+    discovered: Arc<OnceLock<SerializedResult>>,
 }
 
 /// The dispatcher's settings (from `mcp.*` and `limits.*`).
@@ -171,6 +173,7 @@ impl Dispatcher {
             features,
             config,
             first_tools_page: Arc::default(),
+            discovered: Arc::default(),
         }
     }
 

@@ -9,6 +9,8 @@
 //! (`resultType`, the server's name in `_meta`, caching hints on the six cacheable ones),
 //! which the transport writes into the answer's text.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 
 use super::{Dispatcher, McpState, Outcome, SERVER_NAME, lifecycle::INSTRUCTIONS};
@@ -17,7 +19,7 @@ use crate::{
     call::Notifier,
     mcp::{
         envelope::{self, Envelope, SERVER_INFO},
-        jsonrpc::{ErrorCode, ErrorObject, Request, ResultObject},
+        jsonrpc::{ErrorCode, ErrorObject, Members, Request, ResultObject, SerializedResult},
         protocol::{Method, ProtocolVersion},
     },
     tools::ParamHeader,
@@ -28,13 +30,6 @@ use crate::{
 const STATIC_TTL_MS: u64 = 300_000;
 /// How long a client may reuse `resources/list`.
 const RESOURCES_TTL_MS: u64 = 60_000;
-
-/// Who may reuse a cached result: anyone (`public`), or only the same credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    Public,
-    Private,
-}
 
 impl Dispatcher {
     /// Answers one request of the stateless revision for `principal`. `version` is the
@@ -125,6 +120,16 @@ impl Dispatcher {
     /// `server/discover`: the revisions served without a session, and the capabilities as
     /// this server serves them there.
     pub fn discover(&self) -> ResultObject {
+        let kept = self.discovered.get_or_init(|| {
+            let ResultObject::Built(result) = self.discovery() else {
+                unreachable!("built just now")
+            };
+            SerializedResult::of(&result)
+        });
+        kept.clone().into()
+    }
+
+    fn discovery(&self) -> ResultObject {
         let mut capabilities = json!({
             "logging": {},
             "tools": {"listChanged": true},
@@ -151,38 +156,62 @@ impl Dispatcher {
 /// answer, into the text of a kept result): `resultType`, the server's name in `_meta`, and
 /// for the six cacheable methods' complete results, `ttlMs` and `cacheScope`. An
 /// `input_required` result (`rounds.rs`) says its type already and is never cached.
-pub fn result_members(method: Option<Method>, result: &ResultObject) -> Map<String, Value> {
-    let mut members = Map::new();
+pub fn result_members(method: Option<Method>, result: &ResultObject) -> &'static Members {
+    /// [complete, complete + static lists' hint, + resources/list's, + resources/read's,
+    /// input_required]
+    static MEMBERS: LazyLock<[Members; 5]> = LazyLock::new(|| {
+        let complete = |hint: Option<(u64, &str)>| {
+            let mut members = Map::new();
+            members.insert("resultType".into(), json!("complete"));
+            if let Some((ttl, scope)) = hint {
+                members.insert("ttlMs".into(), json!(ttl));
+                members.insert("cacheScope".into(), json!(scope));
+            }
+            members.insert("_meta".into(), server_info());
+            Members::new(members)
+        };
+        let mut input_required = Map::new();
+        input_required.insert("_meta".into(), server_info());
+        [
+            complete(None),
+            complete(Some((STATIC_TTL_MS, "public"))),
+            complete(Some((RESOURCES_TTL_MS, "private"))),
+            complete(Some((0, "private"))),
+            Members::new(input_required),
+        ]
+    });
     if let ResultObject::Built(map) = result
         && map.contains_key("resultType")
     {
-        members.insert("_meta".into(), server_info());
-        return members;
+        return &MEMBERS[4];
     }
-    members.insert("resultType".into(), json!("complete"));
-    if let Some((ttl, scope)) = method.and_then(cache_hint) {
-        members.insert("ttlMs".into(), json!(ttl));
-        let scope = match scope {
-            Scope::Public => "public",
-            Scope::Private => "private",
-        };
-        members.insert("cacheScope".into(), json!(scope));
-    }
-    members.insert("_meta".into(), server_info());
-    members
+    &MEMBERS[match method.map(cache_hint) {
+        Some(Hint::Static) => 1,
+        Some(Hint::ResourcesList) => 2,
+        Some(Hint::ResourceRead) => 3,
+        Some(Hint::None) | None => 0,
+    }]
 }
 
-/// The caching hint of a method's complete result, for the six cacheable ones.
-fn cache_hint(method: Method) -> Option<(u64, Scope)> {
+/// Which caching hint a method's complete result carries.
+enum Hint {
+    None,
+    /// Lists that do not change while the server runs: anyone may reuse them a while.
+    Static,
+    /// `resources/list`, and `resources/read`: read with the caller's credentials.
+    ResourcesList,
+    ResourceRead,
+}
+
+fn cache_hint(method: Method) -> Hint {
     match method {
         Method::ServerDiscover
         | Method::ToolsList
         | Method::PromptsList
-        | Method::ResourcesTemplatesList => Some((STATIC_TTL_MS, Scope::Public)),
-        // Lists and reads of GitHub's data, read with the caller's credentials.
-        Method::ResourcesList => Some((RESOURCES_TTL_MS, Scope::Private)),
-        Method::ResourcesRead => Some((0, Scope::Private)),
-        _ => None,
+        | Method::ResourcesTemplatesList => Hint::Static,
+        Method::ResourcesList => Hint::ResourcesList,
+        Method::ResourcesRead => Hint::ResourceRead,
+        _ => Hint::None,
     }
 }
 

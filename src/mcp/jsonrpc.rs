@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 use serde_json::Value;
 
 pub use error::{ErrorCode, ErrorObject};
-pub use result::{ResultObject, SerializedResult};
+pub use result::{Members, ResultObject, SerializedResult};
 
 /// The `jsonrpc` member: serializes as `"2.0"` and accepts nothing else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

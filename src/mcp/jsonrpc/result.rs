@@ -56,6 +56,24 @@ impl SerializedResult {
     }
 }
 
+/// Members to add to results (see [`ResultObject::into_json_with`]), kept as a map and as
+/// the JSON text between their braces: made once, added to many answers.
+#[derive(Debug, Clone)]
+pub struct Members {
+    map: Map<String, Value>,
+    inner: String,
+}
+
+impl Members {
+    pub fn new(map: Map<String, Value>) -> Self {
+        let text = serde_json::to_string(&map).expect("a JSON object serializes");
+        Members {
+            inner: text[1..text.len() - 1].to_string(),
+            map,
+        }
+    }
+}
+
 /// Whether a result is a tool result with `isError: true`.
 fn reports_tool_error(result: &Map<String, Value>) -> bool {
     result.get("isError") == Some(&Value::Bool(true))
@@ -71,14 +89,15 @@ impl ResultObject {
     }
 
     /// The result as JSON text with `members` added (a stateless-revision result's
-    /// `resultType`, caching hints and `_meta`). A `_meta` in both is merged, members
-    /// winning. A kept serialized result gets them spliced into its text, neither parsed nor
-    /// checked again: both parts are JSON objects we serialized (kept results carry no
-    /// `_meta` of their own).
-    pub fn into_json_with(self, members: Map<String, Value>) -> String {
-        match self {
-            ResultObject::Built(mut map) => {
-                for (key, value) in members {
+    /// `resultType`, caching hints and `_meta`). A kept serialized result gets them spliced
+    /// into its text, neither parsed nor checked again: both are JSON objects we serialized
+    /// (kept results carry no `_meta` of their own). A built one with a `_meta` has the two
+    /// merged, members winning.
+    pub fn into_json_with(self, members: &Members) -> String {
+        let built;
+        let text: &str = match self {
+            ResultObject::Built(mut map) if map.contains_key("_meta") => {
+                for (key, value) in members.map.clone() {
                     match (map.get_mut(&key), value) {
                         (Some(Value::Object(ours)), Value::Object(theirs)) if key == "_meta" => {
                             ours.extend(theirs);
@@ -88,26 +107,28 @@ impl ResultObject {
                         }
                     }
                 }
-                serde_json::to_string(&map).expect("a JSON object serializes")
+                return serde_json::to_string(&map).expect("a JSON object serializes");
             }
-            ResultObject::Serialized(serialized) => {
-                let text = serialized.json();
-                if members.is_empty() {
-                    return text.to_string();
-                }
-                debug_assert!(text.starts_with('{') && text.ends_with('}'));
-                let added = serde_json::to_string(&members).expect("a JSON object serializes");
-                let body = text[1..text.len() - 1].trim();
-                let mut joined = String::with_capacity(text.len() + added.len());
-                joined.push('{');
-                joined.push_str(body);
-                if !body.is_empty() {
-                    joined.push(',');
-                }
-                joined.push_str(&added[1..]);
-                joined
+            ResultObject::Built(map) => {
+                built = serde_json::to_string(&map).expect("a JSON object serializes");
+                &built
             }
+            ResultObject::Serialized(ref serialized) => serialized.json(),
+        };
+        if members.inner.is_empty() {
+            return text.to_string();
         }
+        debug_assert!(text.starts_with('{') && text.ends_with('}'));
+        let body = text[1..text.len() - 1].trim();
+        let mut joined = String::with_capacity(text.len() + members.inner.len() + 1);
+        joined.push('{');
+        joined.push_str(body);
+        if !body.is_empty() {
+            joined.push(',');
+        }
+        joined.push_str(&members.inner);
+        joined.push('}');
+        joined
     }
 
     /// The result as a map (parsing it again if it was kept serialized).
@@ -174,12 +195,12 @@ mod tests {
 
     #[test]
     fn members_are_added_to_built_and_kept_results_alike() {
-        let added = map(json!({"resultType": "complete", "_meta": {"b": 2}}));
+        let added = Members::new(map(json!({"resultType": "complete", "_meta": {"b": 2}})));
         // (Kept results carry no `_meta` of their own: see `into_json_with`.)
         for result in [json!({"content": [], "isError": true}), json!({})] {
-            let built = ResultObject::Built(map(result.clone())).into_json_with(added.clone());
+            let built = ResultObject::Built(map(result.clone())).into_json_with(&added);
             let kept = ResultObject::Serialized(SerializedResult::of(&map(result.clone())));
-            let kept = kept.into_json_with(added.clone());
+            let kept = kept.into_json_with(&added);
             let (built, kept): (Value, Value) = (
                 serde_json::from_str(&built).unwrap(),
                 serde_json::from_str(&kept).unwrap(),
@@ -188,7 +209,7 @@ mod tests {
             assert_eq!(kept["resultType"], "complete", "{kept}");
             assert_eq!(kept["_meta"]["b"], 2, "{kept}");
         }
-        let merged = ResultObject::Built(map(json!({"_meta": {"a": 1}}))).into_json_with(added);
+        let merged = ResultObject::Built(map(json!({"_meta": {"a": 1}}))).into_json_with(&added);
         let merged: Value = serde_json::from_str(&merged).unwrap();
         assert_eq!(merged["_meta"], json!({"a": 1, "b": 2}));
     }
