@@ -724,3 +724,24 @@ async fn a_client_alternating_between_two_servers_never_notices() {
             .any(|a| a["result"]["structuredContent"]["issue"]["number"] == 1)
     );
 }
+
+/// A `requestState` is good for `mcp.request_state_ttl_secs`: after that, its retry is
+/// refused like a tampered one.
+#[tokio::test]
+async fn an_expired_request_state_is_refused() {
+    let server = TestServer::start_github(settings(&[
+        ("MCP_CONFORMANCE_FIXTURES", "1"),
+        ("GITHUB_ISSUE_MCP__MCP__REQUEST_STATE_TTL_SECS", "1"),
+    ]));
+    let url = server.url("/mcp");
+    let state = first_round(&url).await;
+    // Expiry is in whole seconds: a state sealed at second S with a TTL of 1 is good through
+    // second S + 1. The waiting is the thing tested: there is no event to wait for.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let (status, refused) = json_of(post(&url, &retry(&state), &[]).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let fresh = first_round(&url).await;
+    let (_, done) = json_of(post(&url, &retry(&fresh), &[]).await).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+}
