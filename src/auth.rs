@@ -220,7 +220,11 @@ fn short_keys(keys: &[Secret]) -> usize {
 }
 
 fn bearer(request: &HttpRequest) -> Option<&str> {
-    let value = request.headers().get("authorization")?.to_str().ok()?;
+    let value = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -15,7 +15,10 @@ use std::{
     time::Duration,
 };
 
-use actix_web::{HttpResponse, HttpResponseBuilder};
+use actix_web::{
+    HttpResponse, HttpResponseBuilder,
+    http::header::{self, HeaderName},
+};
 use actix_web_lab::sse::{self, Data, Sse};
 use futures_core::Stream;
 
@@ -133,6 +136,10 @@ impl Stream for OutletEvents {
     }
 }
 
+/// nginx's switch for response buffering, as a `HeaderName` (a `&str` name is parsed again
+/// on every insert).
+const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
 /// The headers of every event stream: no caching, no compression, and no buffering by a
 /// proxy (nginx reads `X-Accel-Buffering`), so each event reaches the client as it is written.
 /// (`Sse` as a responder sets the first three too, but not `X-Accel-Buffering`, and our
@@ -140,9 +147,9 @@ impl Stream for OutletEvents {
 pub fn event_stream_headers(response: &mut HttpResponseBuilder) -> &mut HttpResponseBuilder {
     response
         .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
-        .insert_header(("Content-Encoding", "identity"))
-        .insert_header(("X-Accel-Buffering", "no"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_ENCODING, "identity"))
+        .insert_header((X_ACCEL_BUFFERING, "no"))
 }
 
 /// `response` as an event stream of `events`: first the priming event's `retry` if it has one,
