@@ -32,7 +32,7 @@ pub mod rounds;
 pub mod state;
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Arc, OnceLock},
     time::Duration,
 };
@@ -249,12 +249,16 @@ impl Dispatcher {
             Method::PromptsGet => {
                 version()?;
                 let p: GetPromptParams = parse_params(name, params)?;
-                let arguments = serde_json::to_value(&p.arguments).unwrap_or_default();
+                // Sorted for the state's binding (`rounds.rs`); a session has no rounds.
+                let sorted: BTreeMap<&String, &String> = match state.stateless {
+                    true => p.arguments.iter().collect(),
+                    false => BTreeMap::new(),
+                };
                 let round = self.round(
                     state,
                     name,
                     &p.name,
-                    &arguments,
+                    &sorted,
                     p.input_responses,
                     p.request_state,
                 )?;
@@ -319,12 +323,11 @@ impl Dispatcher {
         context.draining = self.config.draining.clone();
         let mut sealer = None;
         if state.stateless {
-            let arguments = Value::Object(p.arguments.clone());
             let round = self.round(
                 state,
                 "tools/call",
                 &p.name,
-                &arguments,
+                &p.arguments,
                 p.input_responses,
                 p.request_state,
             )?;

@@ -29,6 +29,24 @@ async fn start(
     (child, server, client)
 }
 
+/// The process's exit status; fails if it still runs 10 s (Docker's stop timeout) after
+/// `signalled`.
+async fn exit_status(
+    child: &mut std::process::Child,
+    signalled: Instant,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_and_exits_zero() {
     let fake = FakeGitHub::start();
@@ -91,16 +109,7 @@ async fn sigterm_drains_and_exits_zero() {
         }
     }
 
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = exit_status(&mut child, signalled).await;
     assert!(status.success(), "{status}");
     assert!(signalled.elapsed() < Duration::from_secs(10));
 }
@@ -243,15 +252,6 @@ async fn stateless_requests_drain_too() {
         answer["result"]["structuredContent"]["issue"]["number"], 1,
         "{answer}"
     );
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(10),
-            "still running 10 s after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = exit_status(&mut child, signalled).await;
     assert!(status.success(), "{status}");
 }

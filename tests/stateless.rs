@@ -10,7 +10,7 @@ use common::{
     SseEvent, SseReader, TestServer,
     fake_github::{FakeGitHub, IssueSeed},
     github_server, settings,
-    stateless::{VERSION, meta, post, request},
+    stateless::{VERSION, meta, metric, post, request},
 };
 use reqwest::{Client, Response};
 use serde_json::{Value, json};
@@ -513,20 +513,6 @@ async fn a_large_batch_label_is_confirmed_first_and_a_small_one_is_not() {
         small["result"]["structuredContent"]["succeeded"], 2,
         "{small}"
     );
-}
-
-/// The value of a gauge or counter line in the `/metrics` text.
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 /// A client that goes away cancels its stateless call, and a call still waiting for the

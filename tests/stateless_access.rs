@@ -11,7 +11,7 @@ use common::{
     SseReader, TestServer,
     fake_github::{FakeGitHub, IssueSeed},
     github_server, settings,
-    stateless::{post, request},
+    stateless::{metric, post, request},
 };
 use serde_json::{Value, json};
 
@@ -164,20 +164,6 @@ async fn policy_and_allow_lists_hold_without_a_session() {
     assert!(unread.get("error").is_some(), "{unread}");
 }
 
-/// The value of a gauge in the `/metrics` text.
-async fn metric_of(server: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 /// Listen streams have a bound of their own, as many as a principal's sessions: each may
 /// watch resources, which the server re-reads.
 #[tokio::test(flavor = "multi_thread")]
@@ -244,7 +230,7 @@ async fn requests_in_flight_are_bounded_per_principal_listen_streams_included() 
 
     drop(open.pop());
     let deadline = Instant::now() + common::WAIT;
-    while metric_of(&server, "mcp_stateless_in_flight").await > 1 {
+    while metric(&server, "mcp_stateless_in_flight").await > 1 {
         assert!(
             Instant::now() < deadline,
             "the closed stream's place never came back"

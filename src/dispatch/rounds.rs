@@ -20,6 +20,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ring::{digest, hmac, rand};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Dispatcher, McpState};
@@ -65,14 +66,16 @@ impl Default for StateKey {
 pub struct Binding(digest::Digest);
 
 impl Binding {
-    pub fn of(principal: &str, method: &str, name: &str, arguments: &Value) -> Self {
+    /// `arguments` must serialize with its keys sorted (a `serde_json::Map`, a `BTreeMap`),
+    /// so that equal arguments give equal bindings.
+    pub fn of(principal: &str, method: &str, name: &str, arguments: &impl Serialize) -> Self {
         let mut context = digest::Context::new(&digest::SHA256);
         for part in [principal, method, name] {
             context.update(&(part.len() as u64).to_be_bytes());
             context.update(part.as_bytes());
         }
-        // serde_json's maps are sorted by key: equal arguments serialize alike.
-        context.update(arguments.to_string().as_bytes());
+        let arguments = serde_json::to_vec(arguments).expect("arguments serialize");
+        context.update(&arguments);
         Binding(context.finish())
     }
 }
@@ -157,13 +160,13 @@ impl Dispatcher {
     /// The round of a stateless request of `method` on `name` with `arguments`, from its
     /// `inputResponses` and `requestState`; `None` in a session, which has no rounds. A
     /// state that does not open is refused; `inputResponses` must be an object (`null` is
-    /// taken as none: the handler asks again).
+    /// taken as none: the handler asks again). `arguments` as [`Binding::of`] takes them.
     pub(super) fn round(
         &self,
         state: &McpState,
         method: &str,
         name: &str,
-        arguments: &Value,
+        arguments: &impl Serialize,
         responses: Option<Value>,
         request_state: Option<Value>,
     ) -> Result<Option<(Round, Sealer)>, ErrorObject> {

@@ -161,6 +161,8 @@ async fn serve_post(
         _ => None,
     };
     let body = state.intake.read_body(request, payload).await?;
+    // Without a session the only handshake-era message is an `initialize`: parsing its body
+    // twice (here, then `parse_body`) costs once per session, not per request.
     if named.is_none()
         && let Some(message) = modern::classify(&body, modern_header)
     {

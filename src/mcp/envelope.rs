@@ -89,7 +89,7 @@ impl Envelope {
         };
         let client = match meta.get(CLIENT_INFO) {
             None => None,
-            Some(value) => match serde_json::from_value::<ClientInfo>(value.clone()) {
+            Some(value) => match ClientInfo::deserialize(value) {
                 Ok(info) => Some(info),
                 Err(_) => {
                     invalid.push(CLIENT_INFO);
@@ -99,7 +99,7 @@ impl Envelope {
         };
         let log_level = match meta.get(LOG_LEVEL) {
             None => None,
-            Some(value) => match serde_json::from_value::<LogLevel>(value.clone()) {
+            Some(value) => match LogLevel::deserialize(value) {
                 Ok(level) => Some(level),
                 Err(_) => {
                     invalid.push(LOG_LEVEL);

@@ -44,11 +44,14 @@ impl InFlight {
     /// A place for one more request of `principal`, unless it has `limit` in flight.
     pub fn admit(&self, principal: &str) -> Option<Ticket> {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let count = counts.entry(principal.to_string()).or_default();
-        if *count >= self.limit {
-            return None;
+        // Looked up by reference: only a principal's first request allocates its key.
+        match counts.get_mut(principal) {
+            Some(count) if *count >= self.limit => return None,
+            Some(count) => *count += 1,
+            None => {
+                counts.insert(principal.to_string(), 1);
+            }
         }
-        *count += 1;
         Some(Ticket {
             principal: principal.to_string(),
             counts: self.counts.clone(),
