@@ -109,7 +109,7 @@ async fn a_repeated_read_is_answered_by_a_free_304() {
     let second = client.call_tool(2, "get_issue", args).await;
     assert_eq!(first["structuredContent"], second["structuredContent"]);
     assert_eq!(
-        reused(&server).await,
+        common::metric(&server, "mcp_tool_results_reused_total").await,
         1,
         "the 304's issue was not rendered again"
     );
@@ -143,21 +143,6 @@ async fn a_repeated_read_is_answered_by_a_free_304() {
     assert_eq!(third["structuredContent"]["issue"]["title"], "Renamed");
 }
 
-/// The count of tool calls answered with an earlier rendering, from `/metrics`.
-async fn reused(server: &common::TestServer) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix("mcp_tool_results_reused_total "))
-        .unwrap_or_else(|| panic!("no reuse counter in {text}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once() {
     let fake = repo_with_issues(3);
@@ -168,12 +153,18 @@ async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once
 
     let first = client.call_tool(1, "list_issues", args.clone()).await;
     assert_eq!(first["structuredContent"]["count"], 3, "{first}");
-    assert_eq!(reused(&server).await, 0);
+    assert_eq!(
+        common::metric(&server, "mcp_tool_results_reused_total").await,
+        0
+    );
     // Another session, same GitHub identity: GitHub says 304, the rendering is shared.
     let second = other.call_tool(1, "list_issues", args.clone()).await;
     assert_eq!(second, first);
     assert_eq!(fake.requests().last().unwrap().status, 304);
-    assert_eq!(reused(&server).await, 1);
+    assert_eq!(
+        common::metric(&server, "mcp_tool_results_reused_total").await,
+        1
+    );
 
     // Someone else files an issue on GitHub: the next list has it, rendered anew.
     fake.add_issue(
@@ -191,7 +182,10 @@ async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once
         text_of(&third).contains("#4 Filed on github.com"),
         "{third}"
     );
-    assert_eq!(reused(&server).await, 1);
+    assert_eq!(
+        common::metric(&server, "mcp_tool_results_reused_total").await,
+        1
+    );
 
     // Other arguments are another rendering.
     let limited = client
@@ -202,7 +196,10 @@ async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once
         )
         .await;
     assert_eq!(limited["structuredContent"]["count"], 1, "{limited}");
-    assert_eq!(reused(&server).await, 1);
+    assert_eq!(
+        common::metric(&server, "mcp_tool_results_reused_total").await,
+        1
+    );
 
     // Pages too: the page's text (page X of Y) comes from the same answer as its issues.
     let page = json!({"owner": "octo", "repo": "hello", "per_page": 3, "page": 2});
@@ -212,7 +209,10 @@ async fn an_unchanged_list_is_rendered_once_and_a_change_on_github_shows_at_once
     assert!(text_of(&mine).starts_with("Page 2 of 2 "), "{mine}");
     let theirs = other.call_tool(2, "list_issues_paginated", page).await;
     assert_eq!(theirs, mine);
-    assert_eq!(reused(&server).await, 2);
+    assert_eq!(
+        common::metric(&server, "mcp_tool_results_reused_total").await,
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,8 +9,8 @@ mod common;
 use common::{
     SseEvent, SseReader, TestServer,
     fake_github::{FakeGitHub, IssueSeed},
-    github_server, settings,
-    stateless::{VERSION, meta, metric, post, request},
+    github_server, metric, settings,
+    stateless::{VERSION, meta, post, request},
 };
 use reqwest::{Client, Response};
 use serde_json::{Value, json};

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::{
     SseReader, TestServer,
     fake_github::{FakeGitHub, IssueSeed},
-    github_server, settings,
-    stateless::{metric, post, request},
+    github_server, metric, settings,
+    stateless::{post, request},
 };
 use serde_json::{Value, json};
 

@@ -47,17 +47,3 @@ pub async fn post(url: &str, body: &Value, headers: &[(&str, Option<&str>)]) -> 
     }
     request.body(body.to_string()).send().await.unwrap()
 }
-
-/// The value of a gauge or counter line in the server's `/metrics` text.
-pub async fn metric(server: &super::TestServer, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
