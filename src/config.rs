@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::policy::{Policy, PolicySettings};
 
+mod cluster;
+
+pub use cluster::ClusterSettings;
+
 /// The documented defaults, compiled in so that the binary needs no files to start.
 const DEFAULTS: &str = include_str!("../config/default.toml");
 /// Prefix of the long environment variable names: `GITHUB_ISSUE_MCP__SSE__KEEP_ALIVE_MS`.
@@ -298,6 +302,7 @@ pub struct Settings {
     /// The policy as written; [`Settings::rules`] is the same, parsed (once, at load).
     pub policy: PolicySettings,
     pub limits: LimitSettings,
+    pub cluster: ClusterSettings,
     #[serde(skip)]
     rules: Arc<Policy>,
 }
@@ -473,6 +478,7 @@ impl Settings {
                 "must be at least 32 bytes (for example 64 hex digits from a random source)",
             );
         }
+        self.cluster.validate()?;
         if self.mcp.request_state_ttl_secs == 0 {
             return out_of_range("mcp.request_state_ttl_secs", "must be at least 1");
         }

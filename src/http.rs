@@ -35,6 +35,7 @@ use crate::{
 };
 
 pub mod event_stream;
+pub mod forward;
 pub mod guard;
 pub mod health;
 pub mod intake;
@@ -71,6 +72,10 @@ pub struct AppState {
     pub listens: modern::limits::InFlight,
     /// Re-reads the resources stateless listeners watch.
     pub watcher: Addr<crate::actors::watcher::ResourceWatcher>,
+    /// The other replicas, when there are some (`cluster.redis_url`).
+    pub cluster: crate::cluster::Cluster,
+    /// Sends requests for other replicas' sessions there; `None` on one process.
+    pub forwarder: Option<forward::Forwarder>,
 }
 
 /// Registers every route on an actix `App`.
@@ -283,6 +288,8 @@ pub enum ApiError {
     TooManySessions(SessionLimit),
     #[error("the server is shutting down; reconnect in a moment")]
     ShuttingDown,
+    #[error("the replica that holds this session cannot be reached now; try again in a moment")]
+    OwnerUnreachable,
     #[error("unauthorized: {0}")]
     Unauthorized(AuthError),
     #[error("this stream already has a connection open; close it first")]
@@ -326,7 +333,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable | ApiError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::ShuttingDown | ApiError::OwnerUnreachable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -353,6 +362,9 @@ impl ApiError {
             }
             // Refused before or while reading the body: the rest of it is not wanted, and a
             // connection held by a slow or crowding peer is better closed than kept.
+            ApiError::OwnerUnreachable => {
+                response.insert_header(("Retry-After", "1"));
+            }
             ApiError::Crowded { .. } | ApiError::Busy | ApiError::BodyTimeout { .. } => {
                 response.insert_header(("Retry-After", "1"));
                 response.force_close();

@@ -32,6 +32,7 @@ pub mod actors;
 pub mod auth;
 pub mod call;
 pub mod cli;
+pub mod cluster;
 pub mod completions;
 pub mod config;
 pub mod conformance;
@@ -77,11 +78,22 @@ pub fn run(listener: TcpListener, settings: Settings) -> io::Result<Server> {
     run_with(listener, settings, github_features)
 }
 
-/// The key that seals stateless request states: the configured one, or one made now.
+/// The key that seals stateless request states: the configured one, or one derived from the
+/// cluster's shared secret, or one made now.
 fn request_state_key(settings: &Settings) -> dispatch::rounds::StateKey {
-    match &settings.mcp.request_state_key {
-        Some(key) => dispatch::rounds::StateKey::new(key.expose().as_bytes()),
-        None => {
+    let cluster_secret = settings
+        .cluster
+        .redis_url()
+        .and(settings.cluster.secret.as_ref());
+    match (&settings.mcp.request_state_key, cluster_secret) {
+        (Some(key), _) => dispatch::rounds::StateKey::new(key.expose().as_bytes()),
+        (None, Some(secret)) => {
+            // A key of its own, so that nothing sealed with it reveals the secret's other uses.
+            let base = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.expose().as_bytes());
+            let derived = ring::hmac::sign(&base, b"github-issue-mcp requestState key v1");
+            dispatch::rounds::StateKey::new(derived.as_ref())
+        }
+        (None, None) => {
             log::info!(
                 "mcp.request_state_key is not set: requestState of 2026-07-28 clients is \
                  sealed with a key made at start, which other replicas do not have"
@@ -156,6 +168,15 @@ pub fn run_with(
     let server_credential = settings.github.token.clone().map(Credential::new);
     let auth = Authenticator::new(&settings.auth, server_credential, github)
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
+    let cluster = join_cluster(&settings, address)?;
+    let forwarder = match cluster.instance() {
+        Some(_) => Some(
+            http::forward::Forwarder::new(cluster.clone()).map_err(|err| {
+                io::Error::other(format!("cannot build the forwarding client: {err}"))
+            })?,
+        ),
+        None => None,
+    };
     let settings = Arc::new(settings);
     let draining = Draining::default();
     let dispatcher = Dispatcher::new(
@@ -177,6 +198,7 @@ pub fn run_with(
             settings.limits.max_sessions,
             settings.limits.max_sessions_per_principal,
         )
+        .on_replica(cluster.instance())
         .start(),
         watcher: actors::watcher::ResourceWatcher::new(dispatcher.clone()).start(),
         dispatcher,
@@ -192,6 +214,8 @@ pub fn run_with(
         stateless: http::modern::limits::InFlight::new(
             settings.limits.max_sessions_per_principal * settings.limits.max_in_flight_per_session,
         ),
+        cluster: cluster.clone(),
+        forwarder,
     };
     let (registry, draining) = (state.registry.clone(), state.draining.clone());
     let stateless = state.stateless.clone();
@@ -251,6 +275,30 @@ pub fn run_with(
         server.handle(),
         Duration::from_millis(settings.server.drain_timeout_ms),
         move || stateless.total(),
+        cluster,
     ));
     Ok(server)
+}
+
+/// Joins the cluster when `cluster.redis_url` is set, as a new replica reachable at
+/// `cluster.advertise_url` or else at the bound `address` (when it is a specific one).
+fn join_cluster(
+    settings: &Settings,
+    address: std::net::SocketAddr,
+) -> io::Result<cluster::Cluster> {
+    if settings.cluster.redis_url().is_none() {
+        return Ok(cluster::Cluster::single());
+    }
+    let advertise = match settings.cluster.advertise_url.as_str() {
+        "" if address.ip().is_unspecified() => {
+            return Err(io::Error::other(format!(
+                "cluster.advertise_url is not set, and the bound address {address} does not say                  how the other replicas reach this one: set GITHUB_ISSUE_MCP__CLUSTER__ADVERTISE_URL                  (in Kubernetes, http://$(POD_IP):{port})",
+                port = address.port()
+            )));
+        }
+        "" => format!("http://{address}"),
+        url => url.trim_end_matches('/').to_string(),
+    };
+    cluster::Cluster::join(&settings.cluster, cluster::Instance::random(), advertise)
+        .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))
 }

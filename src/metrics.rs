@@ -64,6 +64,22 @@ pub struct Snapshot {
     /// Request bodies being read now, and open connections (`http::intake`).
     pub bodies_reading: usize,
     pub connections: usize,
+    /// With replicas (`cluster.redis_url`): Redis and forwarding.
+    pub cluster: Option<ClusterSnapshot>,
+}
+
+/// What a replica reports of its cluster (`crate::cluster` fills it in).
+#[derive(Debug, Default)]
+pub struct ClusterSnapshot {
+    pub redis_up: bool,
+    /// Of the last directory refresh that Redis answered.
+    pub redis_rtt: Duration,
+    /// Live replicas in the directory, this one included.
+    pub replicas: usize,
+    pub forwarded_out: u64,
+    pub forwarded_in: u64,
+    pub owner_gone: u64,
+    pub owner_unreachable: u64,
 }
 
 impl Metrics {
@@ -272,8 +288,73 @@ impl Metrics {
             "Request bodies being read now (at most http.max_body_reads).",
         );
         let _ = writeln!(out, "http_bodies_reading {}", snapshot.bodies_reading);
+        if let Some(cluster) = &snapshot.cluster {
+            render_cluster(&mut out, cluster);
+        }
         out
     }
+}
+
+fn render_cluster(out: &mut String, cluster: &ClusterSnapshot) {
+    let gauges = [
+        (
+            "cluster_redis_up",
+            "1 while Redis answers.",
+            u64::from(cluster.redis_up),
+        ),
+        (
+            "cluster_replicas",
+            "Live replicas in the directory, this one included.",
+            cluster.replicas as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        header(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    header(
+        out,
+        "cluster_redis_rtt_seconds",
+        "gauge",
+        "Round-trip time of the last directory refresh Redis answered.",
+    );
+    let _ = writeln!(
+        out,
+        "cluster_redis_rtt_seconds {}",
+        cluster.redis_rtt.as_secs_f64()
+    );
+    header(
+        out,
+        "cluster_forwarded_requests_total",
+        "counter",
+        "Requests for sessions of another replica forwarded there (out), and forwarded here (in).",
+    );
+    let _ = writeln!(
+        out,
+        "cluster_forwarded_requests_total{{direction=\"out\"}} {}",
+        cluster.forwarded_out
+    );
+    let _ = writeln!(
+        out,
+        "cluster_forwarded_requests_total{{direction=\"in\"}} {}",
+        cluster.forwarded_in
+    );
+    header(
+        out,
+        "cluster_forward_failures_total",
+        "counter",
+        "Forwarded requests the owner did not answer: gone (404) or unreachable (503).",
+    );
+    let _ = writeln!(
+        out,
+        "cluster_forward_failures_total{{reason=\"gone\"}} {}",
+        cluster.owner_gone
+    );
+    let _ = writeln!(
+        out,
+        "cluster_forward_failures_total{{reason=\"unreachable\"}} {}",
+        cluster.owner_unreachable
+    );
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -14,19 +14,26 @@ use actix_web::dev::ServerHandle;
 
 use crate::{
     actors::registry::{SessionRegistry, ShutdownAll, TotalInFlight},
+    cluster::Cluster,
     draining::Draining,
 };
 
-/// Waits for SIGTERM or SIGINT, then drains and stops the server.
+/// Waits for SIGTERM or SIGINT, then drains and stops the server. A replica of several
+/// leaves the cluster's directory as the drain begins: the others then answer its sessions
+/// 404, and their clients open new sessions elsewhere instead of waiting for this one.
 pub async fn on_signal(
     draining: Draining,
     registry: Addr<SessionRegistry>,
     server: ServerHandle,
     drain_timeout: Duration,
     stateless: impl Fn() -> usize,
+    cluster: Cluster,
 ) {
     wait_for_signal().await;
-    drain(draining, registry, drain_timeout, stateless).await;
+    tokio::join!(
+        cluster.leave(),
+        drain(draining, registry, drain_timeout, stateless)
+    );
     server.stop(true).await;
 }
 

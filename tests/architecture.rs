@@ -29,6 +29,9 @@ const LAYERS: &[&[&str]] = &[
     // A session's outgoing event stream: numbered, replayable; the transports frame it.
     &["outlet"],
     &["metrics"],
+    // Replicas sharing a Redis: the directory of live replicas (and the shared rules the
+    // GitHub gateway will keep through it).
+    &["cluster"],
     // The whole GitHub stack, the gateway actor included.
     &["github"],
     &["auth"],

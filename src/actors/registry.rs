@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
-use crate::auth::Owner;
+use crate::{auth::Owner, cluster::Instance};
 
 use super::{
     SessionId,
@@ -128,6 +128,8 @@ pub struct SessionRegistry {
     transports: HashMap<SessionId, &'static str>,
     max_sessions: usize,
     max_per_principal: usize,
+    /// On a replica of several, this one: its sessions' ids name it.
+    replica: Option<Instance>,
 }
 
 impl SessionRegistry {
@@ -138,7 +140,13 @@ impl SessionRegistry {
             transports: HashMap::new(),
             max_sessions,
             max_per_principal,
+            replica: None,
         }
+    }
+
+    /// The registry of replica `replica`, whose session ids name it.
+    pub fn on_replica(self, replica: Option<Instance>) -> Self {
+        SessionRegistry { replica, ..self }
     }
 }
 
@@ -219,7 +227,9 @@ impl Handler<Admit> for SessionRegistry {
         if mine >= self.max_per_principal {
             return Err(SessionLimit::Principal(self.max_per_principal));
         }
-        let id = SessionId::new();
+        let id = self
+            .replica
+            .map_or_else(SessionId::new, SessionId::owned_by);
         self.reserved.insert(id, msg.principal);
         Ok(Reservation {
             id,

@@ -1,6 +1,7 @@
 //! `GET /health`: liveness, with the live session count. `GET /ready`: readiness (the server
-//! is not draining, and the GitHub gateway actor is running). Neither calls GitHub. Load
-//! balancers and orchestrators talk to them; `github-issue-mcp healthcheck` asks `/health`.
+//! is not draining, and the GitHub gateway actor is running), and on a replica whether Redis
+//! answers. Neither calls GitHub. Load balancers and orchestrators talk to them;
+//! `github-issue-mcp healthcheck` asks `/health`.
 
 use std::time::SystemTime;
 
@@ -27,11 +28,21 @@ pub async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// 200 while the server takes new sessions and can reach GitHub; 503 otherwise, so that a
-/// load balancer stops sending it new clients.
+/// load balancer stops sending it new clients. A replica of several also says whether Redis
+/// answers, without being unready for it: every replica shares the one Redis, and a replica
+/// serves its own sessions without it, so taking them all out would only turn a degraded
+/// cluster into none.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match readiness(state.draining.is_on(), state.gateway.connected()) {
-        Ok(()) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Err(status) => HttpResponse::ServiceUnavailable().json(json!({"status": status})),
+    let mut body = match readiness(state.draining.is_on(), state.gateway.connected()) {
+        Ok(()) => json!({"status": "ready"}),
+        Err(status) => json!({"status": status}),
+    };
+    if let Some(up) = state.cluster.redis_up() {
+        body["redis"] = json!(if up { "up" } else { "down" });
+    }
+    match body["status"] == "ready" {
+        true => HttpResponse::Ok().json(body),
+        false => HttpResponse::ServiceUnavailable().json(body),
     }
 }
 

@@ -40,6 +40,13 @@ pub async fn post(
         .map_err(|_| ApiError::InvalidSessionId(raw_id.clone()))?;
     require_json(&request)?;
     let principal = state.auth.authenticate(&request).await?;
+    if let Some((forwarder, owner)) = super::forward::elsewhere(&state, &request, &raw_id) {
+        let body = state.intake.read_body(&request, payload).await?;
+        let unknown = ApiError::UnknownSession(raw_id);
+        return forwarder
+            .forward(&request, Some(body.freeze()), owner, unknown)
+            .await;
+    }
     let session = super::own_session(&state, &request, &principal, id)
         .await?
         .ok_or_else(|| ApiError::UnknownSession(raw_id.clone()))?;

@@ -37,6 +37,7 @@ pub async fn metrics(
         stateless_in_flight: state.stateless.total(),
         bodies_reading: state.intake.bodies_reading(),
         connections: state.intake.connections_open(),
+        cluster: state.cluster.snapshot(),
     };
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -26,6 +26,7 @@ use actix_web::{
 use super::{
     ApiError, AppState, Unconfirmed,
     event_stream::{self, OutletEvents},
+    forward,
     messages::{parse_body, require_json},
     modern,
 };
@@ -106,13 +107,25 @@ async fn session_of(
     Ok((session, raw.to_string()))
 }
 
-/// Authenticates the caller, then finds its session.
-async fn caller_session(
-    request: &HttpRequest,
-    state: &AppState,
-) -> Result<(Addr<Session>, String), ApiError> {
+/// Where a GET or DELETE goes: the caller's session here, or the answer of the replica that
+/// owns it (`super::forward`).
+enum Target {
+    Here(Addr<Session>, String),
+    Forwarded(HttpResponse),
+}
+
+/// Authenticates the caller, then finds its session, here or on another replica.
+async fn caller_session(request: &HttpRequest, state: &AppState) -> Result<Target, ApiError> {
     let principal = state.auth.authenticate(request).await?;
-    session_of(request, state, &principal).await
+    if let Some(raw) = header_value(request, SESSION_HEADER)
+        && let Some((forwarder, owner)) = forward::elsewhere(state, request, raw)
+    {
+        let unknown = ApiError::UnknownMcpSession(raw.to_string());
+        let answer = forwarder.forward(request, None, owner, unknown).await?;
+        return Ok(Target::Forwarded(answer));
+    }
+    let (session, id) = session_of(request, state, &principal).await?;
+    Ok(Target::Here(session, id))
 }
 
 fn is_request(message: &Message, method: Option<&str>) -> bool {
@@ -157,7 +170,16 @@ async fn serve_post(
     // read: a stranger's body costs neither buffering nor parsing.
     let principal = state.auth.authenticate(request).await?;
     let named = match header_value(request, SESSION_HEADER) {
-        Some(_) if !modern_header => Some(session_of(request, state, &principal).await?),
+        Some(raw) if !modern_header => {
+            if let Some((forwarder, owner)) = forward::elsewhere(state, request, raw) {
+                let body = state.intake.read_body(request, payload).await?;
+                let unknown = ApiError::UnknownMcpSession(raw.to_string());
+                return forwarder
+                    .forward(request, Some(body.freeze()), owner, unknown)
+                    .await;
+            }
+            Some(session_of(request, state, &principal).await?)
+        }
         _ => None,
     };
     let body = state.intake.read_body(request, payload).await?;
@@ -275,7 +297,10 @@ pub async fn get(
         ));
     }
     check_protocol_version(&request)?;
-    let (session, session_id) = caller_session(&request, &state).await?;
+    let (session, session_id) = match caller_session(&request, &state).await? {
+        Target::Here(session, id) => (session, id),
+        Target::Forwarded(answer) => return Ok(answer),
+    };
     // Room for a whole replay as well as the usual queue, by count and by bytes.
     let (sender, receiver) = outlet::channel(
         state.settings.sse.outbound_capacity + state.settings.mcp.replay_events,
@@ -311,7 +336,10 @@ pub async fn delete(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     check_protocol_version(&request)?;
-    let (session, session_id) = caller_session(&request, &state).await?;
+    let (session, session_id) = match caller_session(&request, &state).await? {
+        Target::Here(session, id) => (session, id),
+        Target::Forwarded(answer) => return Ok(answer),
+    };
     session
         .send(End)
         .await

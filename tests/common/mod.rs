@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod clients;
+pub mod cluster;
 pub mod fake_github;
 pub mod raw_github;
 pub mod stateless;
@@ -356,8 +357,13 @@ pub async fn spawn_binary(env: &[(&str, &str)]) -> (std::process::Child, TestSer
 
 /// Sends SIGTERM to a child process.
 pub fn terminate(child: &std::process::Child) {
+    terminate_pid(child.id());
+}
+
+/// Sends SIGTERM to process `pid`.
+pub fn terminate_pid(pid: u32) {
     let killed = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());

@@ -1,0 +1,203 @@
+//! Requests for a session another replica owns, forwarded to that replica over HTTP.
+//!
+//! With `cluster.redis_url` set, a session stays on the replica that opened it, and its id
+//! names that replica (`actors::SessionId::owner`). A request that reaches another replica
+//! (the load balancer has no affinity) is authenticated and its body read here, under this
+//! replica's limits, then sent on to the owner as it came: same method, path, headers and
+//! body. The owner serves it with its ordinary handlers, authenticating the caller again (it
+//! trusts no other replica), and its answer, JSON or an event stream, is relayed back as it
+//! comes, byte for byte. Every transport rule, stream resumption (`Last-Event-ID`), client
+//! reply and cancellation therefore works unchanged, and when the client goes away the relay
+//! drops its connection to the owner, which sees its client go.
+//!
+//! Forwarding over HTTP rather than through Redis keeps each stream on one TCP connection,
+//! in order and with back-pressure, with nothing to sequence, acknowledge or replay; Redis
+//! only says where each replica listens (`crate::cluster`). The replicas must reach one
+//! another (pods in Kubernetes, services in compose).
+//!
+//! A forwarded request carries [`FORWARDED_BY`], and is never forwarded again: an owner that
+//! no longer has the session answers 404 itself. The header grants nothing, so a client that
+//! sends it only stops its own request from being forwarded.
+
+use std::time::Duration;
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{
+        StatusCode,
+        header::{HeaderName, HeaderValue},
+    },
+};
+use bytes::Bytes;
+
+use super::{ApiError, AppState};
+use crate::{
+    actors::SessionId,
+    cluster::{Cluster, ForwardFailure, Instance, Peer},
+};
+
+/// Set on a request one replica forwards to another: the forwarding replica's instance id.
+pub const FORWARDED_BY: &str = "mcp-forwarded-by";
+
+/// Time to connect to another replica: they are on one network, so a connection that takes
+/// longer is to a replica that is not there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Below the other replica's keep-alive (`super::intake::KEEP_ALIVE`), so that a pooled
+/// connection is never reused just as the other side closes it.
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// Headers that describe one connection, not the request (RFC 9110 §7.6.1), or that the
+/// client library sets itself; [`FORWARDED_BY`] is set anew.
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    FORWARDED_BY,
+];
+
+/// The forwarder and the session's owner, when the request naming session `raw` (as the
+/// client sent it) must be forwarded; `None` on one process, for ids that do not parse (the
+/// caller answers those), and for this replica's own sessions.
+pub fn elsewhere<'a>(
+    state: &'a AppState,
+    request: &HttpRequest,
+    raw: &str,
+) -> Option<(&'a Forwarder, Instance)> {
+    let forwarder = state.forwarder.as_ref()?;
+    let id: SessionId = raw.parse().ok()?;
+    Some((forwarder, forwarder.owner_elsewhere(request, &id)?))
+}
+
+/// Sends requests on to other replicas; one per server, shared by the workers.
+#[derive(Debug, Clone)]
+pub struct Forwarder {
+    client: reqwest::Client,
+    cluster: Cluster,
+}
+
+impl Forwarder {
+    pub fn new(cluster: Cluster) -> Result<Forwarder, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE)
+            .tcp_nodelay(true)
+            // What the owner answers is the client's answer, redirects included.
+            .redirect(reqwest::redirect::Policy::none())
+            // Another replica is reached directly, never through the environment's proxy.
+            .no_proxy()
+            .http1_only()
+            .build()?;
+        Ok(Forwarder { client, cluster })
+    }
+
+    /// The replica that owns session `id`, when this request must go there: the session is
+    /// another replica's, and the request was not forwarded here already. Counts a request
+    /// that was.
+    pub fn owner_elsewhere(&self, request: &HttpRequest, id: &SessionId) -> Option<Instance> {
+        let me = self.cluster.instance()?;
+        if request.headers().contains_key(FORWARDED_BY) {
+            self.cluster.forwarded_in();
+            return None;
+        }
+        id.owner().filter(|owner| *owner != me)
+    }
+
+    /// Sends the request (with `body`, already read) to `owner`, and relays its answer.
+    /// `unknown` is the error for a session that is gone.
+    pub async fn forward(
+        &self,
+        request: &HttpRequest,
+        body: Option<Bytes>,
+        owner: Instance,
+        unknown: ApiError,
+    ) -> Result<HttpResponse, ApiError> {
+        let answer = self.send(request, body, owner).await;
+        self.cluster.forwarded_out(answer.as_ref().err().copied());
+        match answer {
+            Ok(upstream) => Ok(relay(upstream).await),
+            Err(ForwardFailure::Gone) => Err(unknown),
+            Err(ForwardFailure::Unreachable) => Err(ApiError::OwnerUnreachable),
+        }
+    }
+
+    async fn send(
+        &self,
+        request: &HttpRequest,
+        body: Option<Bytes>,
+        owner: Instance,
+    ) -> Result<reqwest::Response, ForwardFailure> {
+        let base = match self.cluster.peer(owner).await {
+            Peer::At(url) => url,
+            Peer::Gone => return Err(ForwardFailure::Gone),
+            Peer::Unreachable => return Err(ForwardFailure::Unreachable),
+        };
+        let target = request
+            .uri()
+            .path_and_query()
+            .map_or(request.path(), |path| path.as_str());
+        let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
+            .map_err(|_| ForwardFailure::Unreachable)?;
+        let mut outgoing = self
+            .client
+            .request(method, format!("{}{target}", base.trim_end_matches('/')));
+        for (name, value) in request.headers() {
+            if !NOT_FORWARDED.contains(&name.as_str()) {
+                outgoing = outgoing.header(name.as_str(), value.as_bytes());
+            }
+        }
+        if let Some(me) = self.cluster.instance() {
+            outgoing = outgoing.header(FORWARDED_BY, me.to_string());
+        }
+        if let Some(body) = body {
+            outgoing = outgoing.body(body);
+        }
+        outgoing.send().await.map_err(|err| {
+            // Refused: nothing listens where the owner was, so it is gone with its sessions.
+            // Anything else (a timeout, a reset) may pass: the client may try again.
+            if err.is_connect() && !err.is_timeout() {
+                ForwardFailure::Gone
+            } else {
+                log::warn!("cluster: replica {owner} did not answer a forwarded request: {err}");
+                ForwardFailure::Unreachable
+            }
+        })
+    }
+}
+
+/// The owner's answer as this replica's: status, end-to-end headers, and the body, streamed
+/// as it comes when it is an event stream.
+async fn relay(upstream: reqwest::Response) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in upstream.headers() {
+        if NOT_FORWARDED.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            response.append_header((name, value));
+        }
+    }
+    let streamed = upstream
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
+    if streamed {
+        return response.streaming(upstream.bytes_stream());
+    }
+    match upstream.bytes().await {
+        Ok(body) => response.body(body),
+        // The owner went away mid-answer: the client sees a failed request, not a cut body.
+        Err(_) => actix_web::ResponseError::error_response(&ApiError::OwnerUnreachable),
+    }
+}

@@ -1,0 +1,273 @@
+//! Replicas behind a balancer with no affinity (issue 18), as real processes around a real
+//! Redis: a session opened on one replica is served through every other, on both
+//! transports; a killed replica's sessions are gone at once through the others; and with
+//! Redis down, nothing hangs and everything recovers once it is back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    SseClient, TestServer,
+    cluster::{Redis, Replica, replicas, wait_for_metric},
+    fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN},
+    metric,
+};
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
+
+const BOTH: &str = "application/json, text/event-stream";
+/// What "at once" means here: far below any timeout, far above a loaded machine's hiccup.
+const AT_ONCE: Duration = Duration::from_secs(3);
+
+async fn cluster(count: usize) -> (FakeGitHub, Redis, Vec<Replica>) {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "tools");
+    fake.add_issue(
+        "octo",
+        "tools",
+        IssueSeed {
+            title: "Replicas share the load".into(),
+            ..IssueSeed::default()
+        },
+    );
+    let redis = Redis::start().await;
+    let replicas = replicas(
+        &redis,
+        count,
+        &[
+            ("GITHUB_TOKEN", TEST_TOKEN),
+            ("GITHUB_API_URL", fake.base_url.as_str()),
+            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "0"),
+        ],
+    )
+    .await;
+    (fake, redis, replicas)
+}
+
+/// A POST to `/mcp` on `server`, in `session` if given.
+async fn post(server: &TestServer, session: Option<&str>, body: &Value) -> Response {
+    let mut request = Client::new()
+        .post(server.url("/mcp"))
+        .header("Accept", BOTH)
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-06-18");
+    if let Some(session) = session {
+        request = request.header("Mcp-Session-Id", session);
+    }
+    request.body(body.to_string()).send().await.unwrap()
+}
+
+/// Opens a Streamable HTTP session on `server` and returns its id.
+async fn open(server: &TestServer) -> String {
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "cluster-test", "version": "1"}}});
+    let response = post(server, None, &initialize).await;
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(server, Some(&id), &initialized).await.status(), 202);
+    id
+}
+
+/// The JSON-RPC answer of a POST, whether it came as JSON or as an event stream.
+async fn answer(response: Response) -> Value {
+    assert_eq!(response.status(), 200);
+    let streamed = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream");
+    let text = response.text().await.unwrap();
+    if !streamed {
+        return serde_json::from_str(&text).unwrap();
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .find(|message| message.get("id").is_some())
+        .unwrap_or_else(|| panic!("no answer in {text}"))
+}
+
+fn tools_list(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"})
+}
+
+fn list_issues(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "list_issues", "arguments": {"owner": "octo", "repo": "tools"}}})
+}
+
+/// A session id owned by a replica that never was (instance `deadbeef`).
+const NOBODYS_SESSION: &str = "deadbeef-0000-8000-8000-000000000000";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_is_served_through_every_replica() {
+    let (_fake, _redis, nodes) = cluster(3).await;
+    let [a, b, c] = [&nodes[0].server, &nodes[1].server, &nodes[2].server];
+    let session = open(a).await;
+    assert_eq!(
+        session.as_bytes()[14],
+        b'8',
+        "a replica's ids are v8: {session}"
+    );
+
+    let tools = answer(post(b, Some(&session), &tools_list(1)).await).await;
+    assert!(
+        tools["result"]["tools"].as_array().unwrap().len() >= 9,
+        "{tools}"
+    );
+    let listed = answer(post(c, Some(&session), &list_issues(2)).await).await;
+    let text = listed["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("Replicas share the load"), "{listed}");
+
+    // The session's one GET stream is the owner's: a second one through another replica is
+    // refused as it would be on the owner itself.
+    let stream = |server: &TestServer| {
+        Client::new()
+            .get(server.url("/mcp"))
+            .header("Accept", "text/event-stream")
+            .header("Mcp-Session-Id", &session)
+            .send()
+    };
+    let open_stream = stream(b).await.unwrap();
+    assert_eq!(open_stream.status(), 200);
+    assert!(
+        open_stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert_eq!(stream(c).await.unwrap().status(), 409);
+    drop(open_stream);
+
+    let deleted = Client::new()
+        .delete(c.url("/mcp"))
+        .header("Mcp-Session-Id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(post(b, Some(&session), &tools_list(3)).await.status(), 404);
+    assert_eq!(post(a, Some(&session), &tools_list(4)).await.status(), 404);
+
+    // A session nobody owns is unknown through any replica.
+    assert_eq!(
+        post(b, Some(NOBODYS_SESSION), &tools_list(5))
+            .await
+            .status(),
+        404
+    );
+
+    let out = r#"cluster_forwarded_requests_total{direction="out"}"#;
+    let into = r#"cluster_forwarded_requests_total{direction="in"}"#;
+    assert_eq!(metric(a, out).await, 0);
+    assert!(
+        metric(a, into).await >= 5,
+        "tools/list, the call, 2 GETs, DELETE"
+    );
+    assert!(metric(b, out).await >= 2 && metric(c, out).await >= 3);
+    assert_eq!(metric(b, "cluster_redis_up").await, 1);
+    assert_eq!(metric(b, "cluster_replicas").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_session_takes_its_posts_through_any_replica() {
+    let (_fake, _redis, nodes) = cluster(3).await;
+    let mut client = SseClient::connect(&nodes[0].server).await;
+    // The endpoint names the owner; the balancer sends the POSTs elsewhere.
+    let path = client
+        .endpoint
+        .split_once("/messages")
+        .unwrap()
+        .1
+        .to_string();
+    client.endpoint = nodes[1].server.url(&format!("/messages{path}"));
+    client.initialize("2024-11-05").await;
+    client.endpoint = nodes[2].server.url(&format!("/messages{path}"));
+    let result = client
+        .call_tool(1, "list_issues", json!({"owner": "octo", "repo": "tools"}))
+        .await;
+    assert!(common::text_of(&result).contains("Replicas share the load"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_replicas_sessions_are_gone_at_once_and_the_others_carry_on() {
+    let (_fake, _redis, mut nodes) = cluster(3).await;
+    let doomed = open(&nodes[0].server).await;
+    let survivor = open(&nodes[1].server).await;
+    nodes[0].kill();
+
+    let (b, c) = (&nodes[1].server, &nodes[2].server);
+    let gone = tokio::time::timeout(AT_ONCE, post(c, Some(&doomed), &tools_list(1)))
+        .await
+        .expect("answered at once");
+    assert_eq!(gone.status(), 404, "the client re-initializes on a 404");
+    let fresh = open(c).await;
+    answer(post(b, Some(&fresh), &tools_list(2)).await).await;
+    answer(post(c, Some(&survivor), &tools_list(3)).await).await;
+    assert_eq!(
+        metric(c, r#"cluster_forward_failures_total{reason="gone"}"#).await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_redis_down_nothing_hangs_and_all_recovers_when_it_is_back() {
+    let (_fake, mut redis, nodes) = cluster(2).await;
+    let [a, b] = [&nodes[0].server, &nodes[1].server];
+    let session = open(a).await;
+    answer(post(b, Some(&session), &tools_list(1)).await).await;
+
+    redis.stop();
+    wait_for_metric(b, "cluster_redis_up", 0, Duration::from_secs(5)).await;
+    let ready = reqwest::get(b.url("/ready")).await.unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "a replica serves its own sessions without Redis"
+    );
+    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "down");
+    // The owner serves its own requests, and the replica that knows where it is forwards.
+    answer(post(a, Some(&session), &tools_list(2)).await).await;
+    answer(post(b, Some(&session), &tools_list(3)).await).await;
+    // An owner this replica never saw cannot be looked up: 503 and a time to retry, at once.
+    let unknown = tokio::time::timeout(AT_ONCE, post(b, Some(NOBODYS_SESSION), &tools_list(4)))
+        .await
+        .expect("answered at once");
+    assert_eq!(unknown.status(), 503);
+    assert_eq!(unknown.headers()["retry-after"], "1");
+    // New sessions open as ever.
+    let local = open(b).await;
+
+    redis.restart().await;
+    for node in &nodes {
+        wait_for_metric(&node.server, "cluster_redis_up", 1, Duration::from_secs(5)).await;
+    }
+    assert_eq!(
+        post(b, Some(NOBODYS_SESSION), &tools_list(5))
+            .await
+            .status(),
+        404
+    );
+    answer(post(a, Some(&local), &tools_list(6)).await).await;
+    assert_eq!(metric(a, "cluster_replicas").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_that_shuts_down_leaves_the_directory_at_once() {
+    let (_fake, _redis, nodes) = cluster(3).await;
+    let (leaving, staying) = (&nodes[0], &nodes[1].server);
+    assert_eq!(metric(staying, "cluster_replicas").await, 3);
+    let session = open(&leaving.server).await;
+    common::terminate_pid(leaving.pid());
+    // Not when its lease (10 s) runs out: it said it left.
+    wait_for_metric(staying, "cluster_replicas", 2, AT_ONCE).await;
+    assert_eq!(
+        post(staying, Some(&session), &tools_list(1)).await.status(),
+        404
+    );
+}
