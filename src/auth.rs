@@ -31,6 +31,7 @@ use actix_web::HttpRequest;
 use ring::digest;
 
 use crate::{
+    cluster::{Cluster, FORWARDED_BY},
     config::{AuthMode, AuthSettings, MetricsAccess, Secret},
     github::{api::GitHub, request::Credential},
 };
@@ -127,6 +128,8 @@ pub struct Authenticator {
     /// `github-token` mode: what GitHub said of the tokens callers sent.
     tokens: GitHubTokens,
     metrics: MetricsAccess,
+    /// Vouches for the client addresses of requests other replicas forward here.
+    cluster: Cluster,
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -237,6 +240,7 @@ impl Authenticator {
         settings: &AuthSettings,
         server_credential: Option<Credential>,
         github: GitHub,
+        cluster: Cluster,
     ) -> Result<Self, String> {
         let short = short_keys(&settings.api_keys());
         if settings.mode == AuthMode::ApiKeys && short > 0 {
@@ -258,6 +262,7 @@ impl Authenticator {
                 settings.token_checks_per_minute,
             ),
             metrics: settings.metrics,
+            cluster,
         })
     }
 
@@ -265,9 +270,18 @@ impl Authenticator {
         self.mode
     }
 
-    /// Who sent `request`.
+    /// Who sent `request`. Its address is the TCP peer's, or, for a request another replica
+    /// forwarded here, the one that replica signed for its client.
     pub async fn authenticate(&self, request: &HttpRequest) -> Result<Principal, AuthError> {
-        let peer = request.peer_addr().map(|addr| addr.ip());
+        let forwarded = request
+            .headers()
+            .get(FORWARDED_BY)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| self.cluster.forwarded(value));
+        let peer = match forwarded {
+            Some(hop) => hop.client,
+            None => request.peer_addr().map(|addr| addr.ip()),
+        };
         match self.mode {
             AuthMode::None => {
                 let id = anonymous(peer);

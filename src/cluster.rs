@@ -3,10 +3,9 @@
 //! A session stays on the replica that opened it: its id carries that replica's [`Instance`]
 //! (see `actors::SessionId`), so any replica knows a session's owner without asking anyone.
 //! A request that reaches another replica is forwarded to the owner over HTTP (`http::forward`)
-//! and answered through the replica the client reached. Redis holds what replicas must agree
-//! on and nothing of a session's state: the directory of live replicas and where they listen
-//! ([`link`]: each one's lease, refreshed every second), and (later) the shared per-token
-//! budgets and the session counts.
+//! and answered through the replica the client reached. Redis holds nothing of a session's
+//! state, only what the replicas must agree on: the directory of live replicas and where they
+//! listen ([`link`]: each one's lease, refreshed every second), and more below.
 //!
 //! [`Cluster`] is the handle the rest of the server holds. Without `cluster.redis_url` it is
 //! [`Cluster::single`]: no Redis, no forwarding, today's one process. Its reads (where a
@@ -15,26 +14,52 @@
 //! calls time out after [`REDIS_TIMEOUT`]. When Redis is down, forwarding keeps working to the
 //! replicas last known, and a request for a replica never seen is answered 503.
 //!
-//! Nothing secret goes to Redis: keys name replicas by their random instance ids, and values
-//! are their advertised URLs.
+//! Nothing secret goes to Redis: replicas are named by their random instance ids, tokens and
+//! principals by HMACs under the cluster's secret ([`names`]). Besides the directory: the
+//! shared per-token rules of GitHub ([`tokens`]), the session counts ([`sessions`]) and word
+//! of changed repositories ([`broadcast`]).
 
 use std::{
-    collections::HashMap,
     fmt,
+    net::IpAddr,
     sync::{
-        Arc, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+        atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use actix::Addr;
 
 use crate::{config::ClusterSettings, metrics::ClusterSnapshot};
 
+pub mod broadcast;
+mod directory;
 pub mod link;
+mod names;
+pub mod sessions;
+pub mod tokens;
 
+use broadcast::Changed;
+pub use directory::Directory;
 use link::{Leave, Lookup, RedisLink};
+use names::Names;
+use sessions::{AdmitSession, Full, PublishSessions};
+use tokens::{AdmitCall, Answered, RecordAnswer, Verdict};
+
+/// Set on a request one replica forwards to another: `<instance>;<client address>;<MAC>`, the
+/// forwarding replica, the address its client came from, and an HMAC of both under the
+/// cluster's secret. The owner takes the client's address from it (for anonymous principals
+/// and per-address limits), and never forwards such a request again. Without a valid MAC the
+/// header counts for nothing.
+pub const FORWARDED_BY: &str = "mcp-forwarded-by";
+
+/// What a valid [`FORWARDED_BY`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarded {
+    pub from: Instance,
+    pub client: Option<IpAddr>,
+}
 
 /// Longest a Redis call may take before it counts as failed.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -81,72 +106,6 @@ pub enum Peer {
     Unreachable,
 }
 
-/// What the link keeps current and request handlers read without waiting.
-#[derive(Debug, Default)]
-pub struct Directory {
-    peers: RwLock<HashMap<Instance, Known>>,
-    redis_up: AtomicBool,
-    rtt_micros: AtomicU64,
-}
-
-/// A replica, where it listens, and when Redis last listed it.
-#[derive(Debug)]
-struct Known {
-    url: Arc<str>,
-    seen: Instant,
-}
-
-impl Directory {
-    fn get(&self, instance: Instance) -> Option<Arc<str>> {
-        let peers = self
-            .peers
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        peers.get(&instance).map(|known| known.url.clone())
-    }
-
-    /// Takes in Redis's listing of the live replicas (`listed`) and of those that left
-    /// (`left`). A replica missing from the listing is kept until its lease would have run out
-    /// ([`link::LEASE`]): after Redis restarts empty, the replicas list themselves again
-    /// within a second, and their sessions must not look gone meanwhile. One that left is
-    /// dropped at once: it is shutting down.
-    fn merge(&self, listed: HashMap<Instance, Arc<str>>, left: &[Instance], now: Instant) {
-        let mut peers = self
-            .peers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (instance, url) in listed {
-            peers.insert(instance, Known { url, seen: now });
-        }
-        for instance in left {
-            peers.remove(instance);
-        }
-        peers.retain(|_, known| now.duration_since(known.seen) < link::LEASE);
-    }
-
-    fn insert(&self, instance: Instance, url: Arc<str>) {
-        let mut peers = self
-            .peers
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let seen = Instant::now();
-        peers.insert(instance, Known { url, seen });
-    }
-
-    fn answered(&self, rtt: Duration) {
-        self.redis_up.store(true, Ordering::Relaxed);
-        self.rtt_micros.store(
-            rtt.as_micros().try_into().unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Marks Redis down; whether it was up until now (worth a log line).
-    fn failed(&self) -> bool {
-        self.redis_up.swap(false, Ordering::Relaxed)
-    }
-}
-
 #[derive(Debug, Default)]
 struct Counters {
     forwarded_out: AtomicU64,
@@ -159,9 +118,13 @@ struct Counters {
 #[derive(Debug)]
 struct Shared {
     instance: Instance,
+    /// Names in Redis, and the signature on forwarded requests.
+    names: Names,
     link: Addr<RedisLink>,
     directory: Arc<Directory>,
     counters: Counters,
+    /// Repositories other replicas changed, until the gateway takes the receiver.
+    changes: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<String>>>,
 }
 
 /// The server's view of its cluster; cheap to clone.
@@ -194,13 +157,16 @@ impl Cluster {
         advertise: String,
     ) -> Result<Cluster, link::LinkError> {
         let directory = Arc::new(Directory::default());
-        let link = link::start(settings, instance, advertise, directory.clone())?;
+        let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
+        let link = link::start(settings, instance, advertise, directory.clone(), changed)?;
         Ok(Cluster {
             shared: Some(Arc::new(Shared {
                 instance,
+                names: Names::new(settings),
                 link,
                 directory,
                 counters: Counters::default(),
+                changes: std::sync::Mutex::new(Some(changes)),
             })),
         })
     }
@@ -227,6 +193,107 @@ impl Cluster {
             Ok(Ok(None)) => Peer::Gone,
             Ok(Err(_)) | Err(_) => Peer::Unreachable,
         }
+    }
+
+    /// What the cluster says of a GitHub request about to go out with the token whose key is
+    /// `token` (`github::request::TokenKey`), for the gateway to combine with its own limits.
+    /// Go at once on one process, and when Redis does not answer in time.
+    pub async fn admit_call(
+        &self,
+        token: u128,
+        resource: &'static str,
+        mutation: bool,
+        interval: Duration,
+        max_reset_wait: Duration,
+    ) -> Verdict {
+        let Some(shared) = &self.shared else {
+            return Verdict::Go(Duration::ZERO);
+        };
+        let admit = AdmitCall {
+            key: shared.names.token_key(token),
+            resource,
+            mutation,
+            interval,
+            max_reset_wait,
+        };
+        match shared.link.send(admit).await {
+            Ok(Some(verdict)) => verdict,
+            _ => Verdict::Go(Duration::ZERO),
+        }
+    }
+
+    /// Shares what GitHub's answer said of token `token`'s limits (not awaited).
+    pub fn record_answer(&self, token: u128, answered: Answered) {
+        if let Some(shared) = &self.shared {
+            let key = shared.names.token_key(token);
+            shared.link.do_send(RecordAnswer { key, answered });
+        }
+    }
+
+    /// Whether the cluster has room for another session of `principal`, counting it if so.
+    /// `None` (room) on one process, and when Redis cannot be asked: each replica's own
+    /// limits hold regardless.
+    pub async fn admit_session(
+        &self,
+        principal: &str,
+        max_sessions: usize,
+        max_per_principal: usize,
+    ) -> Option<Full> {
+        let shared = self.shared.as_ref()?;
+        let admit = AdmitSession {
+            principal: shared.names.name("principal", principal.as_bytes()),
+            max_sessions,
+            max_per_principal,
+        };
+        shared.link.send(admit).await.ok().flatten()
+    }
+
+    /// This replica's live sessions, `total` and per principal, for the others to count.
+    pub fn publish_sessions<'a>(
+        &self,
+        total: usize,
+        by_principal: impl IntoIterator<Item = (&'a str, usize)>,
+    ) {
+        if let Some(shared) = &self.shared {
+            let counts = by_principal
+                .into_iter()
+                .map(|(principal, count)| {
+                    (shared.names.name("principal", principal.as_bytes()), count)
+                })
+                .collect();
+            shared.link.do_send(PublishSessions { counts, total });
+        }
+    }
+
+    /// Tells the other replicas that `repo` (`owner/repo`) changed through this one, so that
+    /// they drop its cached reads.
+    pub fn changed(&self, repo: &str) {
+        if let Some(shared) = &self.shared {
+            shared.link.do_send(Changed {
+                repo: repo.to_string(),
+            });
+        }
+    }
+
+    /// The repositories other replicas change, as they are announced: for the gateway, once.
+    pub fn take_changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        let shared = self.shared.as_ref()?;
+        let mut changes = shared
+            .changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        changes.take()
+    }
+
+    /// The [`FORWARDED_BY`] value for a request from `client` that this replica forwards.
+    pub fn hop(&self, client: Option<IpAddr>) -> Option<String> {
+        let shared = self.shared.as_ref()?;
+        Some(shared.names.hop(shared.instance, client))
+    }
+
+    /// What a [`FORWARDED_BY`] value says, if another replica of this cluster set it.
+    pub fn forwarded(&self, value: &str) -> Option<Forwarded> {
+        self.shared.as_ref()?.names.forwarded(value)
     }
 
     /// Counts a request forwarded to its owner, and how it went.
@@ -264,7 +331,7 @@ impl Cluster {
         Some(ClusterSnapshot {
             redis_up: directory.redis_up.load(Ordering::Relaxed),
             redis_rtt: Duration::from_micros(directory.rtt_micros.load(Ordering::Relaxed)),
-            replicas: directory.peers.read().map_or(0, |peers| peers.len()),
+            replicas: directory.len(),
             forwarded_out: counters.forwarded_out.load(Ordering::Relaxed),
             forwarded_in: counters.forwarded_in.load(Ordering::Relaxed),
             owner_gone: counters.owner_gone.load(Ordering::Relaxed),

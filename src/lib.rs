@@ -153,6 +153,7 @@ pub fn run_with(
         )));
     }
     let metrics = Metrics::default();
+    let cluster = join_cluster(&settings, address)?;
     // Validated with the settings, so the policy parses here.
     let confined = settings.rules().confines_repositories();
     let moves = if confined {
@@ -166,9 +167,8 @@ pub fn run_with(
     let github = GitHub::new(gateway.clone().recipient(), &settings.github.api_url);
     let features = make_features(&github, &settings, &metrics);
     let server_credential = settings.github.token.clone().map(Credential::new);
-    let auth = Authenticator::new(&settings.auth, server_credential, github)
+    let auth = Authenticator::new(&settings.auth, server_credential, github, cluster.clone())
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
-    let cluster = join_cluster(&settings, address)?;
     let forwarder = match cluster.instance() {
         Some(_) => Some(
             http::forward::Forwarder::new(cluster.clone()).map_err(|err| {
@@ -198,7 +198,7 @@ pub fn run_with(
             settings.limits.max_sessions,
             settings.limits.max_sessions_per_principal,
         )
-        .on_replica(cluster.instance())
+        .in_cluster(cluster.clone())
         .start(),
         watcher: actors::watcher::ResourceWatcher::new(dispatcher.clone()).start(),
         dispatcher,

@@ -271,3 +271,86 @@ async fn a_replica_that_shuts_down_leaves_the_directory_at_once() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_limits_count_every_replicas_sessions() {
+    let fake = FakeGitHub::start();
+    let redis = Redis::start().await;
+    let nodes = replicas(
+        &redis,
+        2,
+        &[
+            ("GITHUB_TOKEN", TEST_TOKEN),
+            ("GITHUB_API_URL", fake.base_url.as_str()),
+            ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "2"),
+        ],
+    )
+    .await;
+    let [a, b] = [&nodes[0].server, &nodes[1].server];
+    let first = open(a).await;
+    open(b).await;
+    // Each replica alone would take another: together they hold the principal's two.
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "cluster-test", "version": "1"}}});
+    for server in [a, b] {
+        let refused = post(server, None, &initialize).await;
+        assert_eq!(refused.status(), 429, "{}", refused.text().await.unwrap());
+    }
+    // Once one ends, the cluster has room again (after the owner's next count, within 1 s).
+    let deleted = Client::new()
+        .delete(b.url("/mcp"))
+        .header("Mcp-Session-Id", &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deadline = tokio::time::Instant::now() + AT_ONCE;
+    loop {
+        let response = post(b, None, &initialize).await;
+        if response.status() == 200 {
+            break;
+        }
+        assert_eq!(response.status(), 429);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no room after a DELETE"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_anonymous_client_is_the_same_principal_through_any_replica() {
+    let (_fake, _redis, nodes) = cluster(2).await;
+    let [a, b] = [&nodes[0].server, &nodes[1].server];
+    // Without authentication each client address is a principal. This client comes from
+    // 127.0.0.2; the replica that forwards its requests, from 127.0.0.1.
+    let http = Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let send = |server: &TestServer, session: Option<String>, body: Value| {
+        let mut request = http
+            .post(server.url("/mcp"))
+            .header("Accept", BOTH)
+            .header("Content-Type", "application/json");
+        if let Some(session) = session {
+            request = request.header("Mcp-Session-Id", session);
+        }
+        request.body(body.to_string()).send()
+    };
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "cluster-test", "version": "1"}}});
+    let opened = send(a, None, initialize).await.unwrap();
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let through_b = send(b, Some(session.clone()), tools_list(1)).await.unwrap();
+    answer(through_b).await;
+    // Another address is another principal, forwarded or not: the session is not its own.
+    let stranger = post(b, Some(&session), &tools_list(2)).await;
+    assert_eq!(stranger.status(), 404);
+}

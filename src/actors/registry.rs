@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
-use crate::{auth::Owner, cluster::Instance};
+use crate::{
+    auth::Owner,
+    cluster::{Cluster, sessions::Full},
+};
 
 use super::{
     SessionId,
@@ -128,8 +131,9 @@ pub struct SessionRegistry {
     transports: HashMap<SessionId, &'static str>,
     max_sessions: usize,
     max_per_principal: usize,
-    /// On a replica of several, this one: its sessions' ids name it.
-    replica: Option<Instance>,
+    /// The other replicas, if any: this one's session ids name it, and the limits count
+    /// theirs too.
+    cluster: Cluster,
 }
 
 impl SessionRegistry {
@@ -140,13 +144,27 @@ impl SessionRegistry {
             transports: HashMap::new(),
             max_sessions,
             max_per_principal,
-            replica: None,
+            cluster: Cluster::single(),
         }
     }
 
-    /// The registry of replica `replica`, whose session ids name it.
-    pub fn on_replica(self, replica: Option<Instance>) -> Self {
-        SessionRegistry { replica, ..self }
+    /// The registry of a replica of `cluster`.
+    pub fn in_cluster(self, cluster: Cluster) -> Self {
+        SessionRegistry { cluster, ..self }
+    }
+
+    /// Tells the other replicas how many sessions this one holds (slots reserved included).
+    fn publish_counts(&self) {
+        let mut by_principal: HashMap<&str, usize> = HashMap::new();
+        let principals = self
+            .sessions
+            .values()
+            .map(|(_, owner)| owner.principal.as_str());
+        for principal in principals.chain(self.reserved.values().map(String::as_str)) {
+            *by_principal.entry(principal).or_default() += 1;
+        }
+        let total = self.sessions.len() + self.reserved.len();
+        self.cluster.publish_sessions(total, by_principal);
     }
 }
 
@@ -156,8 +174,17 @@ impl Default for SessionRegistry {
     }
 }
 
+/// How often a replica's session counts are published to the others.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if self.cluster.instance().is_some() {
+            ctx.run_interval(PUBLISH_EVERY, |registry, _ctx| registry.publish_counts());
+        }
+    }
 }
 
 impl Handler<Register> for SessionRegistry {
@@ -211,9 +238,35 @@ impl Handler<Lookup> for SessionRegistry {
 }
 
 impl Handler<Admit> for SessionRegistry {
-    type Result = Result<Reservation, SessionLimit>;
+    type Result = ResponseFuture<Result<Reservation, SessionLimit>>;
 
+    /// This replica's limits first, with a slot reserved at once; then, on a replica of
+    /// several, the cluster's (the slot is given back if they refuse).
     fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
+        let principal = msg.principal.clone();
+        let local = self.admit_here(msg, ctx);
+        let (cluster, max) = (self.cluster.clone(), self.max_sessions);
+        let max_per_principal = self.max_per_principal;
+        Box::pin(async move {
+            let reservation = local?;
+            match cluster
+                .admit_session(&principal, max, max_per_principal)
+                .await
+            {
+                None => Ok(reservation),
+                Some(Full::Sessions) => Err(SessionLimit::Server(max)),
+                Some(Full::Principal) => Err(SessionLimit::Principal(max_per_principal)),
+            }
+        })
+    }
+}
+
+impl SessionRegistry {
+    fn admit_here(
+        &mut self,
+        msg: Admit,
+        ctx: &mut Context<Self>,
+    ) -> Result<Reservation, SessionLimit> {
         if self.sessions.len() + self.reserved.len() >= self.max_sessions {
             return Err(SessionLimit::Server(self.max_sessions));
         }
@@ -228,7 +281,8 @@ impl Handler<Admit> for SessionRegistry {
             return Err(SessionLimit::Principal(self.max_per_principal));
         }
         let id = self
-            .replica
+            .cluster
+            .instance()
             .map_or_else(SessionId::new, SessionId::owned_by);
         self.reserved.insert(id, msg.principal);
         Ok(Reservation {

@@ -21,7 +21,7 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use super::{Directory, Instance, REDIS_TIMEOUT};
+use super::{Directory, Instance, REDIS_TIMEOUT, sessions::SessionScripts, tokens::TokenScripts};
 use crate::config::ClusterSettings;
 
 /// How often the lease is renewed and the directory read back.
@@ -95,6 +95,9 @@ pub struct RedisLink {
     left_key: String,
     directory: Arc<Directory>,
     scripts: Arc<Scripts>,
+    tokens: Arc<TokenScripts>,
+    sessions: Arc<SessionScripts>,
+    prefix: String,
     /// Set once this replica left: the lease is no longer renewed.
     left: bool,
 }
@@ -114,6 +117,7 @@ pub fn start(
     instance: Instance,
     advertise: String,
     directory: Arc<Directory>,
+    changes: tokio::sync::mpsc::UnboundedSender<String>,
 ) -> Result<Addr<RedisLink>, LinkError> {
     let url = settings
         .redis_url()
@@ -134,6 +138,13 @@ pub fn start(
                 .set_max_delay(Duration::from_millis(500));
             // Lazy: connects on first use and reconnects after a loss, so a Redis that is down
             // at start is no reason not to start.
+            let channel = format!("{prefix}:changed");
+            actix::spawn(super::broadcast::listen(
+                client.clone(),
+                channel,
+                instance,
+                changes,
+            ));
             let connection = ConnectionManager::new_lazy_with_config(client, config)
                 .expect("a lazy connection manager without push settings builds");
             RedisLink {
@@ -149,6 +160,9 @@ pub fn start(
                     lookup: Script::new(LOOKUP),
                     leave: Script::new(LEAVE),
                 }),
+                tokens: Arc::default(),
+                sessions: Arc::default(),
+                prefix,
                 left: false,
             }
         },
@@ -156,6 +170,31 @@ pub fn start(
 }
 
 impl RedisLink {
+    /// A handle on the connection, for a call made in a future.
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    pub(super) fn token_scripts(&self) -> Arc<TokenScripts> {
+        self.tokens.clone()
+    }
+
+    pub(super) fn session_scripts(&self) -> Arc<SessionScripts> {
+        self.sessions.clone()
+    }
+
+    pub(super) fn leases_key(&self) -> String {
+        self.leases_key.clone()
+    }
+
+    pub(super) fn prefix(&self) -> String {
+        self.prefix.clone()
+    }
+
+    pub(super) fn instance(&self) -> Instance {
+        self.instance
+    }
+
     fn refresh(&mut self, ctx: &mut Context<Self>) {
         if self.left {
             return;

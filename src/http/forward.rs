@@ -15,9 +15,11 @@
 //! only says where each replica listens (`crate::cluster`). The replicas must reach one
 //! another (pods in Kubernetes, services in compose).
 //!
-//! A forwarded request carries [`FORWARDED_BY`], and is never forwarded again: an owner that
-//! no longer has the session answers 404 itself. The header grants nothing, so a client that
-//! sends it only stops its own request from being forwarded.
+//! A forwarded request carries [`FORWARDED_BY`] (signed with the cluster's secret), and is
+//! never forwarded again: an owner that no longer has the session answers 404 itself. The
+//! owner takes the client's address from it, so that an anonymous caller is the same
+//! principal through any replica. A client's own such header is dropped here and, unsigned,
+//! means nothing anywhere.
 
 use std::time::Duration;
 
@@ -33,11 +35,8 @@ use bytes::Bytes;
 use super::{ApiError, AppState};
 use crate::{
     actors::SessionId,
-    cluster::{Cluster, ForwardFailure, Instance, Peer},
+    cluster::{Cluster, FORWARDED_BY, ForwardFailure, Instance, Peer},
 };
-
-/// Set on a request one replica forwards to another: the forwarding replica's instance id.
-pub const FORWARDED_BY: &str = "mcp-forwarded-by";
 
 /// Time to connect to another replica: they are on one network, so a connection that takes
 /// longer is to a replica that is not there.
@@ -102,7 +101,12 @@ impl Forwarder {
     /// that was.
     pub fn owner_elsewhere(&self, request: &HttpRequest, id: &SessionId) -> Option<Instance> {
         let me = self.cluster.instance()?;
-        if request.headers().contains_key(FORWARDED_BY) {
+        let hop = request.headers().get(FORWARDED_BY);
+        if hop
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| self.cluster.forwarded(value))
+            .is_some()
+        {
             self.cluster.forwarded_in();
             return None;
         }
@@ -152,8 +156,11 @@ impl Forwarder {
                 outgoing = outgoing.header(name.as_str(), value.as_bytes());
             }
         }
-        if let Some(me) = self.cluster.instance() {
-            outgoing = outgoing.header(FORWARDED_BY, me.to_string());
+        // The client's address as this replica saw it: the owner's principal for an
+        // anonymous caller, and its per-address limits, must be the client's, not ours.
+        let client = request.peer_addr().map(|addr| addr.ip());
+        if let Some(hop) = self.cluster.hop(client) {
+            outgoing = outgoing.header(FORWARDED_BY, hop);
         }
         if let Some(body) = body {
             outgoing = outgoing.body(body);
