@@ -33,7 +33,9 @@
 //! actor, without locks.
 
 use std::{
+    cell::RefCell,
     collections::{BTreeMap, HashMap},
+    rc::Rc,
     sync::Weak,
     time::{Duration, Instant, SystemTime},
 };
@@ -113,6 +115,18 @@ struct CredentialState {
     last_used: Instant,
 }
 
+impl CredentialState {
+    /// Gives a call's turn back: the state counts as used until now.
+    fn leave(&mut self) {
+        self.turns.leave();
+        self.last_used = Instant::now();
+    }
+}
+
+/// A credential's state, shared by the gateway's map and the calls that hold or wait for one
+/// of its turns, so that a call looks it up once per try rather than at every step.
+type SharedState = Rc<RefCell<CredentialState>>;
+
 type PendingKey = (TokenKey, String);
 
 /// The callers of one GET (one token, one URL) waiting for a shared answer.
@@ -135,7 +149,7 @@ pub struct GitHubGateway {
     policy: LimitPolicy,
     max_in_flight: usize,
     max_queued: usize,
-    credentials: HashMap<TokenKey, CredentialState>,
+    credentials: HashMap<TokenKey, SharedState>,
     cache: EtagCache,
     /// GETs waiting for a turn or on the wire, with the callers waiting for their answer.
     pending: HashMap<PendingKey, Shared>,
@@ -166,25 +180,29 @@ impl GitHubGateway {
         })
     }
 
-    fn credential(&mut self, key: TokenKey) -> &mut CredentialState {
+    /// The credential's state (made if missing), used now. A call keeps it through one try:
+    /// [`GitHubGateway::forget_idle`] cannot drop it meanwhile, since from the call's
+    /// [`Turns::enter`] (right after this lookup, with no await between) to its
+    /// [`CredentialState::leave`] the state is busy.
+    fn credential(&mut self, key: TokenKey) -> SharedState {
         let (max, queued) = (self.max_in_flight, self.max_queued);
         let now = Instant::now();
-        let state = self
-            .credentials
-            .entry(key)
-            .or_insert_with(|| CredentialState {
+        let state = self.credentials.entry(key).or_insert_with(|| {
+            Rc::new(RefCell::new(CredentialState {
                 turns: Turns::new(max, queued),
                 limits: Limits::default(),
                 last_used: now,
-            });
-        state.last_used = now;
-        state
+            }))
+        });
+        state.borrow_mut().last_used = now;
+        state.clone()
     }
 
     /// Forgets the credentials idle for [`IDLE_FOR`] whose state holds nothing back. A call
     /// in flight or queued keeps its credential.
     fn forget_idle(&mut self, now: Instant, wall: SystemTime) {
         self.credentials.retain(|_, state| {
+            let state = state.borrow();
             state.turns.busy()
                 || now.duration_since(state.last_used) < IDLE_FOR
                 || state.limits.holds_back(now, wall)
@@ -236,6 +254,7 @@ impl Handler<Fetch> for GitHubGateway {
 
         let call = Call {
             key,
+            state: self.credential(key),
             principal,
             credential,
             request,
@@ -300,6 +319,7 @@ impl Handler<RateLimits> for GitHubGateway {
     fn handle(&mut self, _msg: RateLimits, _ctx: &mut Self::Context) -> Self::Result {
         let mut lowest = BTreeMap::new();
         for state in self.credentials.values() {
+            let state = state.borrow();
             for (name, resource) in [
                 ("core", RateResource::Core),
                 ("search", RateResource::Search),
@@ -320,7 +340,11 @@ impl Handler<Stats> for GitHubGateway {
     fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> GatewayStats {
         GatewayStats {
             credentials: self.credentials.len(),
-            waiting: self.credentials.values().map(|c| c.turns.waiting()).sum(),
+            waiting: self
+                .credentials
+                .values()
+                .map(|c| c.borrow().turns.waiting())
+                .sum(),
             ..self.stats
         }
     }
@@ -338,9 +362,15 @@ mod tests {
         for key in 1..=4 {
             gateway.credential(key);
         }
-        gateway.credential(2).turns.enter(&None).unwrap();
+        gateway
+            .credential(2)
+            .borrow_mut()
+            .turns
+            .enter(&None)
+            .unwrap();
         gateway
             .credential(3)
+            .borrow_mut()
             .limits
             .record_secondary(None, Instant::now(), &policy);
         let (now, wall) = (Instant::now(), SystemTime::now());
@@ -348,7 +378,7 @@ mod tests {
         assert_eq!(gateway.credentials.len(), 4, "none idle yet");
 
         let (later, wall_later) = (now + IDLE_FOR, wall + IDLE_FOR);
-        gateway.credential(4).last_used = later - Duration::from_secs(1);
+        gateway.credential(4).borrow_mut().last_used = later - Duration::from_secs(1);
         gateway.forget_idle(later, wall_later);
         let mut kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();
         kept.sort();
@@ -358,7 +388,7 @@ mod tests {
             "1 forgotten; 2 in flight, 3 struck lately, 4 used lately"
         );
 
-        gateway.credential(2).turns.leave();
+        gateway.credential(2).borrow_mut().turns.leave();
         // 25 minutes on: 3's back-off (60 s) ended more than its strikes are kept, 15 minutes.
         gateway.forget_idle(later + Duration::from_secs(600), wall_later);
         let kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();

@@ -20,7 +20,7 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey, Shared, abandoned_share, shared_answer,
+    GitHubGateway, PendingKey, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
@@ -74,6 +74,9 @@ enum Turn {
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
     pub(super) key: TokenKey,
+    /// The token's state, looked up when the call came and again before each retry (see
+    /// [`GitHubGateway::credential`]).
+    pub(super) state: SharedState,
     pub(super) principal: Principal,
     pub(super) credential: Credential,
     pub(super) request: ApiRequest,
@@ -122,7 +125,8 @@ impl GitHubGateway {
 
     /// Takes a turn on the call's token for it, or queues for one: see [`Turn`].
     fn take_turn(&mut self, mut call: Call) -> Turn {
-        let turn = match self.credential(call.key).turns.enter(&call.principal) {
+        let entered = call.state.borrow_mut().turns.enter(&call.principal);
+        let turn = match entered {
             Ok(turn) => turn,
             Err(Full(queued)) => {
                 self.stats.refused += 1;
@@ -173,7 +177,7 @@ impl GitHubGateway {
                     Waited::Answered(result, mut turn) => {
                         // The turn may have come as the answer did: it is then given back.
                         if turn.try_recv().is_ok() {
-                            act.credential(call.key).turns.leave();
+                            call.state.borrow_mut().leave();
                         }
                         act.stats.coalesced += 1;
                         let result = result.unwrap_or_else(|_| Err(abandoned_share()));
@@ -185,7 +189,7 @@ impl GitHubGateway {
                         if shared.on_turn {
                             // An identical call took a turn meanwhile (several may be in
                             // flight): it answers this one, which needs no turn of its own.
-                            act.credential(call.key).turns.leave();
+                            call.state.borrow_mut().leave();
                             act.stats.coalesced += 1;
                             let share = shared_answer(answer).into_actor(act);
                             Box::pin(share.map(|result, _, _| (call, Some(result))))
@@ -212,7 +216,7 @@ impl GitHubGateway {
         let admitted = if call.abandoned(shared) {
             Err(GitHubError::Abandoned)
         } else {
-            act.credential(call.key).limits.admit(
+            call.state.borrow_mut().limits.admit(
                 call.request.resource,
                 call.request.method.is_mutation(),
                 Instant::now(),
@@ -256,30 +260,35 @@ impl GitHubGateway {
                 };
                 // The turn is given back in both cases; a retry queues for another.
                 if let Some(backoff) = retry_in {
-                    act.credential(call.key).turns.leave();
+                    call.state.borrow_mut().leave();
                     log::debug!(
                         "GET {} failed; try {} in about {backoff:?}",
                         call.request.url,
                         call.tries + 1
                     );
-                    let retry: ResponseActFuture<Self, (Call, ApiResult)> = Box::pin(
-                        tokio::time::sleep(backoff)
-                            .into_actor(act)
-                            .then(move |(), act, _ctx| act.attempt(call)),
-                    );
+                    let retry: ResponseActFuture<Self, (Call, ApiResult)> =
+                        Box::pin(tokio::time::sleep(backoff).into_actor(act).then(
+                            move |(), act, _ctx| {
+                                // Holding no turn meanwhile, the state may have been
+                                // forgotten: looked up again.
+                                call.state = act.credential(call.key);
+                                act.attempt(call)
+                            },
+                        ));
                     return retry;
                 }
-                let result = act.settle(call.key, &call.request, attempt);
+                let result = act.settle(&call, attempt);
                 // Given back only now, so the next call for this token is admitted against
                 // the budget this answer reported.
-                act.credential(call.key).turns.leave();
+                call.state.borrow_mut().leave();
                 Box::pin(fut::ready((call, result)))
             }),
         )
     }
 
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
-    fn settle(&mut self, key: TokenKey, request: &ApiRequest, attempt: Attempt) -> ApiResult {
+    fn settle(&mut self, call: &Call, attempt: Attempt) -> ApiResult {
+        let (key, request) = (call.key, &call.request);
         let raw = match attempt {
             Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
             Attempt::Refused(err) => {
@@ -299,7 +308,8 @@ impl GitHubGateway {
         };
         self.metrics.github_status(raw.status);
         let policy = self.policy.clone();
-        let limits = &mut self.credential(key).limits;
+        let mut state = call.state.borrow_mut();
+        let limits = &mut state.limits;
         if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
             limits.record_budget(raw.resource.unwrap_or(request.resource), remaining, reset);
         }
