@@ -26,7 +26,8 @@
 //! not grow with the tokens ever seen.
 //!
 //! Layout: this file holds the actor, its state and messages; [`call`] one call's way through
-//! it (turn, admission, tries, booking); [`turns`] the fair per-token queue.
+//! it (turn, admission, tries, booking); [`turns`] the fair per-token queue; [`pending`] the
+//! key of a GET callers wait on, hashed once per call.
 //!
 //! The handler's future runs in the actor's context, so other calls keep flowing while one
 //! waits for GitHub; the bookkeeping (budgets, cache, waiters) happens between awaits, on the
@@ -57,10 +58,12 @@ use crate::{
 
 mod call;
 mod gate;
+mod pending;
 mod turns;
 
 use call::Call;
 use gate::Gated;
+use pending::{PendingKey, PendingKeys, PendingMap};
 use turns::{Principal, Turns};
 
 /// How long a credential's state is kept after its last call, when it holds nothing back.
@@ -127,8 +130,6 @@ impl CredentialState {
 /// of its turns, so that a call looks it up once per try rather than at every step.
 type SharedState = Rc<RefCell<CredentialState>>;
 
-type PendingKey = (TokenKey, String);
-
 /// The callers of one GET (one token, one URL) waiting for a shared answer.
 #[derive(Debug, Default)]
 struct Shared {
@@ -152,7 +153,8 @@ pub struct GitHubGateway {
     credentials: HashMap<TokenKey, SharedState>,
     cache: EtagCache,
     /// GETs waiting for a turn or on the wire, with the callers waiting for their answer.
-    pending: HashMap<PendingKey, Shared>,
+    pending: PendingMap<Shared>,
+    pending_keys: PendingKeys,
     stats: GatewayStats,
     metrics: Metrics,
 }
@@ -174,7 +176,8 @@ impl GitHubGateway {
             max_queued: settings.max_queued_per_principal,
             credentials: HashMap::new(),
             cache: EtagCache::new(settings.cache_max_entries, settings.cache_max_bytes),
-            pending: HashMap::new(),
+            pending: PendingMap::default(),
+            pending_keys: PendingKeys::default(),
             stats: GatewayStats::default(),
             metrics,
         })
@@ -234,7 +237,8 @@ impl Handler<Fetch> for GitHubGateway {
         // An identical GET that answers this caller without putting it behind another
         // principal's queue: wait for its answer instead.
         let principal = credential.principal().cloned();
-        let pending_key = (request.method == Method::Get).then(|| (key, request.url.clone()));
+        let pending_key =
+            (request.method == Method::Get).then(|| self.pending_keys.key(key, &request.url));
         if let Some(pending_key) = &pending_key {
             match self.pending.get_mut(pending_key) {
                 Some(shared) if shared.on_turn || shared.queued.contains(&principal) => {

@@ -11,7 +11,6 @@
 //! [`take_turn`]: GitHubGateway::take_turn
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Weak},
     time::{Instant, SystemTime},
 };
@@ -20,7 +19,7 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey, Shared, SharedState, abandoned_share, shared_answer,
+    GitHubGateway, PendingKey, PendingMap, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
@@ -50,10 +49,7 @@ enum Waited {
 
 /// The key's entry, made if missing (it is made when the first call for a key arrives, so
 /// this looks up without copying the key).
-fn shared_mut<'a>(
-    pending: &'a mut HashMap<PendingKey, Shared>,
-    key: &PendingKey,
-) -> &'a mut Shared {
+fn shared_mut<'a>(pending: &'a mut PendingMap<Shared>, key: &PendingKey) -> &'a mut Shared {
     if !pending.contains_key(key) {
         pending.insert(key.clone(), Shared::default());
     }
@@ -92,7 +88,7 @@ pub(super) struct Call {
 
 impl Call {
     /// Whether callers of the identical GET wait for this one's answer.
-    fn shared(&self, pending: &HashMap<PendingKey, Shared>) -> bool {
+    fn shared(&self, pending: &PendingMap<Shared>) -> bool {
         self.pending
             .as_ref()
             .and_then(|key| pending.get(key))

@@ -1,0 +1,97 @@
+//! The key of a GET in the gateway's pending map: its token and URL, hashed once when the
+//! call comes rather than at each of the map's several lookups of one call.
+//!
+//! The hash is SipHash with random keys, as a standard `HashMap`'s: the URL holds
+//! client-chosen owner and repository names, so a hash they could predict would let a client
+//! fill one bucket. The map itself only passes the stored hash through ([`Prehashed`]).
+
+use std::{
+    collections::HashMap,
+    hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState},
+};
+
+use crate::github::request::TokenKey;
+
+/// One GET: its token and URL, with their hash.
+#[derive(Debug, Clone)]
+pub(super) struct PendingKey {
+    hash: u64,
+    token: TokenKey,
+    url: String,
+}
+
+impl PartialEq for PendingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.token == other.token && self.url == other.url
+    }
+}
+
+impl Eq for PendingKey {}
+
+impl Hash for PendingKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Makes [`PendingKey`]s, all with the same random SipHash keys.
+#[derive(Debug, Default)]
+pub(super) struct PendingKeys(RandomState);
+
+impl PendingKeys {
+    pub(super) fn key(&self, token: TokenKey, url: &str) -> PendingKey {
+        PendingKey {
+            hash: self.0.hash_one((token, url)),
+            token,
+            url: url.to_owned(),
+        }
+    }
+}
+
+/// Passes a [`PendingKey`]'s hash through.
+#[derive(Debug, Default)]
+pub(super) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `PendingKey`); this keeps any other input hashed too.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+/// A map keyed by [`PendingKey`]s.
+pub(super) type PendingMap<V> = HashMap<PendingKey, V, BuildHasherDefault<Prehashed>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_find_their_entries_and_only_theirs() {
+        let keys = PendingKeys::default();
+        let mut map = PendingMap::default();
+        map.insert(keys.key(1, "/repos/a/b/issues"), 1);
+        map.insert(keys.key(2, "/repos/a/b/issues"), 2);
+        map.insert(keys.key(1, "/repos/a/c/issues"), 3);
+        assert_eq!(map.get(&keys.key(1, "/repos/a/b/issues")), Some(&1));
+        assert_eq!(map.get(&keys.key(2, "/repos/a/b/issues")), Some(&2));
+        assert_eq!(map.get(&keys.key(1, "/repos/a/c/issues")), Some(&3));
+        assert_eq!(map.get(&keys.key(2, "/repos/a/c/issues")), None);
+        let other = PendingKeys::default();
+        assert_ne!(
+            keys.key(1, "/x").hash,
+            other.key(1, "/x").hash,
+            "random SipHash keys per gateway"
+        );
+    }
+}
