@@ -26,8 +26,8 @@
 //! not grow with the tokens ever seen.
 //!
 //! Layout: this file holds the actor, its state and messages; [`call`] one call's way through
-//! it (turn, admission, tries, booking); [`turns`] the fair per-token queue; [`pending`] the
-//! key of a GET callers wait on, hashed once per call.
+//! it (turn, admission, tries, booking); [`turns`] the fair per-token queue.
+//! A GET's key in the pending map and the cache is hashed once per call ([`get_key`]).
 //!
 //! The handler's future runs in the actor's context, so other calls keep flowing while one
 //! waits for GitHub; the bookkeeping (budgets, cache, waiters) happens between awaits, on the
@@ -49,6 +49,7 @@ use crate::{
     github::{
         cache::EtagCache,
         error::{GitHubError, RateResource},
+        get_key::{GetKey, GetKeyMap, GetKeys},
         limits::{LimitPolicy, Limits},
         request::{ApiRequest, ApiResult, Credential, Method, TokenKey},
         transport::{BuildError, Moves, Transport},
@@ -58,12 +59,10 @@ use crate::{
 
 mod call;
 mod gate;
-mod pending;
 mod turns;
 
 use call::Call;
 use gate::Gated;
-use pending::{PendingKey, PendingKeys, PendingMap};
 use turns::{Principal, Turns};
 
 /// How long a credential's state is kept after its last call, when it holds nothing back.
@@ -153,8 +152,8 @@ pub struct GitHubGateway {
     credentials: HashMap<TokenKey, SharedState>,
     cache: EtagCache,
     /// GETs waiting for a turn or on the wire, with the callers waiting for their answer.
-    pending: PendingMap<Shared>,
-    pending_keys: PendingKeys,
+    pending: GetKeyMap<Shared>,
+    get_keys: GetKeys,
     stats: GatewayStats,
     metrics: Metrics,
 }
@@ -176,8 +175,8 @@ impl GitHubGateway {
             max_queued: settings.max_queued_per_principal,
             credentials: HashMap::new(),
             cache: EtagCache::new(settings.cache_max_entries, settings.cache_max_bytes),
-            pending: PendingMap::default(),
-            pending_keys: PendingKeys::default(),
+            pending: GetKeyMap::default(),
+            get_keys: GetKeys::default(),
             stats: GatewayStats::default(),
             metrics,
         })
@@ -238,7 +237,7 @@ impl Handler<Fetch> for GitHubGateway {
         // principal's queue: wait for its answer instead.
         let principal = credential.principal().cloned();
         let pending_key =
-            (request.method == Method::Get).then(|| self.pending_keys.key(key, &request.url));
+            (request.method == Method::Get).then(|| self.get_keys.key(key, &request.url));
         if let Some(pending_key) = &pending_key {
             match self.pending.get_mut(pending_key) {
                 Some(shared) if shared.on_turn || shared.queued.contains(&principal) => {
@@ -284,7 +283,7 @@ impl GitHubGateway {
     /// Once a GET call is done: the call that held the key's turn answers every waiter; any
     /// other leaves the key to the calls still waiting, or forgets it when none is left (a
     /// call refused before it queued).
-    fn release(&mut self, pending_key: &PendingKey, sender: bool, result: &ApiResult) {
+    fn release(&mut self, pending_key: &GetKey, sender: bool, result: &ApiResult) {
         if sender {
             for waiter in self
                 .pending

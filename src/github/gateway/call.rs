@@ -19,13 +19,14 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey, PendingMap, Shared, SharedState, abandoned_share, shared_answer,
+    GitHubGateway, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
     error::GitHubError,
+    get_key::{GetKey, GetKeyMap},
     limits::REJECTED_TOKEN_HOLD,
-    request::{ApiRequest, ApiResponse, ApiResult, Credential, Method, TokenKey},
+    request::{ApiRequest, ApiResponse, ApiResult, Credential, TokenKey},
     transport::{Classified, Raw},
 };
 
@@ -49,7 +50,7 @@ enum Waited {
 
 /// The key's entry, made if missing (it is made when the first call for a key arrives, so
 /// this looks up without copying the key).
-fn shared_mut<'a>(pending: &'a mut PendingMap<Shared>, key: &PendingKey) -> &'a mut Shared {
+fn shared_mut<'a>(pending: &'a mut GetKeyMap<Shared>, key: &GetKey) -> &'a mut Shared {
     if !pending.contains_key(key) {
         pending.insert(key.clone(), Shared::default());
     }
@@ -77,8 +78,9 @@ pub(super) struct Call {
     pub(super) credential: Credential,
     pub(super) request: ApiRequest,
     pub(super) caller: Weak<()>,
-    /// For a GET: where callers of the identical GET wait for this one's answer.
-    pub(super) pending: Option<PendingKey>,
+    /// For a GET: where callers of the identical GET wait for this one's answer, and its
+    /// answer's key in the cache.
+    pub(super) pending: Option<GetKey>,
     /// Whether this call holds its key's turn (see [`Shared::on_turn`]) and so answers the
     /// key's waiters. Kept through its tries.
     pub(super) sender: bool,
@@ -88,7 +90,7 @@ pub(super) struct Call {
 
 impl Call {
     /// Whether callers of the identical GET wait for this one's answer.
-    fn shared(&self, pending: &PendingMap<Shared>) -> bool {
+    fn shared(&self, pending: &GetKeyMap<Shared>) -> bool {
         self.pending
             .as_ref()
             .and_then(|key| pending.get(key))
@@ -220,9 +222,7 @@ impl GitHubGateway {
                 &policy,
             )
         };
-        let etag = (call.request.method == Method::Get)
-            .then(|| act.cache.etag(call.key, &call.request.url))
-            .flatten();
+        let etag = call.pending.as_ref().and_then(|key| act.cache.etag(key));
         let transport = act.transport.clone();
         Box::pin(
             async move {
@@ -284,7 +284,7 @@ impl GitHubGateway {
 
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
     fn settle(&mut self, call: &Call, attempt: Attempt) -> ApiResult {
-        let (key, request) = (call.key, &call.request);
+        let request = &call.request;
         let raw = match attempt {
             Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
             Attempt::Refused(err) => {
@@ -314,25 +314,26 @@ impl GitHubGateway {
             Classified::Fresh(response) => {
                 limits.record_success();
                 let response = Arc::new(response);
-                if let (Method::Get, Some(etag)) = (request.method, etag) {
-                    self.cache.insert(
-                        key,
-                        &request.url,
-                        etag,
-                        request.repo.clone(),
-                        response.clone(),
-                    );
+                if let (Some(key), Some(etag)) = (&call.pending, etag) {
+                    self.cache
+                        .insert(key, etag, request.repo.clone(), response.clone());
                 }
                 Ok(response)
             }
             Classified::NotModified => {
                 limits.record_success();
                 self.stats.not_modified += 1;
-                let cached = self.cache.revalidated(key, &request.url).ok_or_else(|| {
-                    GitHubError::Unexpected {
-                        status: 304,
-                        message: "Not Modified for an answer that is no longer cached".into(),
-                    }
+                // A GET's key was made when it came; any other call (sent without
+                // `If-None-Match`: a 304 is not expected) is looked up by its URL, as a GET.
+                let cached = match &call.pending {
+                    Some(key) => self.cache.revalidated(key),
+                    None => self
+                        .cache
+                        .revalidated(&self.get_keys.key(call.key, &request.url)),
+                };
+                let cached = cached.ok_or_else(|| GitHubError::Unexpected {
+                    status: 304,
+                    message: "Not Modified for an answer that is no longer cached".into(),
                 })?;
                 Ok(Arc::new(ApiResponse {
                     revalidated: true,
