@@ -9,16 +9,18 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState},
+    rc::Rc,
 };
 
 use crate::github::request::TokenKey;
 
-/// One GET: its token and URL, with their hash.
+/// One GET: its token and URL, with their hash. A copy shares the URL (the pending map,
+/// the call and the cache each hold one).
 #[derive(Debug, Clone)]
 pub struct GetKey {
     hash: u64,
     token: TokenKey,
-    url: String,
+    url: Rc<str>,
 }
 
 impl PartialEq for GetKey {
@@ -50,7 +52,7 @@ impl GetKeys {
         GetKey {
             hash: self.0.hash_one((token, url)),
             token,
-            url: url.to_owned(),
+            url: url.into(),
         }
     }
 }
