@@ -7,14 +7,15 @@
 //! drops the cached reads of that repository, on every credential, because GitHub may serve a
 //! stale list for a moment after a change and the next read must see ours.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
+use std::{collections::BTreeMap, sync::Arc};
+
+use super::{
+    get_key::{GetKey, GetKeyMap},
+    request::ApiResponse,
 };
 
-use super::request::{ApiResponse, TokenKey};
-
-type Key = (TokenKey, String);
+/// A GET's token and URL, hashed once by the gateway for all its lookups.
+type Key = GetKey;
 
 #[derive(Debug)]
 struct Entry {
@@ -26,7 +27,7 @@ struct Entry {
 
 #[derive(Debug)]
 pub struct EtagCache {
-    entries: HashMap<Key, Entry>,
+    entries: GetKeyMap<Entry>,
     /// Last use → key, oldest first.
     recency: BTreeMap<u64, Key>,
     tick: u64,
@@ -38,7 +39,7 @@ pub struct EtagCache {
 impl EtagCache {
     pub fn new(max_entries: usize, max_bytes: usize) -> Self {
         EtagCache {
-            entries: HashMap::new(),
+            entries: GetKeyMap::default(),
             recency: BTreeMap::new(),
             tick: 0,
             bytes: 0,
@@ -48,36 +49,34 @@ impl EtagCache {
     }
 
     /// The ETag to send as `If-None-Match` for this read, if it was cached.
-    pub fn etag(&self, credential: TokenKey, url: &str) -> Option<String> {
-        self.entries
-            .get(&(credential, url.to_string()))
-            .map(|entry| entry.etag.clone())
+    pub fn etag(&self, key: &Key) -> Option<String> {
+        self.entries.get(key).map(|entry| entry.etag.clone())
     }
 
     /// The cached answer, after GitHub said it has not changed.
-    pub fn revalidated(&mut self, credential: TokenKey, url: &str) -> Option<Arc<ApiResponse>> {
-        let key = (credential, url.to_string());
-        let entry = self.entries.get_mut(&key)?;
-        self.recency.remove(&entry.tick);
+    pub fn revalidated(&mut self, key: &Key) -> Option<Arc<ApiResponse>> {
+        let entry = self.entries.get_mut(key)?;
+        // The key filed under the entry's last use is filed under this one: no copy.
+        let filed = self.recency.remove(&entry.tick);
         self.tick += 1;
         entry.tick = self.tick;
-        self.recency.insert(self.tick, key);
+        self.recency
+            .insert(self.tick, filed.unwrap_or_else(|| key.clone()));
         Some(entry.response.clone())
     }
 
     pub fn insert(
         &mut self,
-        credential: TokenKey,
-        url: &str,
+        key: &Key,
         etag: String,
         repo: Option<String>,
         response: Arc<ApiResponse>,
     ) {
-        let size = response.body.len() + url.len();
+        let size = response.body.len() + key.url().len();
         if size > self.max_bytes || self.max_entries == 0 {
             return;
         }
-        let key = (credential, url.to_string());
+        let key = key.clone();
         self.remove(&key);
         self.tick += 1;
         self.bytes += size;
@@ -123,7 +122,7 @@ impl EtagCache {
     fn remove(&mut self, key: &Key) {
         if let Some(entry) = self.entries.remove(key) {
             self.recency.remove(&entry.tick);
-            self.bytes -= entry.response.body.len() + key.1.len();
+            self.bytes -= entry.response.body.len() + key.url().len();
         }
     }
 }
@@ -131,7 +130,7 @@ impl EtagCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::github::request::Links;
+    use crate::github::{get_key::GetKeys, request::Links};
 
     fn response(body: &str) -> Arc<ApiResponse> {
         Arc::new(ApiResponse {
@@ -145,41 +144,63 @@ mod tests {
 
     #[test]
     fn evicts_the_least_recently_used_beyond_the_entry_bound() {
+        let k = GetKeys::default();
         let mut cache = EtagCache::new(2, 1 << 20);
-        cache.insert(1, "a", "\"1\"".into(), None, response("[]"));
-        cache.insert(1, "b", "\"2\"".into(), None, response("[]"));
-        assert!(cache.revalidated(1, "a").is_some()); // a is now the most recent
-        cache.insert(1, "c", "\"3\"".into(), None, response("[]"));
-        assert_eq!(cache.etag(1, "b"), None);
-        assert_eq!(cache.etag(1, "a").as_deref(), Some("\"1\""));
+        cache.insert(&k.key(1, "a"), "\"1\"".into(), None, response("[]"));
+        cache.insert(&k.key(1, "b"), "\"2\"".into(), None, response("[]"));
+        assert!(cache.revalidated(&k.key(1, "a")).is_some()); // a is now the most recent
+        cache.insert(&k.key(1, "c"), "\"3\"".into(), None, response("[]"));
+        assert_eq!(cache.etag(&k.key(1, "b")), None);
+        assert_eq!(cache.etag(&k.key(1, "a")).as_deref(), Some("\"1\""));
         assert_eq!(cache.len(), 2);
     }
 
     #[test]
     fn bounds_bytes_and_keeps_credentials_apart() {
+        let k = GetKeys::default();
         let mut cache = EtagCache::new(100, 30);
-        cache.insert(1, "u", "e".into(), None, response("0123456789"));
-        assert_eq!(cache.etag(2, "u"), None);
-        cache.insert(2, "u", "e".into(), None, response("0123456789"));
-        cache.insert(3, "u", "e".into(), None, response("0123456789"));
+        cache.insert(&k.key(1, "u"), "e".into(), None, response("0123456789"));
+        assert_eq!(cache.etag(&k.key(2, "u")), None);
+        cache.insert(&k.key(2, "u"), "e".into(), None, response("0123456789"));
+        cache.insert(&k.key(3, "u"), "e".into(), None, response("0123456789"));
         assert_eq!(
-            cache.etag(1, "u"),
+            cache.etag(&k.key(1, "u")),
             None,
             "oldest evicted to stay under 30 bytes"
         );
         assert_eq!(cache.len(), 2);
-        cache.insert(4, "u", "e".into(), None, response(&"x".repeat(64)));
-        assert_eq!(cache.etag(4, "u"), None, "larger than the whole cache");
+        cache.insert(&k.key(4, "u"), "e".into(), None, response(&"x".repeat(64)));
+        assert_eq!(
+            cache.etag(&k.key(4, "u")),
+            None,
+            "larger than the whole cache"
+        );
     }
 
     #[test]
     fn a_mutation_drops_its_repository_only() {
+        let k = GetKeys::default();
         let mut cache = EtagCache::new(10, 1 << 20);
-        cache.insert(1, "x", "e".into(), Some("o/r".into()), response("1"));
-        cache.insert(2, "y", "e".into(), Some("o/r".into()), response("1"));
-        cache.insert(1, "z", "e".into(), Some("o/other".into()), response("1"));
+        cache.insert(
+            &k.key(1, "x"),
+            "e".into(),
+            Some("o/r".into()),
+            response("1"),
+        );
+        cache.insert(
+            &k.key(2, "y"),
+            "e".into(),
+            Some("o/r".into()),
+            response("1"),
+        );
+        cache.insert(
+            &k.key(1, "z"),
+            "e".into(),
+            Some("o/other".into()),
+            response("1"),
+        );
         cache.invalidate_repo("o/r");
         assert_eq!(cache.len(), 1);
-        assert!(cache.etag(1, "z").is_some());
+        assert!(cache.etag(&k.key(1, "z")).is_some());
     }
 }

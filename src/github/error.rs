@@ -13,7 +13,7 @@ use std::{
 use crate::time::clock_utc;
 
 /// Which primary rate limit a request counts against (GitHub's `x-ratelimit-resource`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RateResource {
     Core,
     Search,

@@ -27,13 +27,16 @@
 //!
 //! Layout: this file holds the actor, its state and messages; [`call`] one call's way through
 //! it (turn, admission, tries, booking); [`turns`] the fair per-token queue.
+//! A GET's key in the pending map and the cache is hashed once per call ([`get_key`]).
 //!
 //! The handler's future runs in the actor's context, so other calls keep flowing while one
 //! waits for GitHub; the bookkeeping (budgets, cache, waiters) happens between awaits, on the
 //! actor, without locks.
 
 use std::{
+    cell::RefCell,
     collections::{BTreeMap, HashMap},
+    rc::Rc,
     sync::Weak,
     time::{Duration, Instant, SystemTime},
 };
@@ -46,6 +49,7 @@ use crate::{
     github::{
         cache::EtagCache,
         error::{GitHubError, RateResource},
+        get_key::{GetKey, GetKeyMap, GetKeys},
         limits::{LimitPolicy, Limits},
         request::{ApiRequest, ApiResult, Credential, Method, TokenKey},
         transport::{BuildError, Moves, Transport},
@@ -113,7 +117,17 @@ struct CredentialState {
     last_used: Instant,
 }
 
-type PendingKey = (TokenKey, String);
+impl CredentialState {
+    /// Gives a call's turn back: the state counts as used until now.
+    fn leave(&mut self) {
+        self.turns.leave();
+        self.last_used = Instant::now();
+    }
+}
+
+/// A credential's state, shared by the gateway's map and the calls that hold or wait for one
+/// of its turns, so that a call looks it up once per try rather than at every step.
+type SharedState = Rc<RefCell<CredentialState>>;
 
 /// The callers of one GET (one token, one URL) waiting for a shared answer.
 #[derive(Debug, Default)]
@@ -135,10 +149,11 @@ pub struct GitHubGateway {
     policy: LimitPolicy,
     max_in_flight: usize,
     max_queued: usize,
-    credentials: HashMap<TokenKey, CredentialState>,
+    credentials: HashMap<TokenKey, SharedState>,
     cache: EtagCache,
     /// GETs waiting for a turn or on the wire, with the callers waiting for their answer.
-    pending: HashMap<PendingKey, Shared>,
+    pending: GetKeyMap<Shared>,
+    get_keys: GetKeys,
     stats: GatewayStats,
     metrics: Metrics,
 }
@@ -160,31 +175,36 @@ impl GitHubGateway {
             max_queued: settings.max_queued_per_principal,
             credentials: HashMap::new(),
             cache: EtagCache::new(settings.cache_max_entries, settings.cache_max_bytes),
-            pending: HashMap::new(),
+            pending: GetKeyMap::default(),
+            get_keys: GetKeys::default(),
             stats: GatewayStats::default(),
             metrics,
         })
     }
 
-    fn credential(&mut self, key: TokenKey) -> &mut CredentialState {
+    /// The credential's state (made if missing), used now. A call keeps it through one try:
+    /// [`GitHubGateway::forget_idle`] cannot drop it meanwhile, since from the call's
+    /// [`Turns::enter`] (right after this lookup, with no await between) to its
+    /// [`CredentialState::leave`] the state is busy.
+    fn credential(&mut self, key: TokenKey) -> SharedState {
         let (max, queued) = (self.max_in_flight, self.max_queued);
         let now = Instant::now();
-        let state = self
-            .credentials
-            .entry(key)
-            .or_insert_with(|| CredentialState {
+        let state = self.credentials.entry(key).or_insert_with(|| {
+            Rc::new(RefCell::new(CredentialState {
                 turns: Turns::new(max, queued),
                 limits: Limits::default(),
                 last_used: now,
-            });
-        state.last_used = now;
-        state
+            }))
+        });
+        state.borrow_mut().last_used = now;
+        state.clone()
     }
 
     /// Forgets the credentials idle for [`IDLE_FOR`] whose state holds nothing back. A call
     /// in flight or queued keeps its credential.
     fn forget_idle(&mut self, now: Instant, wall: SystemTime) {
         self.credentials.retain(|_, state| {
+            let state = state.borrow();
             state.turns.busy()
                 || now.duration_since(state.last_used) < IDLE_FOR
                 || state.limits.holds_back(now, wall)
@@ -216,7 +236,8 @@ impl Handler<Fetch> for GitHubGateway {
         // An identical GET that answers this caller without putting it behind another
         // principal's queue: wait for its answer instead.
         let principal = credential.principal().cloned();
-        let pending_key = (request.method == Method::Get).then(|| (key, request.url.clone()));
+        let pending_key =
+            (request.method == Method::Get).then(|| self.get_keys.key(key, &request.url));
         if let Some(pending_key) = &pending_key {
             match self.pending.get_mut(pending_key) {
                 Some(shared) if shared.on_turn || shared.queued.contains(&principal) => {
@@ -236,6 +257,7 @@ impl Handler<Fetch> for GitHubGateway {
 
         let call = Call {
             key,
+            state: self.credential(key),
             principal,
             credential,
             request,
@@ -261,7 +283,7 @@ impl GitHubGateway {
     /// Once a GET call is done: the call that held the key's turn answers every waiter; any
     /// other leaves the key to the calls still waiting, or forgets it when none is left (a
     /// call refused before it queued).
-    fn release(&mut self, pending_key: &PendingKey, sender: bool, result: &ApiResult) {
+    fn release(&mut self, pending_key: &GetKey, sender: bool, result: &ApiResult) {
         if sender {
             for waiter in self
                 .pending
@@ -300,6 +322,7 @@ impl Handler<RateLimits> for GitHubGateway {
     fn handle(&mut self, _msg: RateLimits, _ctx: &mut Self::Context) -> Self::Result {
         let mut lowest = BTreeMap::new();
         for state in self.credentials.values() {
+            let state = state.borrow();
             for (name, resource) in [
                 ("core", RateResource::Core),
                 ("search", RateResource::Search),
@@ -320,7 +343,11 @@ impl Handler<Stats> for GitHubGateway {
     fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> GatewayStats {
         GatewayStats {
             credentials: self.credentials.len(),
-            waiting: self.credentials.values().map(|c| c.turns.waiting()).sum(),
+            waiting: self
+                .credentials
+                .values()
+                .map(|c| c.borrow().turns.waiting())
+                .sum(),
             ..self.stats
         }
     }
@@ -338,9 +365,15 @@ mod tests {
         for key in 1..=4 {
             gateway.credential(key);
         }
-        gateway.credential(2).turns.enter(&None).unwrap();
+        gateway
+            .credential(2)
+            .borrow_mut()
+            .turns
+            .enter(&None)
+            .unwrap();
         gateway
             .credential(3)
+            .borrow_mut()
             .limits
             .record_secondary(None, Instant::now(), &policy);
         let (now, wall) = (Instant::now(), SystemTime::now());
@@ -348,7 +381,7 @@ mod tests {
         assert_eq!(gateway.credentials.len(), 4, "none idle yet");
 
         let (later, wall_later) = (now + IDLE_FOR, wall + IDLE_FOR);
-        gateway.credential(4).last_used = later - Duration::from_secs(1);
+        gateway.credential(4).borrow_mut().last_used = later - Duration::from_secs(1);
         gateway.forget_idle(later, wall_later);
         let mut kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();
         kept.sort();
@@ -358,7 +391,7 @@ mod tests {
             "1 forgotten; 2 in flight, 3 struck lately, 4 used lately"
         );
 
-        gateway.credential(2).turns.leave();
+        gateway.credential(2).borrow_mut().turns.leave();
         // 25 minutes on: 3's back-off (60 s) ended more than its strikes are kept, 15 minutes.
         gateway.forget_idle(later + Duration::from_secs(600), wall_later);
         let kept: Vec<TokenKey> = gateway.credentials.keys().copied().collect();

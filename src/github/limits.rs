@@ -7,7 +7,7 @@
 //! reject. Pure state with the clock passed in, so the rules are unit-tested without sleeping.
 
 use std::{
-    collections::HashMap,
+    collections::BTreeMap,
     time::{Duration, Instant, SystemTime},
 };
 
@@ -41,7 +41,9 @@ struct Budget {
 
 #[derive(Debug, Default)]
 pub struct Limits {
-    budgets: HashMap<RateResource, Budget>,
+    /// A `BTreeMap`: with two resources, a lookup is a compare or two, where a `HashMap`
+    /// ran SipHash on every admission and every answer.
+    budgets: BTreeMap<RateResource, Budget>,
     backoff_until: Option<Instant>,
     /// Secondary limits in a row, for the growing back-off.
     strikes: u32,

@@ -11,7 +11,6 @@
 //! [`take_turn`]: GitHubGateway::take_turn
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Weak},
     time::{Instant, SystemTime},
 };
@@ -20,13 +19,14 @@ use actix::{fut, prelude::*};
 use tokio::sync::oneshot;
 
 use super::{
-    GitHubGateway, PendingKey, Shared, abandoned_share, shared_answer,
+    GitHubGateway, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
 use crate::github::{
     error::GitHubError,
+    get_key::{GetKey, GetKeyMap},
     limits::REJECTED_TOKEN_HOLD,
-    request::{ApiRequest, ApiResponse, ApiResult, Credential, Method, TokenKey},
+    request::{ApiRequest, ApiResponse, ApiResult, Credential, TokenKey},
     transport::{Classified, Raw},
 };
 
@@ -50,10 +50,7 @@ enum Waited {
 
 /// The key's entry, made if missing (it is made when the first call for a key arrives, so
 /// this looks up without copying the key).
-fn shared_mut<'a>(
-    pending: &'a mut HashMap<PendingKey, Shared>,
-    key: &PendingKey,
-) -> &'a mut Shared {
+fn shared_mut<'a>(pending: &'a mut GetKeyMap<Shared>, key: &GetKey) -> &'a mut Shared {
     if !pending.contains_key(key) {
         pending.insert(key.clone(), Shared::default());
     }
@@ -74,12 +71,16 @@ enum Turn {
 /// One call, carried through its turns and tries.
 pub(super) struct Call {
     pub(super) key: TokenKey,
+    /// The token's state, looked up when the call came and again before each retry (see
+    /// [`GitHubGateway::credential`]).
+    pub(super) state: SharedState,
     pub(super) principal: Principal,
     pub(super) credential: Credential,
     pub(super) request: ApiRequest,
     pub(super) caller: Weak<()>,
-    /// For a GET: where callers of the identical GET wait for this one's answer.
-    pub(super) pending: Option<PendingKey>,
+    /// For a GET: where callers of the identical GET wait for this one's answer, and its
+    /// answer's key in the cache.
+    pub(super) pending: Option<GetKey>,
     /// Whether this call holds its key's turn (see [`Shared::on_turn`]) and so answers the
     /// key's waiters. Kept through its tries.
     pub(super) sender: bool,
@@ -89,7 +90,7 @@ pub(super) struct Call {
 
 impl Call {
     /// Whether callers of the identical GET wait for this one's answer.
-    fn shared(&self, pending: &HashMap<PendingKey, Shared>) -> bool {
+    fn shared(&self, pending: &GetKeyMap<Shared>) -> bool {
         self.pending
             .as_ref()
             .and_then(|key| pending.get(key))
@@ -122,7 +123,8 @@ impl GitHubGateway {
 
     /// Takes a turn on the call's token for it, or queues for one: see [`Turn`].
     fn take_turn(&mut self, mut call: Call) -> Turn {
-        let turn = match self.credential(call.key).turns.enter(&call.principal) {
+        let entered = call.state.borrow_mut().turns.enter(&call.principal);
+        let turn = match entered {
             Ok(turn) => turn,
             Err(Full(queued)) => {
                 self.stats.refused += 1;
@@ -173,7 +175,7 @@ impl GitHubGateway {
                     Waited::Answered(result, mut turn) => {
                         // The turn may have come as the answer did: it is then given back.
                         if turn.try_recv().is_ok() {
-                            act.credential(call.key).turns.leave();
+                            call.state.borrow_mut().leave();
                         }
                         act.stats.coalesced += 1;
                         let result = result.unwrap_or_else(|_| Err(abandoned_share()));
@@ -185,7 +187,7 @@ impl GitHubGateway {
                         if shared.on_turn {
                             // An identical call took a turn meanwhile (several may be in
                             // flight): it answers this one, which needs no turn of its own.
-                            act.credential(call.key).turns.leave();
+                            call.state.borrow_mut().leave();
                             act.stats.coalesced += 1;
                             let share = shared_answer(answer).into_actor(act);
                             Box::pin(share.map(|result, _, _| (call, Some(result))))
@@ -212,7 +214,7 @@ impl GitHubGateway {
         let admitted = if call.abandoned(shared) {
             Err(GitHubError::Abandoned)
         } else {
-            act.credential(call.key).limits.admit(
+            call.state.borrow_mut().limits.admit(
                 call.request.resource,
                 call.request.method.is_mutation(),
                 Instant::now(),
@@ -220,9 +222,7 @@ impl GitHubGateway {
                 &policy,
             )
         };
-        let etag = (call.request.method == Method::Get)
-            .then(|| act.cache.etag(call.key, &call.request.url))
-            .flatten();
+        let etag = call.pending.as_ref().and_then(|key| act.cache.etag(key));
         let transport = act.transport.clone();
         Box::pin(
             async move {
@@ -256,30 +256,35 @@ impl GitHubGateway {
                 };
                 // The turn is given back in both cases; a retry queues for another.
                 if let Some(backoff) = retry_in {
-                    act.credential(call.key).turns.leave();
+                    call.state.borrow_mut().leave();
                     log::debug!(
                         "GET {} failed; try {} in about {backoff:?}",
                         call.request.url,
                         call.tries + 1
                     );
-                    let retry: ResponseActFuture<Self, (Call, ApiResult)> = Box::pin(
-                        tokio::time::sleep(backoff)
-                            .into_actor(act)
-                            .then(move |(), act, _ctx| act.attempt(call)),
-                    );
+                    let retry: ResponseActFuture<Self, (Call, ApiResult)> =
+                        Box::pin(tokio::time::sleep(backoff).into_actor(act).then(
+                            move |(), act, _ctx| {
+                                // Holding no turn meanwhile, the state may have been
+                                // forgotten: looked up again.
+                                call.state = act.credential(call.key);
+                                act.attempt(call)
+                            },
+                        ));
                     return retry;
                 }
-                let result = act.settle(call.key, &call.request, attempt);
+                let result = act.settle(&call, attempt);
                 // Given back only now, so the next call for this token is admitted against
                 // the budget this answer reported.
-                act.credential(call.key).turns.leave();
+                call.state.borrow_mut().leave();
                 Box::pin(fut::ready((call, result)))
             }),
         )
     }
 
     /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
-    fn settle(&mut self, key: TokenKey, request: &ApiRequest, attempt: Attempt) -> ApiResult {
+    fn settle(&mut self, call: &Call, attempt: Attempt) -> ApiResult {
+        let request = &call.request;
         let raw = match attempt {
             Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
             Attempt::Refused(err) => {
@@ -299,7 +304,8 @@ impl GitHubGateway {
         };
         self.metrics.github_status(raw.status);
         let policy = self.policy.clone();
-        let limits = &mut self.credential(key).limits;
+        let mut state = call.state.borrow_mut();
+        let limits = &mut state.limits;
         if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
             limits.record_budget(raw.resource.unwrap_or(request.resource), remaining, reset);
         }
@@ -308,25 +314,26 @@ impl GitHubGateway {
             Classified::Fresh(response) => {
                 limits.record_success();
                 let response = Arc::new(response);
-                if let (Method::Get, Some(etag)) = (request.method, etag) {
-                    self.cache.insert(
-                        key,
-                        &request.url,
-                        etag,
-                        request.repo.clone(),
-                        response.clone(),
-                    );
+                if let (Some(key), Some(etag)) = (&call.pending, etag) {
+                    self.cache
+                        .insert(key, etag, request.repo.clone(), response.clone());
                 }
                 Ok(response)
             }
             Classified::NotModified => {
                 limits.record_success();
                 self.stats.not_modified += 1;
-                let cached = self.cache.revalidated(key, &request.url).ok_or_else(|| {
-                    GitHubError::Unexpected {
-                        status: 304,
-                        message: "Not Modified for an answer that is no longer cached".into(),
-                    }
+                // A GET's key was made when it came; any other call (sent without
+                // `If-None-Match`: a 304 is not expected) is looked up by its URL, as a GET.
+                let cached = match &call.pending {
+                    Some(key) => self.cache.revalidated(key),
+                    None => self
+                        .cache
+                        .revalidated(&self.get_keys.key(call.key, &request.url)),
+                };
+                let cached = cached.ok_or_else(|| GitHubError::Unexpected {
+                    status: 304,
+                    message: "Not Modified for an answer that is no longer cached".into(),
                 })?;
                 Ok(Arc::new(ApiResponse {
                     revalidated: true,
