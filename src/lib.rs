@@ -163,6 +163,7 @@ pub fn run_with(
     };
     let gateway = GitHubGateway::new(&settings.github, moves, metrics.clone())
         .map_err(|err| io::Error::other(format!("cannot build the GitHub client: {err}")))?
+        .in_cluster(cluster.clone())
         .start();
     let github = GitHub::new(gateway.clone().recipient(), &settings.github.api_url);
     let features = make_features(&github, &settings, &metrics);

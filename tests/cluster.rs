@@ -354,3 +354,150 @@ async fn an_anonymous_client_is_the_same_principal_through_any_replica() {
     let stranger = post(b, Some(&session), &tools_list(2)).await;
     assert_eq!(stranger.status(), 404);
 }
+fn create_issue(id: u64, title: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "create_issue", "arguments": {"owner": "octo", "repo": "tools", "title": title}}})
+}
+
+/// Whether a tool call's answer is a success (not a JSON-RPC error, not a tool error).
+fn succeeded(answer: &Value) -> bool {
+    answer.get("error").is_none() && answer["result"]["isError"] != json!(true)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn githubs_rules_for_a_token_hold_across_replicas() {
+    let fake = FakeGitHub::start();
+    fake.add_repo("octo", "tools");
+    let redis = Redis::start().await;
+    let nodes = replicas(
+        &redis,
+        3,
+        &[
+            ("GITHUB_TOKEN", TEST_TOKEN),
+            ("GITHUB_API_URL", fake.base_url.as_str()),
+            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "300"),
+            ("GITHUB_ISSUE_MCP__GITHUB__GET_RETRIES", "0"),
+        ],
+    )
+    .await;
+    let servers: Vec<&TestServer> = nodes.iter().map(|node| &node.server).collect();
+    let mut sessions = Vec::new();
+    for server in &servers {
+        sessions.push(open(server).await);
+    }
+
+    // Mutations through three replicas at once still go out one interval apart.
+    let calls = (0..6).map(|n| {
+        let (server, session) = (servers[n % 3], sessions[n % 3].clone());
+        async move {
+            answer(
+                post(
+                    server,
+                    Some(&session),
+                    &create_issue(10 + n as u64, "spaced"),
+                )
+                .await,
+            )
+            .await
+        }
+    });
+    for created in futures_util::future::join_all(calls).await {
+        assert!(succeeded(&created), "{created}");
+    }
+    let mut posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "POST")
+        .map(|request| request.at)
+        .collect();
+    posts.sort();
+    assert_eq!(posts.len(), 6);
+    for pair in posts.windows(2) {
+        // Reserved in Redis's clock and sent from three processes: a few ms of scheduling
+        // between the slot and the fake's receipt may go either way.
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(280), "mutations {gap:?} apart");
+    }
+
+    // A secondary limit seen through one replica holds the token back on all of them.
+    fake.set_secondary_limit(Some(60), 403, 1);
+    let limited = answer(post(servers[0], Some(&sessions[0]), &list_issues(20)).await).await;
+    assert!(!succeeded(&limited), "{limited}");
+    let sent = fake.request_count();
+    for (n, server) in servers.iter().enumerate().skip(1) {
+        let held = answer(post(server, Some(&sessions[n]), &list_issues(21)).await).await;
+        assert!(!succeeded(&held), "{held}");
+        assert!(held.to_string().contains("secondary"), "{held}");
+    }
+    assert_eq!(
+        fake.request_count(),
+        sent,
+        "nothing sent during the back-off"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_budget_and_a_rejected_token_hold_across_replicas() {
+    let (fake, _redis, nodes) = cluster(3).await;
+    let servers: Vec<&TestServer> = nodes.iter().map(|node| &node.server).collect();
+    let mut sessions = Vec::new();
+    for server in &servers {
+        sessions.push(open(server).await);
+    }
+    // The last unit of the budget, spent through the first replica; its reset is far off.
+    fake.set_rate_limit("core", 1, Duration::from_secs(600));
+    let last = answer(post(servers[0], Some(&sessions[0]), &list_issues(1)).await).await;
+    assert!(succeeded(&last), "{last}");
+    let sent = fake.request_count();
+    for (n, server) in servers.iter().enumerate().skip(1) {
+        let refused = answer(post(server, Some(&sessions[n]), &list_issues(2)).await).await;
+        assert!(!succeeded(&refused), "{refused}");
+        assert!(refused.to_string().contains("rate limit"), "{refused}");
+    }
+    assert_eq!(
+        fake.request_count(),
+        sent,
+        "nothing sent with the budget spent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_github_rejected_is_held_by_every_replica() {
+    // The fake knows another token only: the server's is rejected (401).
+    let fake = FakeGitHub::start_with_tokens(&["ghp_some_other_token"]);
+    fake.add_repo("octo", "tools");
+    let redis = Redis::start().await;
+    let env = [
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+    ];
+    let nodes = replicas(&redis, 3, &env).await;
+    let mut sessions = Vec::new();
+    for node in &nodes {
+        sessions.push(open(&node.server).await);
+    }
+    let before = fake.request_count();
+    for (n, node) in nodes.iter().enumerate() {
+        let refused = answer(post(&node.server, Some(&sessions[n]), &list_issues(1)).await).await;
+        assert!(!succeeded(&refused), "{refused}");
+    }
+    assert_eq!(
+        fake.request_count() - before,
+        1,
+        "one 401, then no more requests with the token from any replica"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_through_one_replica_is_read_through_another() {
+    let (_fake, _redis, nodes) = cluster(2).await;
+    let [a, b] = [&nodes[0].server, &nodes[1].server];
+    let (on_a, on_b) = (open(a).await, open(b).await);
+    // b has the list cached before the write.
+    let before = answer(post(b, Some(&on_b), &list_issues(1)).await).await;
+    assert!(!before.to_string().contains("Written through a"));
+    let created = answer(post(a, Some(&on_a), &create_issue(2, "Written through a")).await).await;
+    assert!(succeeded(&created), "{created}");
+    let after = answer(post(b, Some(&on_b), &list_issues(3)).await).await;
+    assert!(after.to_string().contains("Written through a"), "{after}");
+}

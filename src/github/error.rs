@@ -19,12 +19,19 @@ pub enum RateResource {
     Search,
 }
 
-impl fmt::Display for RateResource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl RateResource {
+    /// GitHub's name for it, as in `x-ratelimit-resource`.
+    pub fn as_str(self) -> &'static str {
+        match self {
             RateResource::Core => "core",
             RateResource::Search => "search",
-        })
+        }
+    }
+}
+
+impl fmt::Display for RateResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

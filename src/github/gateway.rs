@@ -58,6 +58,7 @@ use crate::{
 };
 
 mod call;
+mod cluster;
 mod gate;
 mod turns;
 
@@ -156,6 +157,8 @@ pub struct GitHubGateway {
     get_keys: GetKeys,
     stats: GatewayStats,
     metrics: Metrics,
+    /// The other replicas, if any ([`cluster`]).
+    cluster: crate::cluster::Cluster,
 }
 
 impl GitHubGateway {
@@ -179,6 +182,7 @@ impl GitHubGateway {
             get_keys: GetKeys::default(),
             stats: GatewayStats::default(),
             metrics,
+            cluster: crate::cluster::Cluster::single(),
         })
     }
 
@@ -219,6 +223,7 @@ impl Actor for GitHubGateway {
         ctx.run_interval(SWEEP_EVERY, |act, _ctx| {
             act.forget_idle(Instant::now(), SystemTime::now());
         });
+        self.listen_for_changes(ctx);
     }
 }
 

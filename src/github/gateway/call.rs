@@ -22,6 +22,7 @@ use super::{
     GitHubGateway, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
+use crate::cluster::tokens::Answered;
 use crate::github::{
     error::GitHubError,
     get_key::{GetKey, GetKeyMap},
@@ -224,8 +225,15 @@ impl GitHubGateway {
         };
         let etag = call.pending.as_ref().and_then(|key| act.cache.etag(key));
         let transport = act.transport.clone();
+        // The other replicas' word, when there are some; the stricter of the two holds.
+        let mutation = call.request.method.is_mutation();
+        let shared_verdict = act.shared_verdict(call.key, call.request.resource, mutation);
         Box::pin(
             async move {
+                let admitted = match admitted {
+                    Ok(delay) => shared_verdict.await.map(|shared| delay.max(shared)),
+                    refused => refused,
+                };
                 let attempt = match admitted {
                     Err(err) => Attempt::Refused(err),
                     Ok(delay) => {
@@ -298,6 +306,7 @@ impl GitHubGateway {
                 {
                     // Even a failed or lost mutation may have changed the repository.
                     self.cache.invalidate_repo(repo);
+                    self.announce_change(repo);
                 }
                 raw?
             }
@@ -306,8 +315,15 @@ impl GitHubGateway {
         let policy = self.policy.clone();
         let mut state = call.state.borrow_mut();
         let limits = &mut state.limits;
-        if let (Some(remaining), Some(reset)) = (raw.remaining, raw.reset) {
-            limits.record_budget(raw.resource.unwrap_or(request.resource), remaining, reset);
+        let resource = raw.resource.unwrap_or(request.resource);
+        let answered = Answered {
+            resource: resource.as_str(),
+            budget: raw.remaining.zip(raw.reset),
+            ..Answered::default()
+        };
+        if let Some((remaining, reset)) = answered.budget {
+            limits.record_budget(resource, remaining, reset);
+            self.share(call.key, answered);
         }
         let etag = raw.etag.clone();
         match raw.classify(request.resource) {
@@ -342,6 +358,14 @@ impl GitHubGateway {
             }
             Classified::Secondary(retry_after) => {
                 let retry_in = limits.record_secondary(retry_after, Instant::now(), &policy);
+                let backoff = Some(retry_in);
+                self.share(
+                    call.key,
+                    Answered {
+                        backoff,
+                        ..answered
+                    },
+                );
                 log::warn!(
                     "GitHub secondary rate limit on {} {}; holding calls for this token {}s",
                     request.method.as_str(),
@@ -352,6 +376,14 @@ impl GitHubGateway {
             }
             Classified::Failed(GitHubError::Unauthorized { message }) => {
                 limits.record_rejected(&message, Instant::now());
+                let rejected = Some(REJECTED_TOKEN_HOLD);
+                self.share(
+                    call.key,
+                    Answered {
+                        rejected,
+                        ..answered
+                    },
+                );
                 log::warn!(
                     "GitHub rejected a token (401: {message}) on {} {}; calls with it are \
                      refused for {}s without sending",
