@@ -26,6 +26,7 @@ say "hadolint Containerfile"
 hadolint Containerfile
 say "docker-compose config"
 GITHUB_TOKEN=placeholder docker-compose -f compose.yaml config >/dev/null
+GITHUB_TOKEN=placeholder docker-compose -f compose.yaml --profile cluster config >/dev/null
 
 # This sandbox needs runc and fixed ulimits (see docs/environment.md of the build machines).
 conf=$(mktemp)
