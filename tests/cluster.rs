@@ -501,3 +501,32 @@ async fn a_write_through_one_replica_is_read_through_another() {
     let after = answer(post(b, Some(&on_b), &list_issues(3)).await).await;
     assert!(after.to_string().contains("Written through a"), "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stateless_round_trip_finishes_on_another_replica() {
+    use common::stateless::{post as post_stateless, request};
+    let fake = FakeGitHub::start();
+    let redis = Redis::start().await;
+    let env = [
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+        ("MCP_CONFORMANCE_FIXTURES", "1"),
+    ];
+    let nodes = replicas(&redis, 2, &env).await;
+    let tool = "test_input_required_result_request_state";
+    // No mcp.request_state_key: the replicas derive one from the cluster's secret.
+    let first = request(1, "tools/call", json!({"name": tool}));
+    let asked = post_stateless(&nodes[0].server.url("/mcp"), &first, &[]).await;
+    let asked: Value = asked.json().await.unwrap();
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let state = asked["result"]["requestState"].as_str().unwrap();
+    let retry = request(
+        2,
+        "tools/call",
+        json!({"name": tool, "requestState": state,
+               "inputResponses": {"confirm": {"action": "accept", "content": {"ok": true}}}}),
+    );
+    let done = post_stateless(&nodes[1].server.url("/mcp"), &retry, &[]).await;
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+}

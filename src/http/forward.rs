@@ -21,7 +21,11 @@
 //! principal through any replica. A client's own such header is dropped here and, unsigned,
 //! means nothing anywhere.
 
-use std::time::Duration;
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use actix_web::{
     HttpRequest, HttpResponse,
@@ -31,6 +35,7 @@ use actix_web::{
     },
 };
 use bytes::Bytes;
+use futures_core::Stream;
 
 use super::{ApiError, AppState};
 use crate::{
@@ -200,11 +205,32 @@ async fn relay(upstream: reqwest::Response) -> HttpResponse {
         .get(reqwest::header::CONTENT_TYPE)
         .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
     if streamed {
-        return response.streaming(upstream.bytes_stream());
+        return response.streaming(Relayed(Box::pin(upstream.bytes_stream())));
     }
     match upstream.bytes().await {
         Ok(body) => response.body(body),
         // The owner went away mid-answer: the client sees a failed request, not a cut body.
         Err(_) => actix_web::ResponseError::error_response(&ApiError::OwnerUnreachable),
+    }
+}
+
+/// An owner's event stream, relayed. If the owner goes away mid-stream (killed, say), the
+/// relayed stream just ends, as the owner's own would have for a client connected to it:
+/// passed on, the error would only be logged by actix as a failure of this replica's.
+struct Relayed(Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>>>>);
+
+impl Stream for Relayed {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.0.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
+            Poll::Ready(Some(Err(err))) => {
+                log::debug!("cluster: a relayed stream ended early: {err}");
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
