@@ -21,8 +21,8 @@ if [ ! -x "$clients/node_modules/.bin/node" ] ||
     npm ci --prefix "$clients" --no-audit --no-fund
 fi
 
-# The cluster tests (tests/cluster.rs) run replicas around a real Redis, and a real load
-# balancer in front of them: Debian's redis-server and haproxy, installed when missing. apt
+# The cluster tests (tests/cluster.rs, tests/cluster_clients.rs) run replicas around a real
+# Redis, and a real load balancer in front of them: Debian's redis-server and haproxy, installed when missing. apt
 # must not try to start them as services (there is no init here): policy-rc.d says no.
 if ! command -v redis-server >/dev/null || ! command -v haproxy >/dev/null; then
     echo "== installing redis-server and haproxy (cluster tests)"

@@ -12,7 +12,7 @@ mod common;
 use common::{
     TestServer,
     clients::{parse, run_client},
-    fake_github::{FakeGitHub, IssueSeed},
+    fake_github::FakeGitHub,
     github_server, text_of,
 };
 use serde_json::Value;
@@ -25,22 +25,7 @@ const MODERN_ONLY_TOOL: &str = "test_input_required_result_elicitation";
 /// The fake GitHub with octo/hello and two issues, and the server (with the conformance
 /// fixtures) in front of it.
 fn seeded_server() -> (FakeGitHub, TestServer) {
-    let fake = FakeGitHub::start();
-    fake.add_repo("octo", "hello");
-    for (title, body) in [
-        ("Crash on start", "Steps to reproduce"),
-        ("Dark mode", "Please"),
-    ] {
-        fake.add_issue(
-            "octo",
-            "hello",
-            IssueSeed {
-                title: title.into(),
-                body: Some(body.into()),
-                ..IssueSeed::default()
-            },
-        );
-    }
+    let fake = FakeGitHub::with_two_issues();
     let server = github_server(&fake, &[("MCP_CONFORMANCE_FIXTURES", "1")]);
     (fake, server)
 }

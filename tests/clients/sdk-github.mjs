@@ -6,14 +6,21 @@
 //
 // It calls every tool (the SDK checks each structuredContent against the tool's outputSchema),
 // reads each resource template, gets each prompt, completes an argument, subscribes to the
-// issue, changes it, and waits for notifications/resources/updated. The repository must exist
+// issue, changes it, and waits for notifications/resources/updated. Then it closes the issue,
+// which the server confirms with the user first (an elicitation/create the client answers yes),
+// and, where the server offers the conformance fixture test_sampling, answers its
+// sampling/createMessage: the two server-to-client round trips. The repository must exist
 // with the issue in it (the Rust test seeds the fake GitHub). Prints ONE JSON line with what it
 // saw; exits non-zero on any failure. Run by tests/real_clients.rs.
 
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const [transportName, url, fullRepo, numberArg] = process.argv.slice(2);
 const transports = {
@@ -33,7 +40,19 @@ setTimeout(() => {
   process.exit(3);
 }, TIMEOUT_MS).unref();
 
-const client = new Client({ name: "sdk-github", version: "1.0.0" });
+const client = new Client(
+  { name: "sdk-github", version: "1.0.0" },
+  { capabilities: { elicitation: {}, sampling: {} } },
+);
+const asked = [];
+client.setRequestHandler(ElicitRequestSchema, (request) => {
+  asked.push(request.params.message);
+  return { action: "accept", content: { confirm: true } };
+});
+client.setRequestHandler(CreateMessageRequestSchema, (request) => {
+  asked.push(request.params.messages[0].content.text);
+  return { role: "assistant", content: { type: "text", text: "sampled" }, model: "none" };
+});
 let announce;
 const updated = new Promise((resolve) => (announce = resolve));
 client.setNotificationHandler(ResourceUpdatedNotificationSchema, (note) => announce(note.params.uri));
@@ -99,6 +118,17 @@ const changed = await client.callTool({
 if (changed.isError) fail(`update_issue: ${changed.content?.[0]?.text}`);
 summary.tools.update_issue = "structured";
 summary.updated = await updated;
+
+const closed = await client.callTool({
+  name: "update_issue",
+  arguments: { ...repoArgs, issue_number: number, state: "closed" },
+});
+if (closed.isError) fail(`closing: ${closed.content?.[0]?.text}`);
+if (listed.tools.some((tool) => tool.name === "test_sampling")) {
+  const sampled = await client.callTool({ name: "test_sampling", arguments: { prompt: "Hi?" } });
+  summary.sampled = sampled.content?.[0]?.text;
+}
+summary.asked = asked;
 
 await client.close();
 console.log(JSON.stringify(summary));

@@ -2,11 +2,14 @@
 //!
 //! [`Redis`] runs `redis-server` (no persistence) on a free loopback port; [`Replicas`] runs
 //! the server binary several times, each its own process on its own port, all joined through
-//! that Redis and pointed at one fake GitHub. Every process is killed by PID when its owner
-//! drops. `redis-server` must be installed (scripts/test.sh installs it from Debian).
+//! that Redis and pointed at one fake GitHub; [`Haproxy`] puts a round-robin balancer with no
+//! affinity in front of them. Every process is killed by PID when its owner drops.
+//! `redis-server` and `haproxy` must be installed (scripts/test.sh installs them from Debian).
 
 use std::{
+    fmt::Write as _,
     net::TcpListener,
+    path::PathBuf,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -114,10 +117,22 @@ impl Drop for Replica {
 /// settings (Host checks let in every replica's address, as they would the public name behind
 /// a load balancer). Waits until each answers `/health`.
 pub async fn replicas(redis: &Redis, count: usize, env: &[(&str, &str)]) -> Vec<Replica> {
+    replicas_behind(redis, count, None, env).await
+}
+
+/// [`replicas`] whose Host checks also let in `public`, the `host:port` clients reach them by
+/// (a load balancer's).
+pub async fn replicas_behind(
+    redis: &Redis,
+    count: usize,
+    public: Option<&str>,
+    env: &[(&str, &str)],
+) -> Vec<Replica> {
     let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
     let hosts = ports
         .iter()
         .map(|port| format!("127.0.0.1:{port}"))
+        .chain(public.map(str::to_string))
         .collect::<Vec<_>>()
         .join(",");
     let mut replicas = Vec::new();
@@ -150,6 +165,111 @@ pub async fn replicas(redis: &Redis, count: usize, env: &[(&str, &str)]) -> Vec<
         wait_for_metric(&replica.server, "cluster_replicas", count as u64, WAIT).await;
     }
     replicas
+}
+
+/// `haproxy` in HTTP mode on a loopback port, balancing round-robin over backends with no
+/// affinity: each request, even on a kept-alive connection, goes to the next replica, as a
+/// plain cloud balancer would send it. Its config lives in a temporary folder, removed with
+/// the process (killed by PID) when dropped.
+pub struct Haproxy {
+    pub server: TestServer,
+    /// Its statistics page (CSV), on a port of its own.
+    stats: String,
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Haproxy {
+    /// Starts it on `port` in front of the replicas listening on `backends`, and waits until
+    /// each backend has passed a health check: `/ready` with `port`'s Host, which the replicas
+    /// must allow ([`replicas_behind`]).
+    pub async fn start(port: u16, backends: &[u16]) -> Haproxy {
+        let host = format!("127.0.0.1:{port}");
+        let stats = format!("127.0.0.1:{}", free_port());
+        // maxconn well below the machine's file limit (haproxy refuses to start above it);
+        // `timeout tunnel` keeps SSE streams open past `timeout server` once they flow;
+        // `http-reuse` stays haproxy's default (safe), as most deployments leave it.
+        let mut config = format!(
+            "global
+    maxconn 2000
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 1h
+frontend mcp
+    bind {host}
+    default_backend replicas
+frontend stats
+    bind {stats}
+    stats enable
+    stats uri /stats
+backend replicas
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /ready ver HTTP/1.1 hdr Host {host}
+"
+        );
+        for (index, backend) in backends.iter().enumerate() {
+            let _ = writeln!(
+                config,
+                "    server replica{index} 127.0.0.1:{backend} check inter 1s"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("haproxy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("haproxy.cfg");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("haproxy runs (scripts/test.sh installs it)");
+        let haproxy = Haproxy {
+            server: TestServer::external(format!("http://{host}")),
+            stats: format!("http://{stats}/stats;csv"),
+            child: Some(child),
+            dir,
+        };
+        // haproxy counts a server up until a check fails: waiting for a passed check on each
+        // makes a check the replicas refuse fail here, not later as a 503 mid-test.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while haproxy.checks_passed().await != backends.len() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "haproxy's health checks never passed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        haproxy
+    }
+
+    /// How many backends passed their last health check (`check_status` L7OK in the CSV
+    /// statistics; 0 while haproxy is not answering yet).
+    async fn checks_passed(&self) -> usize {
+        let Ok(answer) = reqwest::get(&self.stats).await else {
+            return 0;
+        };
+        let csv = answer.text().await.unwrap_or_default();
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let Some(column) = header.iter().position(|name| *name == "check_status") else {
+            return 0;
+        };
+        lines
+            .filter(|line| line.split(',').nth(column) == Some("L7OK"))
+            .count()
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        kill(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Polls `/metrics` of `server` until the line `name` reads `value`, for at most `within`.

@@ -192,6 +192,28 @@ impl FakeGitHub {
         Self::start_with_tokens(&[TEST_TOKEN])
     }
 
+    /// [`FakeGitHub::start`] with octo/hello holding two issues with bodies: #1 "Crash on
+    /// start" and #2 "Dark mode".
+    pub fn with_two_issues() -> FakeGitHub {
+        let fake = Self::start();
+        fake.add_repo("octo", "hello");
+        for (title, body) in [
+            ("Crash on start", "Steps to reproduce"),
+            ("Dark mode", "Please"),
+        ] {
+            fake.add_issue(
+                "octo",
+                "hello",
+                IssueSeed {
+                    title: title.into(),
+                    body: Some(body.into()),
+                    ..IssueSeed::default()
+                },
+            );
+        }
+        fake
+    }
+
     /// A fake that accepts exactly `tokens`; each belongs to the user [`login_of`] names.
     pub fn start_with_tokens(tokens: &[&str]) -> FakeGitHub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

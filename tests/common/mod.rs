@@ -369,16 +369,33 @@ pub fn terminate_pid(pid: u32) {
     assert!(killed.success());
 }
 
-/// The value of a gauge or counter line in the server's `/metrics` text.
-pub async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = reqwest::get(server.url("/metrics"))
+/// The server's `/metrics` text.
+async fn metrics_text(server: &TestServer) -> String {
+    reqwest::get(server.url("/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The value of a gauge or counter line in the server's `/metrics` text.
+pub async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = metrics_text(server).await;
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{name} ")))
         .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// The sum of every line of the counter `family` in the server's `/metrics`, whatever their
+/// labels (0 when none has been counted yet).
+pub async fn metric_total(server: &TestServer, family: &str) -> u64 {
+    metrics_text(server)
+        .await
+        .lines()
+        .filter_map(|line| line.strip_prefix(family))
+        .filter(|rest| rest.starts_with(['{', ' ']))
+        .filter_map(|rest| rest.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum()
 }
