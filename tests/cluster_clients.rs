@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
     TestServer,
     clients::{parse, run_client},
@@ -43,7 +45,8 @@ async fn cluster() -> Cluster {
         &[
             ("GITHUB_TOKEN", TEST_TOKEN),
             ("GITHUB_API_URL", fake.base_url.as_str()),
-            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "0"),
+            // Spaced across the cluster: checked on what the fake received, at the end.
+            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "150"),
             // The subscription's update comes within the client's patience.
             ("GITHUB_ISSUE_MCP__MCP__SUBSCRIPTION_POLL_MS", "50"),
             ("MCP_CONFORMANCE_FIXTURES", "1"),
@@ -266,4 +269,21 @@ async fn real_clients_through_a_round_robin_balancer() {
         (0.4..=0.9).contains(&share),
         "{forwarded} of {session_requests} session requests forwarded"
     );
+
+    // GitHub's advice for one token, kept by three replicas together: mutations at least
+    // mutation_interval_ms apart (less a few ms: the slot is taken in Redis's clock, the
+    // request sent from another process, and its arrival stamped here).
+    let mut mutations: Vec<_> = cluster
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|request| request.method != "GET")
+        .map(|request| request.at)
+        .collect();
+    mutations.sort();
+    assert!(mutations.len() >= 6, "{} mutations", mutations.len());
+    for pair in mutations.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(130), "mutations {gap:?} apart");
+    }
 }
