@@ -31,7 +31,7 @@ use actix_web::HttpRequest;
 use ring::digest;
 
 use crate::{
-    cluster::{Cluster, FORWARDED_BY},
+    cluster::{Cluster, FORWARDED_BY, Forwarded},
     config::{AuthMode, AuthSettings, MetricsAccess, Secret},
     github::{api::GitHub, request::Credential},
 };
@@ -273,12 +273,7 @@ impl Authenticator {
     /// Who sent `request`. Its address is the TCP peer's, or, for a request another replica
     /// forwarded here, the one that replica signed for its client.
     pub async fn authenticate(&self, request: &HttpRequest) -> Result<Principal, AuthError> {
-        let forwarded = request
-            .headers()
-            .get(FORWARDED_BY)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| self.cluster.forwarded(value));
-        let peer = match forwarded {
+        let peer = match verified_hop(&self.cluster, request) {
             Some(hop) => hop.client,
             None => request.peer_addr().map(|addr| addr.ip()),
         };
@@ -336,6 +331,29 @@ impl Authenticator {
             MetricsAccess::Authenticated => self.authenticate(request).await.map(|_| ()),
         }
     }
+}
+
+/// What names a request in the signature of [`FORWARDED_BY`]: method, target (path and
+/// query: a legacy POST names its session there) and `Mcp-Session-Id`. A signed header is
+/// worth nothing on any other request.
+pub fn hop_binding(request: &HttpRequest) -> String {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(request.path(), |path| path.as_str());
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    format!("{} {target} {session}", request.method())
+}
+
+/// What `request`'s [`FORWARDED_BY`] says, if another replica of `cluster` signed it for this
+/// very request, moments ago.
+pub fn verified_hop(cluster: &Cluster, request: &HttpRequest) -> Option<Forwarded> {
+    let value = request.headers().get(FORWARDED_BY)?.to_str().ok()?;
+    cluster.forwarded(value, &hop_binding(request))
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! [`Cluster::single`]: no Redis, no forwarding, today's one process. Its reads (where a
 //! replica is, whether Redis answers) come from memory the link keeps current; only a replica
 //! not yet in the directory costs a Redis round trip, and none of it can hang a request: Redis
-//! calls time out after [`REDIS_TIMEOUT`]. When Redis is down, forwarding keeps working to the
+//! calls time out (after [`CALL_TIMEOUT`] for a request's), and while Redis is down a request
+//! does not wait for it at all. When Redis is down, forwarding keeps working to the
 //! replicas last known, and a request for a replica never seen is answered 503.
 //!
 //! Nothing secret goes to Redis: replicas are named by their random instance ids, tokens and
@@ -57,12 +58,25 @@ pub const FORWARDED_BY: &str = "mcp-forwarded-by";
 /// What a valid [`FORWARDED_BY`] says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Forwarded {
-    pub from: Instance,
+    /// The address the forwarding replica's client came from.
     pub client: Option<IpAddr>,
 }
 
-/// Longest a Redis call may take before it counts as failed.
+/// Now, in milliseconds of Unix time.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+/// Longest a Redis call of the link's own (the directory's refresh) may take before it
+/// counts as failed.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Longest a Redis call made for a request (before a GitHub call, a session's opening, an
+/// unknown replica's lookup) may take: past it the request goes on without Redis's word,
+/// and Redis counts as down until the next refresh gets an answer. While it is down such
+/// calls are not even tried, so a Redis that hangs slows no request by more than this once.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// A replica's id, drawn at start: 32 random bits, never zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,7 +133,7 @@ struct Counters {
 struct Shared {
     instance: Instance,
     /// Names in Redis, and the signature on forwarded requests.
-    names: Names,
+    names: Arc<Names>,
     link: Addr<RedisLink>,
     directory: Arc<Directory>,
     counters: Counters,
@@ -158,11 +172,19 @@ impl Cluster {
     ) -> Result<Cluster, link::LinkError> {
         let directory = Arc::new(Directory::default());
         let (changed, changes) = tokio::sync::mpsc::unbounded_channel();
-        let link = link::start(settings, instance, advertise, directory.clone(), changed)?;
+        let names = Arc::new(Names::new(settings));
+        let link = link::start(
+            settings,
+            instance,
+            advertise,
+            directory.clone(),
+            changed,
+            names.clone(),
+        )?;
         Ok(Cluster {
             shared: Some(Arc::new(Shared {
                 instance,
-                names: Names::new(settings),
+                names,
                 link,
                 directory,
                 counters: Counters::default(),
@@ -183,6 +205,9 @@ impl Cluster {
         };
         if let Some(url) = shared.directory.get(instance) {
             return Peer::At(url);
+        }
+        if !shared.directory.redis_up() {
+            return Peer::Unreachable;
         }
         match shared.link.send(Lookup(instance)).await {
             Ok(Ok(Some(url))) => {
@@ -206,7 +231,12 @@ impl Cluster {
         interval: Duration,
         max_reset_wait: Duration,
     ) -> Verdict {
-        let Some(shared) = &self.shared else {
+        let Some(shared) = self
+            .shared
+            .as_ref()
+            .filter(|shared| shared.directory.redis_up())
+        else {
+            // One process; or Redis is down, and each replica keeps the rules it knows of.
             return Verdict::Go(Duration::ZERO);
         };
         let admit = AdmitCall {
@@ -239,7 +269,10 @@ impl Cluster {
         max_sessions: usize,
         max_per_principal: usize,
     ) -> Option<Full> {
-        let shared = self.shared.as_ref()?;
+        let shared = self
+            .shared
+            .as_ref()
+            .filter(|shared| shared.directory.redis_up())?;
         let admit = AdmitSession {
             principal: shared.names.name("principal", principal.as_bytes()),
             max_sessions,
@@ -285,15 +318,24 @@ impl Cluster {
         changes.take()
     }
 
-    /// The [`FORWARDED_BY`] value for a request from `client` that this replica forwards.
-    pub fn hop(&self, client: Option<IpAddr>) -> Option<String> {
+    /// The [`FORWARDED_BY`] value for a request from `client` that this replica forwards;
+    /// `binding` names the request (see `auth::hop_binding`).
+    pub fn hop(&self, client: Option<IpAddr>, binding: &str) -> Option<String> {
         let shared = self.shared.as_ref()?;
-        Some(shared.names.hop(shared.instance, client))
+        Some(
+            shared
+                .names
+                .hop(shared.instance, client, unix_ms(), binding),
+        )
     }
 
-    /// What a [`FORWARDED_BY`] value says, if another replica of this cluster set it.
-    pub fn forwarded(&self, value: &str) -> Option<Forwarded> {
-        self.shared.as_ref()?.names.forwarded(value)
+    /// What a [`FORWARDED_BY`] value says, if another replica of this cluster set it for the
+    /// request `binding` names, moments ago.
+    pub fn forwarded(&self, value: &str, binding: &str) -> Option<Forwarded> {
+        self.shared
+            .as_ref()?
+            .names
+            .forwarded(value, unix_ms(), binding)
     }
 
     /// Counts a request forwarded to its owner, and how it went.

@@ -172,7 +172,12 @@ pub fn run_with(
         .map_err(|err| io::Error::other(format!("invalid configuration: {err}")))?;
     let forwarder = match cluster.instance() {
         Some(_) => Some(
-            http::forward::Forwarder::new(cluster.clone()).map_err(|err| {
+            http::forward::Forwarder::new(
+                cluster.clone(),
+                Duration::from_secs(settings.limits.tool_timeout_secs + 5),
+                settings.sse.keep_alive() * 2 + Duration::from_secs(5),
+            )
+            .map_err(|err| {
                 io::Error::other(format!("cannot build the forwarding client: {err}"))
             })?,
         ),
@@ -293,7 +298,10 @@ fn join_cluster(
     let advertise = match settings.cluster.advertise_url.as_str() {
         "" if address.ip().is_unspecified() => {
             return Err(io::Error::other(format!(
-                "cluster.advertise_url is not set, and the bound address {address} does not say                  how the other replicas reach this one: set GITHUB_ISSUE_MCP__CLUSTER__ADVERTISE_URL                  (in Kubernetes, http://$(POD_IP):{port})",
+                "cluster.advertise_url is not set, and the bound address {address} does not say \
+                 how the other replicas reach this one: set \
+                 GITHUB_ISSUE_MCP__CLUSTER__ADVERTISE_URL (in Kubernetes, \
+                 http://$(POD_IP):{port})",
                 port = address.port()
             )));
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     SseClient, TestServer,
-    cluster::{Redis, Replica, replicas, wait_for_metric},
+    cluster::{Redis, Replica, replicas, signal, wait_for_metric},
     fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN},
     metric,
 };
@@ -529,4 +529,82 @@ async fn a_stateless_round_trip_finishes_on_another_replica() {
     let done = post_stateless(&nodes[1].server.url("/mcp"), &retry, &[]).await;
     let done: Value = done.json().await.unwrap();
     assert_eq!(done["result"]["resultType"], "complete", "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_owner_costs_its_clients_a_bounded_wait_and_nobody_else_anything() {
+    let fake = FakeGitHub::start();
+    let redis = Redis::start().await;
+    let env = [
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+        // The owner must start answering within this plus 5 s.
+        ("GITHUB_ISSUE_MCP__LIMITS__TOOL_TIMEOUT_SECS", "1"),
+    ];
+    let nodes = replicas(&redis, 2, &env).await;
+    let [a, b] = [&nodes[0].server, &nodes[1].server];
+    let (hung, fine) = (open(a).await, open(b).await);
+    signal(nodes[0].pid(), "STOP");
+    let waited = tokio::time::timeout(
+        Duration::from_secs(10),
+        post(b, Some(&hung), &tools_list(1)),
+    )
+    .await
+    .expect("a hung owner's session is answered within the bound");
+    signal(nodes[0].pid(), "CONT");
+    assert_eq!(waited.status(), 503);
+    assert_eq!(waited.headers()["retry-after"], "1");
+    answer(post(b, Some(&fine), &tools_list(2)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redis_that_hangs_slows_no_request_for_long() {
+    let (_fake, redis, nodes) = cluster(2).await;
+    let server = &nodes[0].server;
+    let session = open(server).await;
+    signal(redis.pid(), "STOP");
+    wait_for_metric(server, "cluster_redis_up", 0, Duration::from_secs(5)).await;
+    // Six calls on one token: each waited a second for Redis before this was fixed.
+    let bodies: Vec<Value> = (0..6).map(list_issues).collect();
+    let calls = bodies.iter().map(|body| post(server, Some(&session), body));
+    let answered = tokio::time::timeout(AT_ONCE, futures_util::future::join_all(calls))
+        .await
+        .expect("no call waits for a Redis that hangs");
+    signal(redis.pid(), "CONT");
+    for response in answered {
+        assert!(succeeded(&answer(response).await));
+    }
+    assert_eq!(post(server, None, &json!({})).await.status(), 400);
+    open(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_entry_the_cluster_did_not_sign_is_ignored() {
+    let (_fake, redis, nodes) = cluster(2).await;
+    // Someone who can write to Redis lists a replica of their own.
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    sink.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", sink.local_addr().unwrap());
+    for command in [
+        vec!["HSET", "github-issue-mcp:replicas", "deadbeef", &url],
+        vec![
+            "ZADD",
+            "github-issue-mcp:leases",
+            "99999999999999",
+            "deadbeef",
+        ],
+    ] {
+        let done = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(&command)
+            .output()
+            .unwrap();
+        assert!(done.status.success(), "{done:?}");
+    }
+    let response = post(&nodes[1].server, Some(NOBODYS_SESSION), &tools_list(1)).await;
+    assert_eq!(response.status(), 404);
+    assert!(
+        sink.accept().is_err(),
+        "nothing was sent to the forged address"
+    );
 }

@@ -38,20 +38,25 @@ impl Directory {
     }
 
     /// Takes in Redis's listing of the live replicas (`listed`) and of those that left
-    /// (`left`). A replica missing from the listing is kept until its lease would have run out
-    /// ([`link::LEASE`]): after Redis restarts empty, the replicas list themselves again
-    /// within a second, and their sessions must not look gone meanwhile. One that left is
-    /// dropped at once: it is shutting down.
+    /// (`left`). When Redis `kept` its state, the listing is the truth. When it did not (it
+    /// restarted empty: this replica's own lease was gone), a replica missing from the
+    /// listing is kept until its lease would have run out ([`link::LEASE`]): the replicas
+    /// list themselves again within a second, and their sessions must not look gone
+    /// meanwhile. One that left is dropped at once either way: it is shutting down.
     pub(super) fn merge(
         &self,
         listed: HashMap<Instance, Arc<str>>,
         left: &[Instance],
+        kept: bool,
         now: Instant,
     ) {
         let mut peers = self
             .peers
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if kept {
+            peers.retain(|instance, _| listed.contains_key(instance));
+        }
         for (instance, url) in listed {
             peers.insert(instance, Known { url, seen: now });
         }
@@ -68,6 +73,11 @@ impl Directory {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seen = Instant::now();
         peers.insert(instance, Known { url, seen });
+    }
+
+    /// Whether Redis answered the last call.
+    pub(super) fn redis_up(&self) -> bool {
+        self.redis_up.load(Ordering::Relaxed)
     }
 
     /// How many replicas are known now, this one included.

@@ -21,7 +21,10 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use super::{Directory, Instance, REDIS_TIMEOUT, sessions::SessionScripts, tokens::TokenScripts};
+use super::{
+    CALL_TIMEOUT, Directory, Instance, REDIS_TIMEOUT, names::Names, sessions::SessionScripts,
+    tokens::TokenScripts,
+};
 use crate::config::ClusterSettings;
 
 /// How often the lease is renewed and the directory read back.
@@ -30,18 +33,26 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// drops out of the directory this long after its last renewal.
 pub(super) const LEASE: Duration = Duration::from_secs(10);
 
-/// Renews a lease and reads back the live replicas and those that left, pruning leases that
-/// ran out. Uses Redis's clock (`TIME`), so that replicas' clocks need not agree.
+/// Renews a lease (unless this replica left: a refresh sent before the leave may land after
+/// it) and reads back the live replicas and those that left, pruning leases that ran out.
+/// Also says whether this replica's lease was still there: if not, Redis lost its state (a
+/// restart) and the listing may miss replicas that have not renewed since. Uses Redis's
+/// clock (`TIME`), so that replicas' clocks need not agree.
 const REFRESH: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+local held = redis.call('ZSCORE', KEYS[2], ARGV[1])
+local kept = 1
+if not held or tonumber(held) <= now then kept = 0 end
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, id in ipairs(dead) do redis.call('HDEL', KEYS[1], id) end
 if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
-return {redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[3], 0, -1)}
+return {kept, redis.call('HGETALL', KEYS[1]), redis.call('ZRANGE', KEYS[3], 0, -1)}
 ";
 
 /// Takes a replica out of the directory, and notes for a lease's time that it left.
@@ -90,6 +101,9 @@ pub struct RedisLink {
     connection: ConnectionManager,
     instance: Instance,
     advertise: String,
+    /// This replica's entry in the directory: its URL, signed.
+    entry: String,
+    names: Arc<Names>,
     replicas_key: String,
     leases_key: String,
     left_key: String,
@@ -112,12 +126,13 @@ impl std::fmt::Debug for RedisLink {
 }
 
 /// Starts the link on an arbiter of its own. Connecting happens there, in the background.
-pub fn start(
+pub(super) fn start(
     settings: &ClusterSettings,
     instance: Instance,
     advertise: String,
     directory: Arc<Directory>,
     changes: tokio::sync::mpsc::UnboundedSender<String>,
+    names: Arc<Names>,
 ) -> Result<Addr<RedisLink>, LinkError> {
     let url = settings
         .redis_url()
@@ -150,6 +165,8 @@ pub fn start(
             RedisLink {
                 connection,
                 instance,
+                entry: names.sign_replica(instance, &advertise),
+                names,
                 advertise,
                 replicas_key: format!("{prefix}:replicas"),
                 leases_key: format!("{prefix}:leases"),
@@ -173,6 +190,10 @@ impl RedisLink {
     /// A handle on the connection, for a call made in a future.
     pub(super) fn connection(&self) -> ConnectionManager {
         self.connection.clone()
+    }
+
+    pub(super) fn directory(&self) -> Arc<Directory> {
+        self.directory.clone()
     }
 
     pub(super) fn token_scripts(&self) -> Arc<TokenScripts> {
@@ -203,20 +224,21 @@ impl RedisLink {
         let scripts = self.scripts.clone();
         let (replicas, leases) = (self.replicas_key.clone(), self.leases_key.clone());
         let left = self.left_key.clone();
-        let (id, url) = (self.instance.to_string(), self.advertise.clone());
-        let directory = self.directory.clone();
+        let (id, entry) = (self.instance.to_string(), self.entry.clone());
+        let (directory, names) = (self.directory.clone(), self.names.clone());
         let lease = LEASE.as_millis() as u64;
         ctx.spawn(
             async move {
                 let started = std::time::Instant::now();
                 let mut invocation = scripts.refresh.key(&replicas);
-                invocation.key(&leases).key(&left).arg(&id).arg(&url).arg(lease);
-                let call = invocation.invoke_async::<(Vec<String>, Vec<String>)>(&mut connection);
+                                invocation.key(&leases).key(&left).arg(&id).arg(&entry).arg(lease);
+                let call = invocation.invoke_async::<(i64, Vec<String>, Vec<String>)>(&mut connection);
                 match tokio::time::timeout(REDIS_TIMEOUT, call).await {
-                    Ok(Ok((live, left))) => {
+                    Ok(Ok((kept, live, left))) => {
                         directory.answered(started.elapsed());
                         let left: Vec<Instance> = left.iter().filter_map(|id| parse_instance(id)).collect();
-                        directory.merge(parse_directory(&live), &left, std::time::Instant::now());
+                        let listed = parse_directory(&names, &live);
+                        directory.merge(listed, &left, kept == 1, std::time::Instant::now());
                     }
                     Ok(Err(err)) => {
                         if directory.failed() {
@@ -236,11 +258,15 @@ impl RedisLink {
     }
 }
 
-/// `HGETALL`'s flat list (id, url, id, url, ...) as a map; entries that do not parse are
-/// skipped (another deployment's keys under the same prefix, say).
-fn parse_directory(flat: &[String]) -> HashMap<Instance, Arc<str>> {
+/// `HGETALL`'s flat list (id, entry, id, entry, ...) as a map of URLs; entries that do not
+/// parse, or that this cluster's secret did not sign, are skipped (another deployment's keys
+/// under the same prefix, or someone else writing to Redis).
+fn parse_directory(names: &Names, flat: &[String]) -> HashMap<Instance, Arc<str>> {
     flat.chunks_exact(2)
-        .filter_map(|pair| Some((parse_instance(&pair[0])?, Arc::from(pair[1].as_str()))))
+        .filter_map(|pair| {
+            let instance = parse_instance(&pair[0])?;
+            Some((instance, Arc::from(names.replica_url(instance, &pair[1])?)))
+        })
         .collect()
 }
 
@@ -269,13 +295,20 @@ impl Handler<Lookup> for RedisLink {
         let mut connection = self.connection.clone();
         let scripts = self.scripts.clone();
         let (replicas, leases) = (self.replicas_key.clone(), self.leases_key.clone());
+        let (names, directory) = (self.names.clone(), self.directory.clone());
         Box::pin(async move {
             let mut invocation = scripts.lookup.key(&replicas);
             invocation.key(&leases).arg(msg.0.to_string());
             let call = invocation.invoke_async::<Option<String>>(&mut connection);
-            tokio::time::timeout(REDIS_TIMEOUT, call)
-                .await
-                .unwrap_or_else(|_| Err(timed_out()))
+            let entry = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+                Ok(answer) => answer?,
+                Err(_) => {
+                    directory.failed();
+                    return Err(timed_out());
+                }
+            };
+            // Unsigned is as good as absent.
+            Ok(entry.and_then(|entry| names.replica_url(msg.0, &entry)))
         })
     }
 }
@@ -316,21 +349,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn directory_entries_that_do_not_parse_are_skipped() {
+    fn directory_entries_that_do_not_parse_or_are_not_signed_are_skipped() {
+        let names = Names::for_tests("one secret shared by the replicas ....");
+        let (a, b) = (
+            Instance::from_bits(42).unwrap(),
+            Instance::from_bits(43).unwrap(),
+        );
         let flat: Vec<String> = [
-            "0000002a",
-            "http://a:1",
-            "zz",
-            "http://b:2",
-            "00000000",
-            "x",
-            "lonely",
+            "0000002a".to_string(),
+            names.sign_replica(a, "http://a:1"),
+            "0000002b".to_string(),
+            "http://unsigned:2".to_string(),
+            "zz".to_string(),
+            names.sign_replica(b, "http://b:2"),
+            "00000000".to_string(),
+            "x".to_string(),
+            "lonely".to_string(),
         ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let parsed = parse_directory(&flat);
-        assert_eq!(parsed.len(), 1);
-        assert_eq!(&*parsed[&Instance::from_bits(42).unwrap()], "http://a:1");
+        .to_vec();
+        let parsed = parse_directory(&names, &flat);
+        assert_eq!(parsed.len(), 1, "{parsed:?}");
+        assert_eq!(&*parsed[&a], "http://a:1");
     }
 }

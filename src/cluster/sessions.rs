@@ -15,7 +15,7 @@ use std::{collections::HashMap, time::Duration};
 use actix::prelude::*;
 use redis::Script;
 
-use super::{REDIS_TIMEOUT, link::RedisLink};
+use super::{CALL_TIMEOUT, link::RedisLink};
 
 /// How long a replica's published counts outlive its last publication.
 const COUNTS_TTL: Duration = Duration::from_secs(15);
@@ -96,6 +96,7 @@ impl Handler<AdmitSession> for RedisLink {
         let mut connection = self.connection();
         let scripts = self.session_scripts();
         let (leases, prefix, me) = (self.leases_key(), self.prefix(), self.instance());
+        let directory = self.directory();
         Box::pin(async move {
             let mut invocation = scripts.admit.key(&leases);
             invocation
@@ -106,10 +107,15 @@ impl Handler<AdmitSession> for RedisLink {
                 .arg(&prefix)
                 .arg(COUNTS_TTL.as_millis() as u64);
             let call = invocation.invoke_async::<i64>(&mut connection);
-            match tokio::time::timeout(REDIS_TIMEOUT, call).await {
+            match tokio::time::timeout(CALL_TIMEOUT, call).await {
                 Ok(Ok(1)) => Some(Full::Sessions),
                 Ok(Ok(2)) => Some(Full::Principal),
-                _ => None,
+                Ok(_) => None,
+                Err(_) => {
+                    // Not waited for again until the next refresh hears from Redis.
+                    directory.failed();
+                    None
+                }
             }
         })
     }
@@ -133,7 +139,7 @@ impl Handler<PublishSessions> for RedisLink {
             }
             let call = invocation.invoke_async::<i64>(&mut connection);
             // Lost with Redis away; the next second's publication says the same again.
-            let _ = tokio::time::timeout(REDIS_TIMEOUT, call).await;
+            let _ = tokio::time::timeout(CALL_TIMEOUT, call).await;
         })
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use redis::Script;
 
-use super::{REDIS_TIMEOUT, link::RedisLink};
+use super::{CALL_TIMEOUT, link::RedisLink};
 
 /// Before a request: refuses during a 401 hold or a back-off; with the budget spent, says to
 /// wait for a reset that is near (ARGV[4] ms) and refuses otherwise; for a mutation
@@ -33,7 +33,6 @@ const ADMIT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local f = redis.call('HMGET', KEYS[1], 'rejected', 'backoff', 'rem:' .. ARGV[1], 'reset:' .. ARGV[1], 'next_mut')
-redis.call('PEXPIRE', KEYS[1], 3600000)
 local rejected, backoff = tonumber(f[1]), tonumber(f[2])
 if rejected and rejected > now then return {'rejected', rejected - now} end
 if backoff and backoff > now then return {'backoff', backoff - now} end
@@ -48,9 +47,10 @@ if rem and reset and reset * 1000 > now then
 end
 if ARGV[2] == '1' then
   local slot = math.max(now, tonumber(f[5]) or 0)
-  redis.call('HSET', KEYS[1], 'next_mut', slot + tonumber(ARGV[3]))
+    redis.call('HSET', KEYS[1], 'next_mut', slot + tonumber(ARGV[3]))
   delay = math.max(delay, slot - now)
 end
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], 3600000) end
 return {'go', delay}
 ";
 
@@ -154,6 +154,7 @@ impl Handler<AdmitCall> for RedisLink {
     fn handle(&mut self, msg: AdmitCall, _ctx: &mut Self::Context) -> Self::Result {
         let mut connection = self.connection();
         let scripts = self.token_scripts();
+        let directory = self.directory();
         Box::pin(async move {
             let mut invocation = scripts.admit.key(&msg.key);
             invocation
@@ -162,7 +163,12 @@ impl Handler<AdmitCall> for RedisLink {
                 .arg(millis(msg.interval))
                 .arg(millis(msg.max_reset_wait));
             let call = invocation.invoke_async::<(String, u64)>(&mut connection);
-            let (verdict, value) = tokio::time::timeout(REDIS_TIMEOUT, call).await.ok()?.ok()?;
+            let Ok(answer) = tokio::time::timeout(CALL_TIMEOUT, call).await else {
+                // Not waited for again until the next refresh hears from Redis.
+                directory.failed();
+                return None;
+            };
+            let (verdict, value) = answer.ok()?;
             let ms = Duration::from_millis(value);
             Some(match verdict.as_str() {
                 "rejected" => Verdict::Rejected(ms),
@@ -196,7 +202,7 @@ impl Handler<RecordAnswer> for RedisLink {
                 .arg(answered.rejected.map_or(0, millis));
             let call = invocation.invoke_async::<i64>(&mut connection);
             // Lost with Redis away: each replica's own limits still hold what it saw.
-            let _ = tokio::time::timeout(REDIS_TIMEOUT, call).await;
+            let _ = tokio::time::timeout(CALL_TIMEOUT, call).await;
         })
     }
 }

@@ -38,6 +38,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use super::{ApiError, AppState};
+use crate::auth::{hop_binding, verified_hop};
 use crate::{
     actors::SessionId,
     cluster::{Cluster, FORWARDED_BY, ForwardFailure, Instance, Peer},
@@ -63,8 +64,22 @@ const NOT_FORWARDED: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     "content-length",
+    // The body was read here already: nothing is left to continue.
+    "expect",
     FORWARDED_BY,
 ];
+
+/// Whether header `name` goes on to the other side: not a connection's own, whether listed
+/// above or named by this message's `Connection` header.
+fn end_to_end(name: &str, headers: &reqwest::header::HeaderMap) -> bool {
+    !NOT_FORWARDED.contains(&name)
+        && !headers
+            .get_all(reqwest::header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|listed| listed.trim().eq_ignore_ascii_case(name))
+}
 
 /// The forwarder and the session's owner, when the request naming session `raw` (as the
 /// client sent it) must be forwarded; `None` on one process, for ids that do not parse (the
@@ -84,10 +99,21 @@ pub fn elsewhere<'a>(
 pub struct Forwarder {
     client: reqwest::Client,
     cluster: Cluster,
+    /// Longest the owner may take to start answering. It starts answering a tool call at
+    /// once (as a stream); only an answer that waits for GitHub comes later, and never later
+    /// than the tool timeout.
+    answer_within: Duration,
+    /// Longest a relayed answer may go without a byte: the owner writes a keep-alive comment
+    /// on idle streams, so a silence longer than that is an owner that hangs.
+    silent_for: Duration,
 }
 
 impl Forwarder {
-    pub fn new(cluster: Cluster) -> Result<Forwarder, reqwest::Error> {
+    pub fn new(
+        cluster: Cluster,
+        answer_within: Duration,
+        silent_for: Duration,
+    ) -> Result<Forwarder, reqwest::Error> {
         let client = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .pool_idle_timeout(POOL_IDLE)
@@ -98,7 +124,12 @@ impl Forwarder {
             .no_proxy()
             .http1_only()
             .build()?;
-        Ok(Forwarder { client, cluster })
+        Ok(Forwarder {
+            client,
+            cluster,
+            answer_within,
+            silent_for,
+        })
     }
 
     /// The replica that owns session `id`, when this request must go there: the session is
@@ -106,12 +137,7 @@ impl Forwarder {
     /// that was.
     pub fn owner_elsewhere(&self, request: &HttpRequest, id: &SessionId) -> Option<Instance> {
         let me = self.cluster.instance()?;
-        let hop = request.headers().get(FORWARDED_BY);
-        if hop
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| self.cluster.forwarded(value))
-            .is_some()
-        {
+        if verified_hop(&self.cluster, request).is_some() {
             self.cluster.forwarded_in();
             return None;
         }
@@ -127,10 +153,13 @@ impl Forwarder {
         owner: Instance,
         unknown: ApiError,
     ) -> Result<HttpResponse, ApiError> {
-        let answer = self.send(request, body, owner).await;
+        let answer = match self.send(request, body, owner).await {
+            Ok(upstream) => relay(upstream, self.silent_for).await,
+            Err(failure) => Err(failure),
+        };
         self.cluster.forwarded_out(answer.as_ref().err().copied());
         match answer {
-            Ok(upstream) => Ok(relay(upstream).await),
+            Ok(response) => Ok(response),
             Err(ForwardFailure::Gone) => Err(unknown),
             Err(ForwardFailure::Unreachable) => Err(ApiError::OwnerUnreachable),
         }
@@ -156,21 +185,35 @@ impl Forwarder {
         let mut outgoing = self
             .client
             .request(method, format!("{}{target}", base.trim_end_matches('/')));
+        let connection: Vec<&str> = request
+            .headers()
+            .get_all("connection")
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
         for (name, value) in request.headers() {
-            if !NOT_FORWARDED.contains(&name.as_str()) {
-                outgoing = outgoing.header(name.as_str(), value.as_bytes());
+            let name = name.as_str();
+            let listed = connection.iter().any(|hop| hop.eq_ignore_ascii_case(name));
+            if !(NOT_FORWARDED.contains(&name) || listed) {
+                outgoing = outgoing.header(name, value.as_bytes());
             }
         }
         // The client's address as this replica saw it: the owner's principal for an
         // anonymous caller, and its per-address limits, must be the client's, not ours.
         let client = request.peer_addr().map(|addr| addr.ip());
-        if let Some(hop) = self.cluster.hop(client) {
+        if let Some(hop) = self.cluster.hop(client, &hop_binding(request)) {
             outgoing = outgoing.header(FORWARDED_BY, hop);
         }
         if let Some(body) = body {
             outgoing = outgoing.body(body);
         }
-        outgoing.send().await.map_err(|err| {
+        let sent = tokio::time::timeout(self.answer_within, outgoing.send()).await;
+        let Ok(sent) = sent else {
+            log::warn!("cluster: replica {owner} did not start answering a forwarded request");
+            return Err(ForwardFailure::Unreachable);
+        };
+        sent.map_err(|err| {
             // Refused: nothing listens where the owner was, so it is gone with its sessions.
             // Anything else (a timeout, a reset) may pass: the client may try again.
             if err.is_connect() && !err.is_timeout() {
@@ -184,13 +227,17 @@ impl Forwarder {
 }
 
 /// The owner's answer as this replica's: status, end-to-end headers, and the body, streamed
-/// as it comes when it is an event stream.
-async fn relay(upstream: reqwest::Response) -> HttpResponse {
+/// as it comes when it is an event stream. `Unreachable` when the owner went silent or away
+/// before the whole of a (non-stream) body arrived.
+async fn relay(
+    upstream: reqwest::Response,
+    silent_for: Duration,
+) -> Result<HttpResponse, ForwardFailure> {
     let status =
         StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
     for (name, value) in upstream.headers() {
-        if NOT_FORWARDED.contains(&name.as_str()) {
+        if !end_to_end(name.as_str(), upstream.headers()) {
             continue;
         }
         if let (Ok(name), Ok(value)) = (
@@ -205,32 +252,53 @@ async fn relay(upstream: reqwest::Response) -> HttpResponse {
         .get(reqwest::header::CONTENT_TYPE)
         .is_some_and(|kind| kind.as_bytes().starts_with(b"text/event-stream"));
     if streamed {
-        return response.streaming(Relayed(Box::pin(upstream.bytes_stream())));
+        let relayed = Relayed {
+            upstream: Box::pin(upstream.bytes_stream()),
+            silence: Box::pin(tokio::time::sleep(silent_for)),
+            silent_for,
+        };
+        return Ok(response.streaming(relayed));
     }
-    match upstream.bytes().await {
-        Ok(body) => response.body(body),
+    match tokio::time::timeout(silent_for, upstream.bytes()).await {
+        Ok(Ok(body)) => Ok(response.body(body)),
         // The owner went away mid-answer: the client sees a failed request, not a cut body.
-        Err(_) => actix_web::ResponseError::error_response(&ApiError::OwnerUnreachable),
+        _ => Err(ForwardFailure::Unreachable),
     }
 }
 
-/// An owner's event stream, relayed. If the owner goes away mid-stream (killed, say), the
-/// relayed stream just ends, as the owner's own would have for a client connected to it:
-/// passed on, the error would only be logged by actix as a failure of this replica's.
-struct Relayed(Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>>>>);
+/// An owner's event stream, relayed. If the owner goes away mid-stream (killed, say), or
+/// stays silent past its keep-alives (hung), the relayed stream just ends, as the owner's
+/// own would have for a client connected to it: passed on, an error would only be logged by
+/// actix as a failure of this replica's.
+struct Relayed {
+    upstream: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>>>>,
+    /// Ends the stream when it fires; pushed back by every chunk.
+    silence: Pin<Box<tokio::time::Sleep>>,
+    silent_for: Duration,
+}
 
 impl Stream for Relayed {
     type Item = Result<Bytes, std::convert::Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.0.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => Poll::Ready(Some(Ok(chunk))),
+        match self.upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let until = tokio::time::Instant::now() + self.silent_for;
+                self.silence.as_mut().reset(until);
+                Poll::Ready(Some(Ok(chunk)))
+            }
             Poll::Ready(Some(Err(err))) => {
                 log::debug!("cluster: a relayed stream ended early: {err}");
                 Poll::Ready(None)
             }
             Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => match self.silence.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    log::warn!("cluster: a relayed stream went silent; ending it");
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            },
         }
     }
 }

@@ -76,6 +76,11 @@ impl Redis {
         }
     }
 
+    /// The process's id (0 once stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Kills it (SIGKILL): everything it held is lost.
     pub fn stop(&mut self) {
         kill(&mut self.child);
@@ -282,4 +287,13 @@ pub async fn wait_for_metric(server: &TestServer, name: &str, value: u64, within
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Sends `signal` (`STOP`, `CONT`, ...) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
 }
