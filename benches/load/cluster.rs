@@ -14,9 +14,10 @@
 //! GitHub) on the other, as in the other scenarios. The rows' server CPU is the replicas'
 //! summed; haproxy's and Redis's are beside it (`ClusterCost`). Each load runs flat out (50
 //! sessions, so there the latency is mostly queueing behind the core) and, in the full run,
-//! paced at 10 calls a second per session, where it is the path's own. Every process is
-//! killed by PID when its setup is dropped. Without `redis-server` or `haproxy` on the PATH
-//! the scenario is skipped with a note.
+//! paced at 10 calls a second per session, where it is the path's own; over Streamable HTTP
+//! and, in the full run, legacy SSE. `--only cluster` selects the whole scenario (its rows
+//! are named `8 <load>: <setup>`). Every process is killed by PID when its setup is dropped.
+//! Without `redis-server` or `haproxy` on the PATH the scenario is skipped with a note.
 
 use std::{
     fs::{self, File},
