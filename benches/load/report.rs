@@ -93,8 +93,44 @@ pub struct Row {
     pub budget_per_call: f64,
     pub not_modified_per_call: f64,
     pub coalesced_per_call: f64,
+    /// Replicas in cluster mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterCost>,
     pub errors: u64,
     pub first_error: Option<String>,
+}
+
+/// What a row in cluster mode spent beside the replicas (whose CPU is the row's server CPU).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ClusterCost {
+    /// Requests a replica forwarded to the session's owner, per call.
+    pub forwarded_per_call: f64,
+    /// The load balancer's CPU (zero without one).
+    pub proxy_cpu_us_per_call: f64,
+    pub redis_cpu_us_per_call: f64,
+}
+
+/// Scenario 8: one load on replicas behind haproxy against one replica direct.
+#[derive(Debug, Serialize)]
+pub struct Comparison {
+    pub server: &'static str,
+    pub name: String,
+    pub transport: &'static str,
+    /// Added by the balancer and forwarding: two replicas behind haproxy minus one direct.
+    pub added_p50_ms: f64,
+    pub added_p99_ms: f64,
+    /// Of that, forwarding's: two replicas behind haproxy minus one behind it.
+    pub forwarding_p50_ms: f64,
+    pub forwarding_p99_ms: f64,
+    pub forwarded_per_call: f64,
+    /// Replicas' CPU per call: a local call (one replica behind haproxy), and a forwarded
+    /// one (both replicas' share), estimated as local + (two-replica − local) / forwarded share.
+    pub local_cpu_us: f64,
+    pub forwarded_cpu_us: Option<f64>,
+    /// haproxy's CPU per call, two replicas behind it.
+    pub proxy_cpu_us: f64,
+    /// The issue's target: at most 0.3 ms added at p50 and 1 ms at p99 (against direct).
+    pub target_met: bool,
 }
 
 /// One memory scenario.
@@ -128,6 +164,7 @@ pub struct Report {
     /// The same over the scenarios' own starts, each right after the scenario before it
     /// (whose server may still be going away).
     pub startup_in_run_ms: Option<Latency>,
+    pub cluster: Vec<Comparison>,
 }
 
 /// A series of starts of one server binary.
@@ -194,6 +231,7 @@ impl Report {
              GitHub requests per call; 304/c: of them 304s per call; co/c: calls per call that \
              shared another's answer.\n"
         );
+        self.cluster_table(&mut out);
         let _ = writeln!(
             out,
             "{:<56} {:<8} {:>12} {:>12} {:>10} {:>10} {:>10} {:>9}",
@@ -244,6 +282,77 @@ impl Report {
             );
         }
         out
+    }
+}
+
+impl Report {
+    /// Scenario 8's extra columns and its comparisons, if it ran.
+    fn cluster_table(&self, out: &mut String) {
+        if self.cluster.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "{:<60} {:<8} {:<10} {:>7} {:>8} {:>8}",
+            "cluster rows", "server", "transport", "fwd/c", "ha µs/c", "redis µs"
+        );
+        for r in &self.rows {
+            if let Some(c) = r.cluster {
+                let _ = writeln!(
+                    out,
+                    "{:<60} {:<8} {:<10} {:>7.2} {:>8.1} {:>8.1}",
+                    r.name,
+                    r.server,
+                    r.transport,
+                    c.forwarded_per_call,
+                    c.proxy_cpu_us_per_call,
+                    c.redis_cpu_us_per_call
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<44} {:<8} {:<10} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7} {:>6}",
+            "cluster: 2 replicas behind haproxy vs",
+            "server",
+            "transport",
+            "+p50 ms",
+            "+p99 ms",
+            "fwd p50",
+            "fwd p99",
+            "fwd/c",
+            "local µs",
+            "fwd µs",
+            "ha µs",
+            "target"
+        );
+        for c in &self.cluster {
+            let _ = writeln!(
+                out,
+                "{:<44} {:<8} {:<10} {:>+8.2} {:>+8.2} {:>+8.2} {:>+8.2} {:>6.2} {:>8.1} {:>8} {:>7.1} {:>6}",
+                c.name,
+                c.server,
+                c.transport,
+                c.added_p50_ms,
+                c.added_p99_ms,
+                c.forwarding_p50_ms,
+                c.forwarding_p99_ms,
+                c.forwarded_per_call,
+                c.local_cpu_us,
+                c.forwarded_cpu_us
+                    .map_or("-".to_string(), |us| format!("{us:.1}")),
+                c.proxy_cpu_us,
+                if c.target_met { "met" } else { "missed" }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n+p50, +p99: added to one replica direct; fwd p50, fwd p99: of that, added to one \
+             replica behind haproxy (forwarding's own part). fwd/c: forwarded requests per call. \
+             local µs, fwd µs: replica CPU per local call and per forwarded one (estimated from \
+             the forwarded share). ha µs: haproxy's CPU per call. target: at most +0.3 ms at p50 \
+             and +1 ms at p99.\n"
+        );
     }
 }
 

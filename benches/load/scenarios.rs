@@ -12,9 +12,28 @@ use futures_util::{StreamExt, future::join_all, stream};
 use crate::{
     Bench,
     client::{Session, Transport},
-    report::{Memory, Row, Stats},
+    report::{ClusterCost, Memory, Row, Stats},
     server::{Binary, Reading, Server, cpu_time},
 };
+
+/// What the sessions of a scenario talk to: one server, or replicas behind a load balancer
+/// (`crate::cluster`).
+pub trait Target {
+    /// The base URL the sessions use.
+    fn base(&self) -> &str;
+    /// What the edges of a measured window read, summed over the target's processes.
+    fn read(&self, http: &reqwest::Client) -> impl Future<Output = Reading>;
+}
+
+impl Target for Server {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn read(&self, http: &reqwest::Client) -> impl Future<Output = Reading> {
+        Server::read(self, http)
+    }
+}
 
 /// What the sessions of a scenario call.
 #[derive(Debug, Clone)]
@@ -46,7 +65,7 @@ struct Edge {
     fake_requests: u64,
 }
 
-async fn edge(bench: &Bench, server: &Server) -> Edge {
+async fn edge(bench: &Bench, server: &impl Target) -> Edge {
     Edge {
         server: server.read(&bench.http).await,
         bench_cpu: cpu_time("/proc/self/stat").total(),
@@ -58,7 +77,7 @@ async fn edge(bench: &Bench, server: &Server) -> Edge {
 /// Opens `count` sessions, 64 at a time; session `i` sends `bearers[i % len]`.
 pub async fn open_sessions(
     bench: &Bench,
-    server: &Server,
+    server: &impl Target,
     transport: Transport,
     count: usize,
     bearers: &[String],
@@ -66,7 +85,7 @@ pub async fn open_sessions(
     let opened: Vec<Result<Session, String>> = stream::iter(0..count)
         .map(|i| {
             let bearer = (!bearers.is_empty()).then(|| bearers[i % bearers.len()].clone());
-            Session::open(transport, &bench.http, &server.base, bearer)
+            Session::open(transport, &bench.http, server.base(), bearer)
         })
         .buffer_unordered(64)
         .collect()
@@ -102,7 +121,7 @@ pub async fn run(bench: &Bench, binary: &Binary, load: &Load) -> Row {
 /// the row counts the calls that completed inside the window.
 pub async fn closed_loop(
     bench: &Bench,
-    server: &Server,
+    server: &impl Target,
     load: &Load,
     sessions: &mut [Session],
 ) -> Row {
@@ -167,6 +186,18 @@ pub async fn closed_loop(
             first.server.upstream - first.server.not_modified,
         ),
         latency: stats.summary(),
+        // In cluster mode, what the cluster's other parts cost (`crate::cluster`).
+        cluster: (last.server.replicas > 0).then(|| ClusterCost {
+            forwarded_per_call: per_call(last.server.forwarded_out, first.server.forwarded_out),
+            proxy_cpu_us_per_call: (last.server.proxy_cpu.total() - first.server.proxy_cpu.total())
+                .as_secs_f64()
+                * 1e6
+                / calls,
+            redis_cpu_us_per_call: (last.server.redis_cpu.total() - first.server.redis_cpu.total())
+                .as_secs_f64()
+                * 1e6
+                / calls,
+        }),
         errors: stats.errors,
         first_error: stats.first_error,
     }

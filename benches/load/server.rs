@@ -46,30 +46,68 @@ pub struct Reading {
     pub coalesced: u64,
     /// Live MCP sessions, both transports.
     pub sessions: u64,
+    /// In cluster mode: live replicas in the directory (0 outside it), and requests for
+    /// sessions of another replica sent there (out) and taken from one (in).
+    pub replicas: u64,
+    pub forwarded_out: u64,
+    pub forwarded_in: u64,
+    /// The cluster scenario's load balancer and Redis (zero elsewhere).
+    pub proxy_cpu: CpuTime,
+    pub redis_cpu: CpuTime,
+}
+
+impl std::ops::Add for Reading {
+    type Output = Reading;
+
+    /// The readings of several replicas as one.
+    fn add(self, other: Reading) -> Reading {
+        Reading {
+            cpu: self.cpu + other.cpu,
+            rss_kib: self.rss_kib + other.rss_kib,
+            upstream: self.upstream + other.upstream,
+            not_modified: self.not_modified + other.not_modified,
+            coalesced: self.coalesced + other.coalesced,
+            sessions: self.sessions + other.sessions,
+            replicas: self.replicas.max(other.replicas),
+            forwarded_out: self.forwarded_out + other.forwarded_out,
+            forwarded_in: self.forwarded_in + other.forwarded_in,
+            proxy_cpu: self.proxy_cpu + other.proxy_cpu,
+            redis_cpu: self.redis_cpu + other.redis_cpu,
+        }
+    }
+}
+
+/// A free loopback port (bound and released: the child process binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// `program` on `core` (through `taskset`) if given, else as it is.
+pub fn pinned(program: &str, core: Option<usize>) -> Command {
+    match core {
+        Some(core) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &core.to_string(), program]);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 impl Server {
-    /// Starts the binary with `env` (on top of the benchmark's limits), on `core` if given,
-    /// its log in `log`, and waits for its first `/health` answer.
+    /// Starts the binary on `port` with `env` (on top of the benchmark's limits), on `core` if
+    /// given, its log in `log`, and waits for its first `/health` answer.
     pub async fn start(
         http: &reqwest::Client,
         binary: &Binary,
-        env: &[(&str, String)],
+        (env, port): (&[(&str, String)], u16),
         core: Option<usize>,
         log: File,
     ) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut command = match core {
-            Some(core) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", &core.to_string(), &binary.path]);
-                c
-            }
-            None => Command::new(&binary.path),
-        };
+        let mut command = pinned(&binary.path, core);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -139,6 +177,10 @@ impl Server {
             not_modified: sum("github_not_modified_total"),
             coalesced: sum("github_coalesced_total"),
             sessions: sum("mcp_sessions"),
+            replicas: sum("cluster_replicas"),
+            forwarded_out: sum(r#"cluster_forwarded_requests_total{direction="out"}"#),
+            forwarded_in: sum(r#"cluster_forwarded_requests_total{direction="in"}"#),
+            ..Reading::default()
         }
     }
 
@@ -188,6 +230,17 @@ pub struct CpuTime {
 impl CpuTime {
     pub fn total(self) -> Duration {
         self.user + self.system
+    }
+}
+
+impl std::ops::Add for CpuTime {
+    type Output = CpuTime;
+
+    fn add(self, other: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user + other.user,
+            system: self.system + other.system,
+        }
     }
 }
 
