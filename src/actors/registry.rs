@@ -9,7 +9,7 @@
 //! new session hands the reservation back in `Register`, which turns it into the session; an
 //! open that fails before that drops the reservation, whose `Drop` gives the slot back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use actix::prelude::*;
 
@@ -128,6 +128,10 @@ pub struct SessionRegistry {
     /// Slots admitted but not yet registered, with their principal; they count against the
     /// limits like live sessions.
     reserved: HashMap<SessionId, String>,
+    /// Of those, the ones the cluster is being asked about: not published yet, since the
+    /// cluster's admission counts them itself (published first, one would count twice and
+    /// could be refused for taking its own place).
+    asking: HashSet<SessionId>,
     transports: HashMap<SessionId, &'static str>,
     max_sessions: usize,
     max_per_principal: usize,
@@ -141,6 +145,7 @@ impl SessionRegistry {
         SessionRegistry {
             sessions: HashMap::new(),
             reserved: HashMap::new(),
+            asking: HashSet::new(),
             transports: HashMap::new(),
             max_sessions,
             max_per_principal,
@@ -160,10 +165,16 @@ impl SessionRegistry {
             .sessions
             .values()
             .map(|(_, owner)| owner.principal.as_str());
-        for principal in principals.chain(self.reserved.values().map(String::as_str)) {
+        let admitted = self
+            .reserved
+            .iter()
+            .filter(|(id, _)| !self.asking.contains(id))
+            .map(|(_, principal)| principal.as_str());
+        let mut total = 0;
+        for principal in principals.chain(admitted) {
             *by_principal.entry(principal).or_default() += 1;
+            total += 1;
         }
-        let total = self.sessions.len() + self.reserved.len();
         self.cluster.publish_sessions(total, by_principal);
     }
 }
@@ -238,26 +249,36 @@ impl Handler<Lookup> for SessionRegistry {
 }
 
 impl Handler<Admit> for SessionRegistry {
-    type Result = ResponseFuture<Result<Reservation, SessionLimit>>;
+    type Result = ResponseActFuture<Self, Result<Reservation, SessionLimit>>;
 
     /// This replica's limits first, with a slot reserved at once; then, on a replica of
     /// several, the cluster's (the slot is given back if they refuse).
     fn handle(&mut self, msg: Admit, ctx: &mut Self::Context) -> Self::Result {
         let principal = msg.principal.clone();
-        let local = self.admit_here(msg, ctx);
+        let reservation = match self.admit_here(msg, ctx) {
+            Ok(reservation) if self.cluster.instance().is_some() => reservation,
+            here => return Box::pin(actix::fut::ready(here)),
+        };
+        let id = reservation.id();
+        self.asking.insert(id);
         let (cluster, max) = (self.cluster.clone(), self.max_sessions);
         let max_per_principal = self.max_per_principal;
-        Box::pin(async move {
-            let reservation = local?;
-            match cluster
-                .admit_session(&principal, max, max_per_principal)
-                .await
-            {
-                None => Ok(reservation),
-                Some(Full::Sessions) => Err(SessionLimit::Server(max)),
-                Some(Full::Principal) => Err(SessionLimit::Principal(max_per_principal)),
+        Box::pin(
+            async move {
+                cluster
+                    .admit_session(&principal, max, max_per_principal)
+                    .await
             }
-        })
+            .into_actor(self)
+            .map(move |full, registry, _ctx| {
+                registry.asking.remove(&id);
+                match full {
+                    None => Ok(reservation),
+                    Some(Full::Sessions) => Err(SessionLimit::Server(max)),
+                    Some(Full::Principal) => Err(SessionLimit::Principal(max_per_principal)),
+                }
+            }),
+        )
     }
 }
 

@@ -8,7 +8,8 @@
 //! was not subscribed at that moment (Redis restarting) keeps its cache, whose reads are
 //! conditional requests that GitHub answers from its current copy once it has caught up.
 //!
-//! The subscription has a connection of its own, opened again a second after it drops.
+//! The subscription has a connection of its own, opened again a second after it drops, and
+//! after a minute without a message (a half-open connection hears nothing, ever).
 
 use std::{future::poll_fn, pin::Pin, time::Duration};
 
@@ -20,6 +21,8 @@ use super::{Instance, REDIS_TIMEOUT, link::RedisLink};
 
 /// How long to wait before subscribing again after the subscription dropped.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
+/// How long a subscription may hear nothing before it is made anew.
+const QUIET_FOR: Duration = Duration::from_secs(60);
 
 /// Gateway → link (through `Cluster::changed`): tell the others that `repo` changed.
 #[derive(Debug, Message)]
@@ -71,7 +74,14 @@ pub(super) async fn listen(
                 tokio::time::timeout(REDIS_TIMEOUT, pubsub.subscribe(&channel)).await
         {
             let mut messages = pubsub.on_message();
-            while let Some(message) = poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)).await {
+            // A connection that went half-open (a failover without a reset) says nothing,
+            // ever: after a quiet while the subscription is made anew, to be sure.
+            while let Ok(Some(message)) = tokio::time::timeout(
+                QUIET_FOR,
+                poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)),
+            )
+            .await
+            {
                 let Ok(text) = message.get_payload::<String>() else {
                     continue;
                 };
