@@ -413,10 +413,11 @@ async fn githubs_rules_for_a_token_hold_across_replicas() {
     posts.sort();
     assert_eq!(posts.len(), 6);
     for pair in posts.windows(2) {
-        // Reserved in Redis's clock and sent from three processes: a few ms of scheduling
-        // between the slot and the fake's receipt may go either way.
+        // Reserved one interval apart in Redis's clock, then sent after a sleep in three
+        // processes: on a loaded machine a request can lag its slot by tens of ms. Without
+        // the shared rules they go out milliseconds apart.
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(280), "mutations {gap:?} apart");
+        assert!(gap >= Duration::from_millis(200), "mutations {gap:?} apart");
     }
 
     // A secondary limit seen through one replica holds the token back on all of them.

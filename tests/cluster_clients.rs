@@ -46,7 +46,7 @@ async fn cluster() -> Cluster {
             ("GITHUB_TOKEN", TEST_TOKEN),
             ("GITHUB_API_URL", fake.base_url.as_str()),
             // Spaced across the cluster: checked on what the fake received, at the end.
-            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "150"),
+            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "300"),
             // The subscription's update comes within the client's patience.
             ("GITHUB_ISSUE_MCP__MCP__SUBSCRIPTION_POLL_MS", "50"),
             ("MCP_CONFORMANCE_FIXTURES", "1"),
@@ -270,9 +270,11 @@ async fn real_clients_through_a_round_robin_balancer() {
         "{forwarded} of {session_requests} session requests forwarded"
     );
 
-    // GitHub's advice for one token, kept by three replicas together: mutations at least
-    // mutation_interval_ms apart (less a few ms: the slot is taken in Redis's clock, the
-    // request sent from another process, and its arrival stamped here).
+    // GitHub's advice for one token, kept by three replicas together: mutations about
+    // mutation_interval_ms apart. Slots are taken one interval apart in Redis's clock; each
+    // request then goes out after a sleep in its own process, and on a loaded machine one can
+    // lag its slot by tens of ms (121 ms for 150 was seen in CI): what must never happen is
+    // mutations going out together (milliseconds apart, without the shared rules).
     let mut mutations: Vec<_> = cluster
         .fake
         .requests()
@@ -284,6 +286,6 @@ async fn real_clients_through_a_round_robin_balancer() {
     assert!(mutations.len() >= 6, "{} mutations", mutations.len());
     for pair in mutations.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(130), "mutations {gap:?} apart");
+        assert!(gap >= Duration::from_millis(200), "mutations {gap:?} apart");
     }
 }
