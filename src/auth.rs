@@ -352,6 +352,9 @@ pub fn hop_binding(request: &HttpRequest) -> String {
 /// What `request`'s [`FORWARDED_BY`] says, if another replica of `cluster` signed it for this
 /// very request, moments ago.
 pub fn verified_hop(cluster: &Cluster, request: &HttpRequest) -> Option<Forwarded> {
+    // One process: no header lookup on every request's way in (a name given as `&str` is
+    // parsed on each lookup).
+    cluster.instance()?;
     let value = request.headers().get(FORWARDED_BY)?.to_str().ok()?;
     cluster.forwarded(value, &hop_binding(request))
 }
