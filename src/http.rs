@@ -9,7 +9,9 @@
 //!
 //! Handlers hold no state of their own: they translate HTTP into messages to the actors. Both
 //! transports open sessions through [`open_session`] and write their event streams through
-//! [`event_stream`]. `lib.rs` builds the [`AppState`] and mounts [`configure`].
+//! [`event_stream`]. On a replica of several, a request for a session another replica owns
+//! is sent there and its answer relayed ([`forward`]). `lib.rs` builds the [`AppState`] and
+//! mounts [`configure`].
 
 use std::{sync::Arc, time::Instant};
 
