@@ -69,16 +69,19 @@ const NOT_FORWARDED: &[&str] = &[
     FORWARDED_BY,
 ];
 
+/// The header names a message's `Connection` header values list: that connection's own.
+fn connection_tokens<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<&'a str> {
+    values
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect()
+}
+
 /// Whether header `name` goes on to the other side: not a connection's own, whether listed
-/// above or named by this message's `Connection` header.
-fn end_to_end(name: &str, headers: &reqwest::header::HeaderMap) -> bool {
-    !NOT_FORWARDED.contains(&name)
-        && !headers
-            .get_all(reqwest::header::CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .any(|listed| listed.trim().eq_ignore_ascii_case(name))
+/// above or named by the message's `Connection` header (`connection`, its tokens).
+fn end_to_end(name: &str, connection: &[&str]) -> bool {
+    !(NOT_FORWARDED.contains(&name) || connection.iter().any(|hop| hop.eq_ignore_ascii_case(name)))
 }
 
 /// The forwarder and the session's owner, when the request naming session `raw` (as the
@@ -185,18 +188,11 @@ impl Forwarder {
         let mut outgoing = self
             .client
             .request(method, format!("{}{target}", base.trim_end_matches('/')));
-        let connection: Vec<&str> = request
-            .headers()
-            .get_all("connection")
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(str::trim)
-            .collect();
-        for (name, value) in request.headers() {
-            let name = name.as_str();
-            let listed = connection.iter().any(|hop| hop.eq_ignore_ascii_case(name));
-            if !(NOT_FORWARDED.contains(&name) || listed) {
-                outgoing = outgoing.header(name, value.as_bytes());
+        let headers = request.headers();
+        let connection = connection_tokens(headers.get_all("connection").map(|v| v.as_bytes()));
+        for (name, value) in headers {
+            if end_to_end(name.as_str(), &connection) {
+                outgoing = outgoing.header(name.as_str(), value.as_bytes());
             }
         }
         // The client's address as this replica saw it: the owner's principal for an
@@ -236,8 +232,15 @@ async fn relay(
     let status =
         StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut response = HttpResponse::build(status);
+    let connection = connection_tokens(
+        upstream
+            .headers()
+            .get_all(reqwest::header::CONNECTION)
+            .iter()
+            .map(|v| v.as_bytes()),
+    );
     for (name, value) in upstream.headers() {
-        if !end_to_end(name.as_str(), upstream.headers()) {
+        if !end_to_end(name.as_str(), &connection) {
             continue;
         }
         if let (Ok(name), Ok(value)) = (
@@ -299,6 +302,24 @@ impl Stream for Relayed {
                 }
                 Poll::Pending => Poll::Pending,
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connections_own_headers_stay_behind() {
+        let values: [&[u8]; 2] = [b"keep-alive, X-Hop-Secret", b"close"];
+        let connection = connection_tokens(values.into_iter());
+        assert!(!end_to_end("x-hop-secret", &connection), "named by Connection");
+        assert!(!end_to_end("transfer-encoding", &connection));
+        assert!(!end_to_end("expect", &connection), "the body was read already");
+        assert!(!end_to_end(FORWARDED_BY, &connection), "set anew, never passed on");
+        for kept in ["authorization", "mcp-session-id", "last-event-id", "content-type"] {
+            assert!(end_to_end(kept, &connection), "{kept}");
         }
     }
 }
