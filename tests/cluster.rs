@@ -31,23 +31,58 @@ async fn cluster(count: usize) -> (FakeGitHub, Redis, Vec<Replica>) {
             ..IssueSeed::default()
         },
     );
-    let redis = Redis::start().await;
-    let replicas = replicas(
-        &redis,
+    around(
+        fake,
         count,
-        &[
-            ("GITHUB_TOKEN", TEST_TOKEN),
-            ("GITHUB_API_URL", fake.base_url.as_str()),
-            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "0"),
-        ],
+        &[("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "0")],
     )
-    .await;
+    .await
+}
+
+/// Redis and `count` replicas using the server's token on `fake`, with `extra` settings.
+async fn around(
+    fake: FakeGitHub,
+    count: usize,
+    extra: &[(&str, &str)],
+) -> (FakeGitHub, Redis, Vec<Replica>) {
+    let redis = Redis::start().await;
+    let mut env = vec![
+        ("GITHUB_TOKEN", TEST_TOKEN),
+        ("GITHUB_API_URL", fake.base_url.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let replicas = replicas(&redis, count, &env).await;
     (fake, redis, replicas)
+}
+
+/// A session opened on each replica, in their order.
+async fn a_session_on_each(nodes: &[Replica]) -> Vec<String> {
+    let mut sessions = Vec::new();
+    for node in nodes {
+        sessions.push(open(&node.server).await);
+    }
+    sessions
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "cluster-test", "version": "1"}}})
 }
 
 /// A POST to `/mcp` on `server`, in `session` if given.
 async fn post(server: &TestServer, session: Option<&str>, body: &Value) -> Response {
-    let mut request = Client::new()
+    post_with(&Client::new(), server, session, body).await
+}
+
+/// [`post`] through `http` (one bound to another source address, say).
+async fn post_with(
+    http: &Client,
+    server: &TestServer,
+    session: Option<&str>,
+    body: &Value,
+) -> Response {
+    let mut request = http
         .post(server.url("/mcp"))
         .header("Accept", BOTH)
         .header("Content-Type", "application/json")
@@ -60,10 +95,7 @@ async fn post(server: &TestServer, session: Option<&str>, body: &Value) -> Respo
 
 /// Opens a Streamable HTTP session on `server` and returns its id.
 async fn open(server: &TestServer) -> String {
-    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "cluster-test", "version": "1"}}});
-    let response = post(server, None, &initialize).await;
+    let response = post(server, None, &initialize()).await;
     assert_eq!(response.status(), 200);
     let id = response.headers()["mcp-session-id"]
         .to_str()
@@ -199,7 +231,7 @@ async fn a_killed_replicas_sessions_are_gone_at_once_and_the_others_carry_on() {
     let (_fake, _redis, mut nodes) = cluster(3).await;
     let doomed = open(&nodes[0].server).await;
     let survivor = open(&nodes[1].server).await;
-    nodes[0].kill();
+    nodes[0].process.kill();
 
     let (b, c) = (&nodes[1].server, &nodes[2].server);
     let gone = tokio::time::timeout(AT_ONCE, post(c, Some(&doomed), &tools_list(1)))
@@ -263,7 +295,7 @@ async fn a_replica_that_shuts_down_leaves_the_directory_at_once() {
     let (leaving, staying) = (&nodes[0], &nodes[1].server);
     assert_eq!(metric(staying, "cluster_replicas").await, 3);
     let session = open(&leaving.server).await;
-    common::terminate_pid(leaving.pid());
+    common::terminate_pid(leaving.process.pid());
     // Not when its lease (10 s) runs out: it said it left.
     wait_for_metric(staying, "cluster_replicas", 2, AT_ONCE).await;
     assert_eq!(
@@ -274,27 +306,14 @@ async fn a_replica_that_shuts_down_leaves_the_directory_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_session_limits_count_every_replicas_sessions() {
-    let fake = FakeGitHub::start();
-    let redis = Redis::start().await;
-    let nodes = replicas(
-        &redis,
-        2,
-        &[
-            ("GITHUB_TOKEN", TEST_TOKEN),
-            ("GITHUB_API_URL", fake.base_url.as_str()),
-            ("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "2"),
-        ],
-    )
-    .await;
+    let limit = [("GITHUB_ISSUE_MCP__LIMITS__MAX_SESSIONS_PER_PRINCIPAL", "2")];
+    let (_fake, _redis, nodes) = around(FakeGitHub::start(), 2, &limit).await;
     let [a, b] = [&nodes[0].server, &nodes[1].server];
     let first = open(a).await;
     open(b).await;
     // Each replica alone would take another: together they hold the principal's two.
-    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "cluster-test", "version": "1"}}});
     for server in [a, b] {
-        let refused = post(server, None, &initialize).await;
+        let refused = post(server, None, &initialize()).await;
         assert_eq!(refused.status(), 429, "{}", refused.text().await.unwrap());
     }
     // Once one ends, the cluster has room again (after the owner's next count, within 1 s).
@@ -307,7 +326,7 @@ async fn the_session_limits_count_every_replicas_sessions() {
     assert_eq!(deleted.status(), 200);
     let deadline = tokio::time::Instant::now() + AT_ONCE;
     loop {
-        let response = post(b, None, &initialize).await;
+        let response = post(b, None, &initialize()).await;
         if response.status() == 200 {
             break;
         }
@@ -330,26 +349,12 @@ async fn an_anonymous_client_is_the_same_principal_through_any_replica() {
         .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
         .build()
         .unwrap();
-    let send = |server: &TestServer, session: Option<String>, body: Value| {
-        let mut request = http
-            .post(server.url("/mcp"))
-            .header("Accept", BOTH)
-            .header("Content-Type", "application/json");
-        if let Some(session) = session {
-            request = request.header("Mcp-Session-Id", session);
-        }
-        request.body(body.to_string()).send()
-    };
-    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "cluster-test", "version": "1"}}});
-    let opened = send(a, None, initialize).await.unwrap();
+    let opened = post_with(&http, a, None, &initialize()).await;
     let session = opened.headers()["mcp-session-id"]
         .to_str()
         .unwrap()
         .to_string();
-    let through_b = send(b, Some(session.clone()), tools_list(1)).await.unwrap();
-    answer(through_b).await;
+    answer(post_with(&http, b, Some(&session), &tools_list(1)).await).await;
     // Another address is another principal, forwarded or not: the session is not its own.
     let stranger = post(b, Some(&session), &tools_list(2)).await;
     assert_eq!(stranger.status(), 404);
@@ -368,23 +373,13 @@ fn succeeded(answer: &Value) -> bool {
 async fn githubs_rules_for_a_token_hold_across_replicas() {
     let fake = FakeGitHub::start();
     fake.add_repo("octo", "tools");
-    let redis = Redis::start().await;
-    let nodes = replicas(
-        &redis,
-        3,
-        &[
-            ("GITHUB_TOKEN", TEST_TOKEN),
-            ("GITHUB_API_URL", fake.base_url.as_str()),
-            ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "300"),
-            ("GITHUB_ISSUE_MCP__GITHUB__GET_RETRIES", "0"),
-        ],
-    )
-    .await;
+    let spaced = [
+        ("GITHUB_ISSUE_MCP__GITHUB__MUTATION_INTERVAL_MS", "300"),
+        ("GITHUB_ISSUE_MCP__GITHUB__GET_RETRIES", "0"),
+    ];
+    let (fake, _redis, nodes) = around(fake, 3, &spaced).await;
     let servers: Vec<&TestServer> = nodes.iter().map(|node| &node.server).collect();
-    let mut sessions = Vec::new();
-    for server in &servers {
-        sessions.push(open(server).await);
-    }
+    let sessions = a_session_on_each(&nodes).await;
 
     // Mutations through three replicas at once still go out one interval apart.
     let calls = (0..6).map(|n| {
@@ -438,13 +433,10 @@ async fn githubs_rules_for_a_token_hold_across_replicas() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_spent_budget_and_a_rejected_token_hold_across_replicas() {
+async fn a_spent_budget_holds_across_replicas() {
     let (fake, _redis, nodes) = cluster(3).await;
     let servers: Vec<&TestServer> = nodes.iter().map(|node| &node.server).collect();
-    let mut sessions = Vec::new();
-    for server in &servers {
-        sessions.push(open(server).await);
-    }
+    let sessions = a_session_on_each(&nodes).await;
     // The last unit of the budget, spent through the first replica; its reset is far off.
     fake.set_rate_limit("core", 1, Duration::from_secs(600));
     let last = answer(post(servers[0], Some(&sessions[0]), &list_issues(1)).await).await;
@@ -467,16 +459,8 @@ async fn a_token_github_rejected_is_held_by_every_replica() {
     // The fake knows another token only: the server's is rejected (401).
     let fake = FakeGitHub::start_with_tokens(&["ghp_some_other_token"]);
     fake.add_repo("octo", "tools");
-    let redis = Redis::start().await;
-    let env = [
-        ("GITHUB_TOKEN", TEST_TOKEN),
-        ("GITHUB_API_URL", fake.base_url.as_str()),
-    ];
-    let nodes = replicas(&redis, 3, &env).await;
-    let mut sessions = Vec::new();
-    for node in &nodes {
-        sessions.push(open(&node.server).await);
-    }
+    let (fake, _redis, nodes) = around(fake, 3, &[]).await;
+    let sessions = a_session_on_each(&nodes).await;
     let before = fake.request_count();
     for (n, node) in nodes.iter().enumerate() {
         let refused = answer(post(&node.server, Some(&sessions[n]), &list_issues(1)).await).await;
@@ -506,14 +490,8 @@ async fn a_write_through_one_replica_is_read_through_another() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stateless_round_trip_finishes_on_another_replica() {
     use common::stateless::{post as post_stateless, request};
-    let fake = FakeGitHub::start();
-    let redis = Redis::start().await;
-    let env = [
-        ("GITHUB_TOKEN", TEST_TOKEN),
-        ("GITHUB_API_URL", fake.base_url.as_str()),
-        ("MCP_CONFORMANCE_FIXTURES", "1"),
-    ];
-    let nodes = replicas(&redis, 2, &env).await;
+    let fixtures = [("MCP_CONFORMANCE_FIXTURES", "1")];
+    let (_fake, _redis, nodes) = around(FakeGitHub::start(), 2, &fixtures).await;
     let tool = "test_input_required_result_request_state";
     // No mcp.request_state_key: the replicas derive one from the cluster's secret.
     let first = request(1, "tools/call", json!({"name": tool}));
@@ -534,25 +512,19 @@ async fn a_stateless_round_trip_finishes_on_another_replica() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hung_owner_costs_its_clients_a_bounded_wait_and_nobody_else_anything() {
-    let fake = FakeGitHub::start();
-    let redis = Redis::start().await;
-    let env = [
-        ("GITHUB_TOKEN", TEST_TOKEN),
-        ("GITHUB_API_URL", fake.base_url.as_str()),
-        // The owner must start answering within this plus 5 s.
-        ("GITHUB_ISSUE_MCP__LIMITS__TOOL_TIMEOUT_SECS", "1"),
-    ];
-    let nodes = replicas(&redis, 2, &env).await;
+    // The owner must start answering within this plus 5 s.
+    let quick = [("GITHUB_ISSUE_MCP__LIMITS__TOOL_TIMEOUT_SECS", "1")];
+    let (_fake, _redis, nodes) = around(FakeGitHub::start(), 2, &quick).await;
     let [a, b] = [&nodes[0].server, &nodes[1].server];
     let (hung, fine) = (open(a).await, open(b).await);
-    signal(nodes[0].pid(), "STOP");
+    signal(nodes[0].process.pid(), "STOP");
     let waited = tokio::time::timeout(
         Duration::from_secs(10),
         post(b, Some(&hung), &tools_list(1)),
     )
     .await
     .expect("a hung owner's session is answered within the bound");
-    signal(nodes[0].pid(), "CONT");
+    signal(nodes[0].process.pid(), "CONT");
     assert_eq!(waited.status(), 503);
     assert_eq!(waited.headers()["retry-after"], "1");
     answer(post(b, Some(&fine), &tools_list(2)).await).await;
@@ -563,7 +535,7 @@ async fn a_redis_that_hangs_slows_no_request_for_long() {
     let (_fake, redis, nodes) = cluster(2).await;
     let server = &nodes[0].server;
     let session = open(server).await;
-    signal(redis.pid(), "STOP");
+    signal(redis.process.pid(), "STOP");
     wait_for_metric(server, "cluster_redis_up", 0, Duration::from_secs(5)).await;
     // Six calls on one token: each waited a second for Redis before this was fixed.
     let bodies: Vec<Value> = (0..6).map(list_issues).collect();
@@ -571,7 +543,7 @@ async fn a_redis_that_hangs_slows_no_request_for_long() {
     let answered = tokio::time::timeout(AT_ONCE, futures_util::future::join_all(calls))
         .await
         .expect("no call waits for a Redis that hangs");
-    signal(redis.pid(), "CONT");
+    signal(redis.process.pid(), "CONT");
     for response in answered {
         assert!(succeeded(&answer(response).await));
     }

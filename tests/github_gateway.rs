@@ -444,12 +444,7 @@ async fn cancelled_calls_waiting_their_turn_are_not_sent() {
         )
         .await;
     assert_ne!(read["isError"], true, "{read}");
-    let sent: Vec<String> = fake
-        .requests()
-        .into_iter()
-        .map(|r| r.path_and_query)
-        .filter(|path| path.contains("/issues/"))
-        .collect();
+    let sent = fake.paths_with("/issues/");
     assert_eq!(
         sent,
         ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/6"],

@@ -569,12 +569,7 @@ async fn a_client_that_goes_away_cancels_its_queued_github_call() {
     assert!(first.await.unwrap().unwrap().contains("\"number\":1"));
     let (_, sixth) = json_of(post(&url, &get(6), &[]).await).await;
     assert_ne!(sixth["result"]["isError"], true, "{sixth}");
-    let sent: Vec<String> = fake
-        .requests()
-        .into_iter()
-        .map(|r| r.path_and_query)
-        .filter(|path| path.contains("/issues/"))
-        .collect();
+    let sent = fake.paths_with("/issues/");
     assert_eq!(
         sent,
         ["/repos/octo/hello/issues/1", "/repos/octo/hello/issues/6"],

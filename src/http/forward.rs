@@ -314,11 +314,25 @@ mod tests {
     fn a_connections_own_headers_stay_behind() {
         let values: [&[u8]; 2] = [b"keep-alive, X-Hop-Secret", b"close"];
         let connection = connection_tokens(values.into_iter());
-        assert!(!end_to_end("x-hop-secret", &connection), "named by Connection");
+        assert!(
+            !end_to_end("x-hop-secret", &connection),
+            "named by Connection"
+        );
         assert!(!end_to_end("transfer-encoding", &connection));
-        assert!(!end_to_end("expect", &connection), "the body was read already");
-        assert!(!end_to_end(FORWARDED_BY, &connection), "set anew, never passed on");
-        for kept in ["authorization", "mcp-session-id", "last-event-id", "content-type"] {
+        assert!(
+            !end_to_end("expect", &connection),
+            "the body was read already"
+        );
+        assert!(
+            !end_to_end(FORWARDED_BY, &connection),
+            "set anew, never passed on"
+        );
+        for kept in [
+            "authorization",
+            "mcp-session-id",
+            "last-event-id",
+            "content-type",
+        ] {
             assert!(end_to_end(kept, &connection), "{kept}");
         }
     }

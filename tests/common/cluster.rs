@@ -25,25 +25,45 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// SIGKILL, and the exit reaped, for a child still running.
-fn kill(child: &mut Option<Child>) {
-    if let Some(mut child) = child.take() {
-        let _ = child.kill();
-        let _ = child.wait();
+/// A child process, killed (SIGKILL, its exit reaped) when dropped, unless already.
+#[derive(Default)]
+pub struct Process(Option<Child>);
+
+impl Process {
+    /// The process's id (0 once killed).
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.0.is_some()
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
 /// A `redis-server` child process on a fixed port, stopped when dropped.
 pub struct Redis {
     pub port: u16,
-    child: Option<Child>,
+    pub process: Process,
 }
 
 impl Redis {
     pub async fn start() -> Redis {
         let mut redis = Redis {
             port: free_port(),
-            child: None,
+            process: Process::default(),
         };
         redis.restart().await;
         redis
@@ -55,14 +75,14 @@ impl Redis {
 
     /// Starts it again, on the same port, empty (it never saves).
     pub async fn restart(&mut self) {
-        assert!(self.child.is_none(), "redis is running");
+        assert!(!self.process.is_running(), "redis is running");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server runs (scripts/test.sh installs it)");
-        self.child = Some(child);
+        self.process = Process(Some(child));
         let deadline = tokio::time::Instant::now() + WAIT;
         while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
             .await
@@ -76,20 +96,9 @@ impl Redis {
         }
     }
 
-    /// The process's id (0 once stopped).
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
     /// Kills it (SIGKILL): everything it held is lost.
     pub fn stop(&mut self) {
-        kill(&mut self.child);
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
+        self.process.kill();
     }
 }
 
@@ -97,25 +106,8 @@ impl Drop for Redis {
 pub struct Replica {
     pub server: TestServer,
     pub port: u16,
-    child: Option<Child>,
-}
-
-impl Replica {
-    /// The process's id (0 once killed).
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
-    /// Kills the process at once (SIGKILL): no drain, no leaving the directory.
-    pub fn kill(&mut self) {
-        kill(&mut self.child);
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.kill();
-    }
+    /// Killed at once by `process.kill()` (SIGKILL): no drain, no leaving the directory.
+    pub process: Process,
 }
 
 /// `count` replicas of the real binary sharing `redis`, with `env` on top of the cluster's
@@ -159,7 +151,7 @@ pub async fn replicas_behind(
         replicas.push(Replica {
             server,
             port,
-            child: Some(child),
+            process: Process(Some(child)),
         });
     }
     for replica in &replicas {
@@ -180,7 +172,7 @@ pub struct Haproxy {
     pub server: TestServer,
     /// Its statistics page (CSV), on a port of its own.
     stats: String,
-    child: Option<Child>,
+    process: Process,
     dir: PathBuf,
 }
 
@@ -236,7 +228,7 @@ backend replicas
         let haproxy = Haproxy {
             server: TestServer::external(format!("http://{host}")),
             stats: format!("http://{stats}/stats;csv"),
-            child: Some(child),
+            process: Process(Some(child)),
             dir,
         };
         // haproxy counts a server up until a check fails: waiting for a passed check on each
@@ -272,7 +264,7 @@ backend replicas
 
 impl Drop for Haproxy {
     fn drop(&mut self) {
-        kill(&mut self.child);
+        self.process.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -435,6 +435,15 @@ impl FakeGitHub {
         self.with(|state| state.requests.clone())
     }
 
+    /// The paths (and queries) of the requests received so far that contain `part`, in order.
+    pub fn paths_with(&self, part: &str) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|request| request.path_and_query)
+            .filter(|path| path.contains(part))
+            .collect()
+    }
+
     pub fn request_count(&self) -> usize {
         self.with(|state| state.requests.len())
     }
