@@ -362,7 +362,7 @@ impl Cluster {
     /// Whether Redis answered the link's last call (`None`: one process, no Redis).
     pub fn redis_up(&self) -> Option<bool> {
         let shared = self.shared.as_ref()?;
-        Some(shared.directory.redis_up.load(Ordering::Relaxed))
+        Some(shared.directory.redis_up())
     }
 
     /// For `/metrics`; `None` for one process.
@@ -371,8 +371,8 @@ impl Cluster {
         let counters = &shared.counters;
         let directory = &shared.directory;
         Some(ClusterSnapshot {
-            redis_up: directory.redis_up.load(Ordering::Relaxed),
-            redis_rtt: Duration::from_micros(directory.rtt_micros.load(Ordering::Relaxed)),
+            redis_up: directory.redis_up(),
+            redis_rtt: directory.rtt(),
             replicas: directory.len(),
             forwarded_out: counters.forwarded_out.load(Ordering::Relaxed),
             forwarded_in: counters.forwarded_in.load(Ordering::Relaxed),

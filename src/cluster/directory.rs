@@ -17,8 +17,8 @@ use super::{Instance, link};
 #[derive(Debug, Default)]
 pub struct Directory {
     peers: RwLock<HashMap<Instance, Known>>,
-    pub(super) redis_up: AtomicBool,
-    pub(super) rtt_micros: AtomicU64,
+    redis_up: AtomicBool,
+    rtt_micros: AtomicU64,
 }
 
 /// A replica, where it listens, and when Redis last listed it.
@@ -78,6 +78,11 @@ impl Directory {
     /// Whether Redis answered the last call.
     pub(super) fn redis_up(&self) -> bool {
         self.redis_up.load(Ordering::Relaxed)
+    }
+
+    /// The round-trip time of the last refresh Redis answered.
+    pub(super) fn rtt(&self) -> Duration {
+        Duration::from_micros(self.rtt_micros.load(Ordering::Relaxed))
     }
 
     /// How many replicas are known now, this one included.

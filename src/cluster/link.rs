@@ -231,24 +231,33 @@ impl RedisLink {
             async move {
                 let started = std::time::Instant::now();
                 let mut invocation = scripts.refresh.key(&replicas);
-                                invocation.key(&leases).key(&left).arg(&id).arg(&entry).arg(lease);
-                let call = invocation.invoke_async::<(i64, Vec<String>, Vec<String>)>(&mut connection);
+                invocation
+                    .key(&leases)
+                    .key(&left)
+                    .arg(&id)
+                    .arg(&entry)
+                    .arg(lease);
+                type Listing = (i64, Vec<String>, Vec<String>);
+                let call = invocation.invoke_async::<Listing>(&mut connection);
                 match tokio::time::timeout(REDIS_TIMEOUT, call).await {
                     Ok(Ok((kept, live, left))) => {
                         directory.answered(started.elapsed());
-                        let left: Vec<Instance> = left.iter().filter_map(|id| parse_instance(id)).collect();
+                        let left: Vec<Instance> =
+                            left.iter().filter_map(|id| parse_instance(id)).collect();
                         let listed = parse_directory(&names, &live);
                         directory.merge(listed, &left, kept == 1, std::time::Instant::now());
                     }
                     Ok(Err(err)) => {
                         if directory.failed() {
                             // The kind only: a message could quote the URL.
-                            log::warn!("redis is not answering ({:?}); retrying every second", err.kind());
+                            let kind = err.kind();
+                            log::warn!("redis is not answering ({kind:?}); trying every second");
                         }
                     }
                     Err(_) => {
                         if directory.failed() {
-                            log::warn!("redis did not answer within {REDIS_TIMEOUT:?}; retrying every second");
+                            let within = REDIS_TIMEOUT;
+                            log::warn!("redis did not answer within {within:?}; trying again");
                         }
                     }
                 }
