@@ -230,6 +230,7 @@ impl Cluster {
         mutation: bool,
         interval: Duration,
         max_reset_wait: Duration,
+        local_wait: Duration,
     ) -> Verdict {
         let Some(shared) = self
             .shared
@@ -245,6 +246,7 @@ impl Cluster {
             mutation,
             interval,
             max_reset_wait,
+            local_wait,
         };
         match shared.link.send(admit).await {
             Ok(Some(verdict)) => verdict,

@@ -23,10 +23,10 @@ use super::{CALL_TIMEOUT, link::RedisLink};
 
 /// Before a request: refuses during a 401 hold or a back-off; with the budget spent, says to
 /// wait for a reset that is near (ARGV[4] ms) and refuses otherwise; for a mutation
-/// (ARGV[2] = 1), reserves the next slot one interval (ARGV[3] ms) after the last. It takes
-/// no unit of the budget: GitHub does not charge the 304s most reads get, so counting down
-/// here would refuse calls GitHub would take; between two reports the replicas can overspend
-/// by no more than their requests in flight.
+/// (ARGV[2] = 1), reserves the next slot one interval (ARGV[3] ms) after the last, and not
+/// before that wait, or the replica's own (ARGV[5] ms), ends. It takes no unit of the budget: GitHub does not charge the 304s
+/// most reads get, so counting down here would refuse calls GitHub would take; between two
+/// reports the replicas can overspend by no more than their requests in flight.
 /// Answers {verdict, ms}: {'go', delay}, {'rejected', left}, {'backoff', left},
 /// {'spent', reset epoch seconds}.
 const ADMIT: &str = r"
@@ -46,9 +46,9 @@ if rem and reset and reset * 1000 > now then
   end
 end
 if ARGV[2] == '1' then
-  local slot = math.max(now, tonumber(f[5]) or 0)
-    redis.call('HSET', KEYS[1], 'next_mut', slot + tonumber(ARGV[3]))
-  delay = math.max(delay, slot - now)
+  local slot = math.max(now + math.max(delay, tonumber(ARGV[5])), tonumber(f[5]) or 0)
+  redis.call('HSET', KEYS[1], 'next_mut', slot + tonumber(ARGV[3]))
+  delay = slot - now
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], 3600000) end
 return {'go', delay}
@@ -122,6 +122,8 @@ pub struct AdmitCall {
     pub mutation: bool,
     pub interval: Duration,
     pub max_reset_wait: Duration,
+    /// How long the replica itself would wait before sending (its own limits' verdict).
+    pub local_wait: Duration,
 }
 
 /// What GitHub's answer said about a token's limits.
@@ -161,7 +163,8 @@ impl Handler<AdmitCall> for RedisLink {
                 .arg(msg.resource)
                 .arg(if msg.mutation { "1" } else { "0" })
                 .arg(millis(msg.interval))
-                .arg(millis(msg.max_reset_wait));
+                .arg(millis(msg.max_reset_wait))
+                .arg(millis(msg.local_wait));
             let call = invocation.invoke_async::<(String, u64)>(&mut connection);
             let Ok(answer) = tokio::time::timeout(CALL_TIMEOUT, call).await else {
                 // Not waited for again until the next refresh hears from Redis.

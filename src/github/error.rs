@@ -214,7 +214,7 @@ impl GitHubError {
                     .as_secs();
                 format!(
                     "GitHub rate limit for {resource} exhausted; resets at {} UTC, in {wait} s. \
-                     Nothing was sent; try again after that.",
+                     Nothing was done; try again after that.",
                     clock_utc(*resets_at)
                 )
             }

@@ -60,6 +60,7 @@ use crate::{
 mod call;
 mod cluster;
 mod gate;
+mod settle;
 mod turns;
 
 use call::Call;
@@ -270,6 +271,7 @@ impl Handler<Fetch> for GitHubGateway {
             pending: pending_key,
             sender: false,
             tries: 0,
+            slotted: false,
         };
         // Gated: polled only when what the call waits for woke it, not on every wake of the
         // gateway (with many calls waiting for their token's turn, that was O(queue) a wake).

@@ -90,9 +90,14 @@ impl Limits {
             delay = until_reset + Duration::from_millis(250);
         }
         if mutation {
-            let slot = self.next_mutation.map_or(now, |next| next.max(now));
+            // Its slot comes after any wait for a reset: mutations waiting for one go out
+            // one interval apart after it, not all at once.
+            let earliest = now + delay;
+            let slot = self
+                .next_mutation
+                .map_or(earliest, |next| next.max(earliest));
             self.next_mutation = Some(slot + policy.mutation_interval);
-            delay = delay.max(slot - now);
+            delay = slot - now;
         }
         Ok(delay)
     }
@@ -247,6 +252,22 @@ mod tests {
             limits.admit(RateResource::Core, false, now, wall, &policy()),
             Ok(Duration::ZERO)
         );
+    }
+
+    #[test]
+    fn mutations_waiting_for_a_reset_go_one_interval_apart_after_it() {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut limits = Limits::default();
+        limits.record_budget(RateResource::Core, 0, epoch(wall) + 3);
+        let delays: Vec<Duration> = (0..2)
+            .map(|_| {
+                limits
+                    .admit(RateResource::Core, true, now, wall, &policy())
+                    .unwrap()
+            })
+            .collect();
+        assert!(delays[0] > Duration::from_secs(2), "{delays:?}");
+        assert_eq!(delays[1] - delays[0], policy().mutation_interval);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! One call's way through the gateway: a turn on its token ([`super::turns`]), admission
 //! against the token's limits, one try on the wire, and the answer booked ([`settle`]); a GET
-//! to be tried again gives its turn back and queues for another.
+//! to be tried again gives its turn back and queues for another. A call told to wait (for its
+//! mutation slot, or a budget's reset) is admitted again after the wait, as what it waited
+//! for may have changed meanwhile: another replica may have spent the budget or met a limit.
 //!
 //! A GET that waits for a turn also waits for the answer of an identical GET another
 //! principal queued ([`take_turn`]): whichever of them gets a turn first marks the key as
@@ -11,8 +13,8 @@
 //! [`take_turn`]: GitHubGateway::take_turn
 
 use std::{
-    sync::{Arc, Weak},
-    time::{Instant, SystemTime},
+    sync::Weak,
+    time::{Duration, Instant, SystemTime},
 };
 
 use actix::{fut, prelude::*};
@@ -22,13 +24,11 @@ use super::{
     GitHubGateway, Shared, SharedState, abandoned_share, shared_answer,
     turns::{Full, Principal},
 };
-use crate::cluster::tokens::Answered;
 use crate::github::{
     error::GitHubError,
     get_key::{GetKey, GetKeyMap},
-    limits::REJECTED_TOKEN_HOLD,
-    request::{ApiRequest, ApiResponse, ApiResult, Credential, TokenKey},
-    transport::{Classified, Raw},
+    request::{ApiRequest, ApiResult, Credential, TokenKey},
+    transport::Raw,
 };
 
 /// What happened to a call between admission and answer.
@@ -87,6 +87,9 @@ pub(super) struct Call {
     pub(super) sender: bool,
     /// Tries so far.
     pub(super) tries: u32,
+    /// For a mutation: its slot in the spacing is taken and waited for; it is admitted again
+    /// without taking another.
+    pub(super) slotted: bool,
 }
 
 impl Call {
@@ -212,12 +215,14 @@ impl GitHubGateway {
         let policy = act.policy.clone();
         // Others waiting for this GET's answer still want it sent.
         let shared = call.shared(&act.pending);
+        // A mutation takes one slot in the spacing, on its first admission.
+        let mutation = call.request.method.is_mutation() && !call.slotted;
         let admitted = if call.abandoned(shared) {
             Err(GitHubError::Abandoned)
         } else {
             call.state.borrow_mut().limits.admit(
                 call.request.resource,
-                call.request.method.is_mutation(),
+                mutation,
                 Instant::now(),
                 SystemTime::now(),
                 &policy,
@@ -226,35 +231,43 @@ impl GitHubGateway {
         let etag = call.pending.as_ref().and_then(|key| act.cache.etag(key));
         let transport = act.transport.clone();
         // The other replicas' word, when there are some; the stricter of the two holds.
-        let mutation = call.request.method.is_mutation();
-        let shared_verdict = act.shared_verdict(call.key, call.request.resource, mutation);
+        let local_wait = admitted.as_ref().map_or(Duration::ZERO, |wait| *wait);
+        let shared_verdict =
+            act.shared_verdict(call.key, call.request.resource, mutation, local_wait);
         Box::pin(
             async move {
                 let admitted = match admitted {
                     Ok(delay) => shared_verdict.await.map(|shared| delay.max(shared)),
                     refused => refused,
                 };
+                // None: to be admitted again (after a delay, which has passed).
                 let attempt = match admitted {
-                    Err(err) => Attempt::Refused(err),
-                    Ok(delay) => {
-                        if !delay.is_zero() {
-                            tokio::time::sleep(delay).await;
-                        }
-                        // The caller may have gone while this call waited its turn.
-                        if call.abandoned(shared) {
-                            Attempt::Refused(GitHubError::Abandoned)
-                        } else {
-                            let token = call.credential.token();
-                            Attempt::Sent(
-                                transport.send(&call.request, token, etag.as_deref()).await,
-                            )
-                        }
+                    Err(err) => Some(Attempt::Refused(err)),
+                    Ok(delay) if !delay.is_zero() => {
+                        tokio::time::sleep(delay).await;
+                        None
+                    }
+                    // The caller may have gone while this call waited (its turn, or Redis):
+                    // admitted again, where an identical GET that joined meanwhile is seen.
+                    Ok(_) if call.abandoned(shared) => None,
+                    Ok(_) => {
+                        let token = call.credential.token();
+                        let sent = transport.send(&call.request, token, etag.as_deref()).await;
+                        Some(Attempt::Sent(sent))
                     }
                 };
                 (call, attempt)
             }
             .into_actor(act)
             .then(move |(mut call, attempt), act, _ctx| {
+                let Some(attempt) = attempt else {
+                    // Admitted again, still holding its turn: what it waited for may have
+                    // changed meanwhile. A mutation that waited for its slot keeps it; one
+                    // that then had to wait for a reset takes a new one after it, so that
+                    // mutations held by a reset do not all go out at once.
+                    call.slotted = mutation;
+                    return act.send_once(call);
+                };
                 call.tries += 1;
                 let retry_in = match &attempt {
                     Attempt::Sent(result) if !call.abandoned(call.shared(&act.pending)) => {
@@ -288,112 +301,5 @@ impl GitHubGateway {
                 Box::pin(fut::ready((call, result)))
             }),
         )
-    }
-
-    /// Books the answer: budgets, back-off, cache. Runs on the actor after the call.
-    fn settle(&mut self, call: &Call, attempt: Attempt) -> ApiResult {
-        let request = &call.request;
-        let raw = match attempt {
-            Attempt::Refused(GitHubError::Abandoned) => return Err(GitHubError::Abandoned),
-            Attempt::Refused(err) => {
-                self.stats.refused += 1;
-                return Err(err);
-            }
-            Attempt::Sent(raw) => {
-                self.stats.upstream += 1;
-                if request.method.is_mutation()
-                    && let Some(repo) = &request.repo
-                {
-                    // Even a failed or lost mutation may have changed the repository.
-                    self.cache.invalidate_repo(repo);
-                    self.announce_change(repo);
-                }
-                raw?
-            }
-        };
-        self.metrics.github_status(raw.status);
-        let policy = self.policy.clone();
-        let mut state = call.state.borrow_mut();
-        let limits = &mut state.limits;
-        let resource = raw.resource.unwrap_or(request.resource);
-        let answered = Answered {
-            resource: resource.as_str(),
-            budget: raw.remaining.zip(raw.reset),
-            ..Answered::default()
-        };
-        if let Some((remaining, reset)) = answered.budget {
-            limits.record_budget(resource, remaining, reset);
-            self.share(call.key, answered);
-        }
-        let etag = raw.etag.clone();
-        match raw.classify(request.resource) {
-            Classified::Fresh(response) => {
-                limits.record_success();
-                let response = Arc::new(response);
-                if let (Some(key), Some(etag)) = (&call.pending, etag) {
-                    self.cache
-                        .insert(key, etag, request.repo.clone(), response.clone());
-                }
-                Ok(response)
-            }
-            Classified::NotModified => {
-                limits.record_success();
-                self.stats.not_modified += 1;
-                // A GET's key was made when it came; any other call (sent without
-                // `If-None-Match`: a 304 is not expected) is looked up by its URL, as a GET.
-                let cached = match &call.pending {
-                    Some(key) => self.cache.revalidated(key),
-                    None => self
-                        .cache
-                        .revalidated(&self.get_keys.key(call.key, &request.url)),
-                };
-                let cached = cached.ok_or_else(|| GitHubError::Unexpected {
-                    status: 304,
-                    message: "Not Modified for an answer that is no longer cached".into(),
-                })?;
-                Ok(Arc::new(ApiResponse {
-                    revalidated: true,
-                    ..(*cached).clone()
-                }))
-            }
-            Classified::Secondary(retry_after) => {
-                let retry_in = limits.record_secondary(retry_after, Instant::now(), &policy);
-                let backoff = Some(retry_in);
-                self.share(
-                    call.key,
-                    Answered {
-                        backoff,
-                        ..answered
-                    },
-                );
-                log::warn!(
-                    "GitHub secondary rate limit on {} {}; holding calls for this token {}s",
-                    request.method.as_str(),
-                    request.url,
-                    retry_in.as_secs()
-                );
-                Err(GitHubError::SecondaryRateLimited { retry_in })
-            }
-            Classified::Failed(GitHubError::Unauthorized { message }) => {
-                limits.record_rejected(&message, Instant::now());
-                let rejected = Some(REJECTED_TOKEN_HOLD);
-                self.share(
-                    call.key,
-                    Answered {
-                        rejected,
-                        ..answered
-                    },
-                );
-                log::warn!(
-                    "GitHub rejected a token (401: {message}) on {} {}; calls with it are \
-                     refused for {}s without sending",
-                    request.method.as_str(),
-                    request.url,
-                    REJECTED_TOKEN_HOLD.as_secs()
-                );
-                Err(GitHubError::Unauthorized { message })
-            }
-            Classified::Failed(err) => Err(err),
-        }
     }
 }

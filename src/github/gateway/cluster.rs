@@ -58,13 +58,15 @@ impl GitHubGateway {
         }
     }
 
-    /// What the cluster says of a request about to go out: the delay it asks for, or why not
-    /// to send it at all. Zero at once on one process.
+    /// What the cluster says of a request about to go out, which this replica's own limits
+    /// would send after `local_wait`: the delay it asks for, or why not to send it at all.
+    /// Zero at once on one process.
     pub(super) fn shared_verdict(
         &self,
         key: TokenKey,
         resource: RateResource,
         mutation: bool,
+        local_wait: Duration,
     ) -> impl Future<Output = Result<Duration, GitHubError>> + 'static {
         let cluster = self.cluster.clone();
         let (interval, wait) = (self.policy.mutation_interval, self.policy.max_reset_wait);
@@ -73,7 +75,7 @@ impl GitHubGateway {
                 return Ok(Duration::ZERO);
             }
             let verdict = cluster
-                .admit_call(key, resource.as_str(), mutation, interval, wait)
+                .admit_call(key, resource.as_str(), mutation, interval, wait, local_wait)
                 .await;
             match verdict {
                 Verdict::Go(delay) => Ok(delay),
