@@ -4,11 +4,12 @@
 # 1. Installs the real MCP clients the integration tests drive (MCP Inspector CLI, the official
 #    TypeScript SDK, Node 22 itself) from tests/clients/package-lock.json, when missing or stale.
 # 2. Installs redis-server and haproxy for the cluster tests, when missing (root, apt).
-# 3. cargo test --all-targets: unit tests and the integration tests, which start the real server
+# 3. cargo build --release of the server, for the cluster test's replicas.
+# 4. cargo test --all-targets: unit tests and the integration tests, which start the real server
 #    on 127.0.0.1:0 and speak HTTP/SSE to it (raw, and through the real clients), and a
 #    seconds-long smoke run of the load benchmark (benches/load) that checks that it still
 #    works. It prints numbers and has no thresholds: the full run is `cargo bench --bench load`.
-# 4. The container smoke test (scripts/container-smoke.sh: lint, podman build of the
+# 5. The container smoke test (scripts/container-smoke.sh: lint, podman build of the
 #    Containerfile, run read-only as non-root, healthcheck, SIGTERM). It installs podman and
 #    needs root; SKIP_CONTAINER_SMOKE=1 skips it for a quick local run.
 set -euo pipefail
@@ -38,6 +39,12 @@ if ! command -v redis-server >/dev/null || ! command -v haproxy >/dev/null; then
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
 fi
+
+# The cluster test (tests/cluster_clients.rs) runs the server as it ships: a release build
+# (fat LTO: minutes from cold). It builds it itself, so it never runs a stale binary; built
+# here first, the build is its own step and the test's time is its own.
+echo "== cargo build --release (the cluster test's replicas)"
+cargo build --release --bin github-issue-mcp
 
 echo "== cargo test"
 cargo test --all-targets

@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use common::{
     SseClient, TestServer,
-    cluster::{Redis, Replica, replicas, signal, wait_for_metric},
+    cluster::{
+        Redis, Replica, answer, initialize, open, post, post_with, replicas, signal,
+        wait_for_metric,
+    },
     fake_github::{FakeGitHub, IssueSeed, TEST_TOKEN},
     metric,
 };
-use reqwest::{Client, Response};
+use reqwest::Client;
 use serde_json::{Value, json};
 
-const BOTH: &str = "application/json, text/event-stream";
 /// What "at once" means here: far below any timeout, far above a loaded machine's hiccup.
 const AT_ONCE: Duration = Duration::from_secs(3);
 
@@ -62,66 +64,6 @@ async fn a_session_on_each(nodes: &[Replica]) -> Vec<String> {
         sessions.push(open(&node.server).await);
     }
     sessions
-}
-
-fn initialize() -> Value {
-    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "cluster-test", "version": "1"}}})
-}
-
-/// A POST to `/mcp` on `server`, in `session` if given.
-async fn post(server: &TestServer, session: Option<&str>, body: &Value) -> Response {
-    post_with(&Client::new(), server, session, body).await
-}
-
-/// [`post`] through `http` (one bound to another source address, say).
-async fn post_with(
-    http: &Client,
-    server: &TestServer,
-    session: Option<&str>,
-    body: &Value,
-) -> Response {
-    let mut request = http
-        .post(server.url("/mcp"))
-        .header("Accept", BOTH)
-        .header("Content-Type", "application/json")
-        .header("MCP-Protocol-Version", "2025-06-18");
-    if let Some(session) = session {
-        request = request.header("Mcp-Session-Id", session);
-    }
-    request.body(body.to_string()).send().await.unwrap()
-}
-
-/// Opens a Streamable HTTP session on `server` and returns its id.
-async fn open(server: &TestServer) -> String {
-    let response = post(server, None, &initialize()).await;
-    assert_eq!(response.status(), 200);
-    let id = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    assert_eq!(post(server, Some(&id), &initialized).await.status(), 202);
-    id
-}
-
-/// The JSON-RPC answer of a POST, whether it came as JSON or as an event stream.
-async fn answer(response: Response) -> Value {
-    assert_eq!(response.status(), 200);
-    let streamed = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/event-stream");
-    let text = response.text().await.unwrap();
-    if !streamed {
-        return serde_json::from_str(&text).unwrap();
-    }
-    text.lines()
-        .filter_map(|line| line.strip_prefix("data: "))
-        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
-        .find(|message| message.get("id").is_some())
-        .unwrap_or_else(|| panic!("no answer in {text}"))
 }
 
 fn tools_list(id: u64) -> Value {

@@ -9,10 +9,13 @@
 use std::{
     fmt::Write as _,
     net::TcpListener,
-    path::PathBuf,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
 };
+
+use reqwest::{Client, Response};
+use serde_json::{Value, json};
 
 use super::{TestServer, WAIT};
 
@@ -30,6 +33,10 @@ pub fn free_port() -> u16 {
 pub struct Process(Option<Child>);
 
 impl Process {
+    pub fn new(child: Child) -> Process {
+        Process(Some(child))
+    }
+
     /// The process's id (0 once killed).
     pub fn pid(&self) -> u32 {
         self.0.as_ref().map_or(0, Child::id)
@@ -110,16 +117,18 @@ pub struct Replica {
     pub process: Process,
 }
 
-/// `count` replicas of the real binary sharing `redis`, with `env` on top of the cluster's
-/// settings (Host checks let in every replica's address, as they would the public name behind
-/// a load balancer). Waits until each answers `/health`.
+/// `count` replicas of the real binary (the tests' debug build) sharing `redis`, with `env` on
+/// top of the cluster's settings (Host checks let in every replica's address, as they would
+/// the public name behind a load balancer). Waits until each answers `/health`.
 pub async fn replicas(redis: &Redis, count: usize, env: &[(&str, &str)]) -> Vec<Replica> {
-    replicas_behind(redis, count, None, env).await
+    let debug = Path::new(env!("CARGO_BIN_EXE_github-issue-mcp"));
+    replicas_behind(debug, redis, count, None, env).await
 }
 
-/// [`replicas`] whose Host checks also let in `public`, the `host:port` clients reach them by
-/// (a load balancer's).
+/// [`replicas`] of `binary` whose Host checks also let in `public`, the `host:port` clients
+/// reach them by (a load balancer's).
 pub async fn replicas_behind(
+    binary: &Path,
     redis: &Redis,
     count: usize,
     public: Option<&str>,
@@ -134,7 +143,7 @@ pub async fn replicas_behind(
         .join(",");
     let mut replicas = Vec::new();
     for port in ports {
-        let child = Command::new(env!("CARGO_BIN_EXE_github-issue-mcp"))
+        let child = Command::new(binary)
             .env("PORT", port.to_string())
             .env("GITHUB_ISSUE_MCP__CLUSTER__REDIS_URL", redis.url())
             .env(
@@ -185,7 +194,9 @@ impl Haproxy {
         let stats = format!("127.0.0.1:{}", free_port());
         // maxconn well below the machine's file limit (haproxy refuses to start above it);
         // `timeout tunnel` keeps SSE streams open past `timeout server` once they flow;
-        // `http-reuse` stays haproxy's default (safe), as most deployments leave it.
+        // `http-reuse` stays haproxy's default (safe), as most deployments leave it. Checks
+        // and retries as in deploy/haproxy.cfg: a request a dead replica refused goes to
+        // another.
         let mut config = format!(
             "global
     maxconn 2000
@@ -206,12 +217,16 @@ backend replicas
     balance roundrobin
     option httpchk
     http-check send meth GET uri /ready ver HTTP/1.1 hdr Host {host}
+    default-server inter 1s fall 2 rise 2
+    retries 2
+    retry-on conn-failure
+    option redispatch 1
 "
         );
         for (index, backend) in backends.iter().enumerate() {
             let _ = writeln!(
                 config,
-                "    server replica{index} 127.0.0.1:{backend} check inter 1s"
+                "    server replica{index} 127.0.0.1:{backend} check"
             );
         }
         let dir = std::env::temp_dir().join(format!("haproxy-{}", uuid::Uuid::new_v4()));
@@ -288,4 +303,69 @@ pub fn signal(pid: u32, signal: &str) {
         .status()
         .unwrap();
     assert!(sent.success());
+}
+
+// Speaking Streamable HTTP to a replica, or to the balancer in front of them.
+
+const BOTH: &str = "application/json, text/event-stream";
+
+/// An `initialize` request (2025-06-18).
+pub fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "cluster-test", "version": "1"}}})
+}
+
+/// A POST to `/mcp` on `server`, in `session` if given.
+pub async fn post(server: &TestServer, session: Option<&str>, body: &Value) -> Response {
+    post_with(&Client::new(), server, session, body).await
+}
+
+/// [`post`] through `http` (one bound to another source address, say).
+pub async fn post_with(
+    http: &Client,
+    server: &TestServer,
+    session: Option<&str>,
+    body: &Value,
+) -> Response {
+    let mut request = http
+        .post(server.url("/mcp"))
+        .header("Accept", BOTH)
+        .header("Content-Type", "application/json")
+        .header("MCP-Protocol-Version", "2025-06-18");
+    if let Some(session) = session {
+        request = request.header("Mcp-Session-Id", session);
+    }
+    request.body(body.to_string()).send().await.unwrap()
+}
+
+/// Opens a Streamable HTTP session on `server` and returns its id.
+pub async fn open(server: &TestServer) -> String {
+    let response = post(server, None, &initialize()).await;
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(post(server, Some(&id), &initialized).await.status(), 202);
+    id
+}
+
+/// The JSON-RPC answer of a POST, whether it came as JSON or as an event stream.
+pub async fn answer(response: Response) -> Value {
+    assert_eq!(response.status(), 200);
+    let streamed = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream");
+    let text = response.text().await.unwrap();
+    if !streamed {
+        return serde_json::from_str(&text).unwrap();
+    }
+    text.lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .find(|message| message.get("id").is_some())
+        .unwrap_or_else(|| panic!("no answer in {text}"))
 }

@@ -57,6 +57,17 @@ pub struct RecordedRequest {
     /// The status the fake answered (for a dropped connection: the one it would have sent).
     pub status: u16,
     pub at: Instant,
+    /// When it arrived, in milliseconds since the Unix epoch: comparable with what another
+    /// process saw (the fake as a process of its own reports this, not `at`).
+    pub unix_ms: u64,
+    /// What the answer said of its budget: `x-ratelimit-remaining` and `x-ratelimit-reset`
+    /// (epoch seconds).
+    pub budget: (u64, u64),
+    /// The answer's `retry-after` (a secondary limit), in seconds.
+    pub retry_after: Option<u64>,
+    /// The answer was GitHub's refusal for a spent budget: the request should not have been
+    /// sent.
+    pub budget_spent: bool,
 }
 
 /// What a seeded issue looks like.
@@ -132,6 +143,8 @@ pub(crate) struct State {
     pub users: HashSet<String>,
     pub repos: Vec<Repo>,
     pub budgets: HashMap<&'static str, Budget>,
+    /// How long a budget's window lasts: an hour on GitHub.
+    pub window: Duration,
     /// (retry-after, status)
     pub secondary: Option<Fault<(Option<u64>, u16)>>,
     pub failures: Option<Fault<u16>>,
@@ -168,6 +181,13 @@ pub struct FakeGitHub {
     handle: ServerHandle,
 }
 
+pub(crate) fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 pub(crate) fn epoch_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -176,8 +196,11 @@ pub(crate) fn epoch_now() -> u64 {
 }
 
 /// GitHub's default budgets for an authenticated user.
+/// GitHub's rate-limit window.
+const WINDOW: Duration = Duration::from_secs(3600);
+
 fn default_budgets() -> HashMap<&'static str, Budget> {
-    let reset = epoch_now() + 3600;
+    let reset = epoch_now() + WINDOW.as_secs();
     let budget = |limit| Budget {
         limit,
         remaining: limit,
@@ -217,6 +240,11 @@ impl FakeGitHub {
     /// A fake that accepts exactly `tokens`; each belongs to the user [`login_of`] names.
     pub fn start_with_tokens(tokens: &[&str]) -> FakeGitHub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Self::start_on(listener, tokens)
+    }
+
+    /// [`FakeGitHub::start_with_tokens`] on a listener of the caller's.
+    pub fn start_on(listener: TcpListener, tokens: &[&str]) -> FakeGitHub {
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let mut users: HashSet<String> = ["octocat", "hubot"].map(String::from).into();
         users.extend(tokens.iter().map(|token| login_of(token)));
@@ -226,6 +254,7 @@ impl FakeGitHub {
             users,
             repos: Vec::new(),
             budgets: default_budgets(),
+            window: WINDOW,
             secondary: None,
             failures: None,
             broken: None,
@@ -357,6 +386,20 @@ impl FakeGitHub {
         })
     }
 
+    /// Budget windows last `window` (GitHub's last an hour), this one included: the
+    /// budgets are full again, until `window` from now. Short windows let a test see a
+    /// budget run out and refill, as each window's reset comes later than the one before.
+    pub fn set_window(&self, window: Duration) {
+        self.with(|state| {
+            state.window = window;
+            let reset = epoch_now() + window.as_secs();
+            for budget in state.budgets.values_mut() {
+                budget.remaining = budget.limit;
+                budget.reset = reset;
+            }
+        })
+    }
+
     /// Gives `resource` a budget of `limit` requests per hour, full now. (GitHub's are 5,000
     /// and 30 per token; a benchmark that sends thousands of calls a second needs more.)
     pub fn set_rate_limit_size(&self, resource: &str, limit: u64) {
@@ -416,6 +459,11 @@ impl FakeGitHub {
     /// (same method and body) for the others, as GitHub answers for moved resources.
     pub fn move_to(&self, from: &str, to: &str) {
         self.with(|state| state.moves.push((from.to_string(), to.to_string())))
+    }
+
+    /// From now on `token` is rejected with a 401, as after its owner revoked it.
+    pub fn revoke_token(&self, token: &str) {
+        self.with(|state| state.tokens.remove(token));
     }
 
     /// Every answer waits this long before it is sent.

@@ -9,6 +9,7 @@
 pub mod clients;
 pub mod cluster;
 pub mod fake_github;
+pub mod github_process;
 pub mod raw_github;
 pub mod stateless;
 

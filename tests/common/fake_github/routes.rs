@@ -12,13 +12,17 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::{Fault, RecordedRequest, Shared, State, endpoints::route, epoch_now};
+use super::{Fault, RecordedRequest, Shared, State, endpoints::route, epoch_ms, epoch_now};
 
 /// GitHub's `documentation_url` where no endpoint-specific page applies.
 pub(super) const DOCS: &str = "https://docs.github.com/rest";
 const RATE_LIMIT_DOCS: &str =
     "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting";
 const SECONDARY_DOCS: &str = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+
+/// How GitHub's refusal for a spent budget begins its message, which is how the records tell
+/// it from other 403s.
+const SPENT: &str = "API rate limit exceeded";
 
 /// At most this many GET answers are kept rendered; past it the memo starts over.
 const MEMO_ENTRIES: usize = 10_000;
@@ -115,6 +119,8 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
             .as_ref()
             .is_some_and(|fault| fault.what == method)
             && Fault::take(&mut state.broken).is_some();
+        let budget = state.budgets[resource];
+        let rendered = &decided.rendered;
         state.requests.push(RecordedRequest {
             method: method.clone(),
             path_and_query: path_and_query.clone(),
@@ -122,6 +128,11 @@ pub async fn serve(request: HttpRequest, body: Bytes, state: web::Data<Shared>) 
             body: body_text,
             status: decided.status,
             at: Instant::now(),
+            unix_ms: epoch_ms(),
+            budget: (budget.remaining, budget.reset),
+            retry_after: rendered.retry_after,
+            budget_spent: rendered.status == 403
+                && String::from_utf8_lossy(&rendered.text).contains(SPENT),
         });
         (state.latency, decided, broken)
     };
@@ -233,7 +244,9 @@ fn decide(
     // GitHub serves /rate_limit even with a spent budget, and does not charge for it.
     let free = path_and_query == "/rate_limit" || path_and_query.starts_with("/rate_limit?");
     if !free && state.budgets[resource].remaining == 0 {
-        let message = "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000.";
+        let message = format!(
+            "{SPENT} for user ID 1. If you reach out to GitHub Support for help, please include the request ID 0000:0000:0000000:0000000:00000000."
+        );
         return answer(
             403,
             json!({"message": message, "documentation_url": RATE_LIMIT_DOCS}),
@@ -304,10 +317,11 @@ fn decide(
 /// A budget whose reset time has passed is full again, as on GitHub.
 fn refill_expired_budgets(state: &mut State) {
     let now = epoch_now();
+    let window = state.window.as_secs();
     for budget in state.budgets.values_mut() {
         if now >= budget.reset {
             budget.remaining = budget.limit;
-            budget.reset = now + 3600;
+            budget.reset = now + window;
         }
     }
 }
