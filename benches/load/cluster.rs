@@ -13,9 +13,10 @@
 //! Redis, haproxy and the replicas all run on the server's core, the sessions (and the fake
 //! GitHub) on the other, as in the other scenarios. The rows' server CPU is the replicas'
 //! summed; haproxy's and Redis's are beside it (`ClusterCost`). Each load runs flat out (50
-//! sessions, so there the latency is mostly queueing behind the core) and, in the full run,
-//! paced at 10 calls a second per session, where it is the path's own; over Streamable HTTP
-//! and, in the full run, legacy SSE. `--only cluster` selects the whole scenario (its rows
+//! sessions, so there the latency is mostly queueing behind the core), one setup after
+//! another, and paced at 10 calls a second per session, where it is the path's own: then
+//! the three setups run at once, so that the machine's noise falls on all three alike; over
+//! Streamable HTTP and, in the full run, legacy SSE. `--only cluster` selects the whole scenario (its rows
 //! are named `8 <load>: <setup>`). Every process is killed by PID when its setup is dropped.
 //! Without `redis-server` or `haproxy` on the PATH the scenario is skipped with a note.
 
@@ -241,30 +242,29 @@ pub async fn run(bench: &Bench, plan: &Plan, standard: &[Load]) -> (Vec<Row>, Ve
                     .iter()
                     .find(|l| l.transport == transport && l.name == full)
                     .unwrap_or_else(|| panic!("the standard load {full}"));
-                let variants = variants(base, short, plan.smoke);
-                // Per variant, its row on each setup, in the order of SETUPS.
-                let mut by_variant: Vec<Vec<Row>> = variants.iter().map(|_| Vec::new()).collect();
+                let (flat, paced) = variants(base, short);
+                // Flat out, one setup after another: each has the server's core to itself.
+                let mut setups = Vec::new();
                 for setup in SETUPS {
                     let name = format!("{NAME} {short}: {}", setup.0);
                     eprintln!("running: {name} ({}, {})", transport.name(), binary.label);
-                    let measured = on_setup(bench, binary, &name, setup, &variants).await;
-                    for (rows, row) in by_variant.iter_mut().zip(measured) {
-                        rows.push(row);
-                    }
+                    setups.push(on_setup(bench, binary, &name, setup, &flat).await);
                 }
-                for (load, setups) in variants.iter().zip(by_variant) {
-                    compared.push(compare(load, &setups));
-                    rows.extend(setups);
-                }
+                compared.push(compare(&flat, &setups));
+                rows.extend(setups);
+                let name = format!("{NAME} {short}, paced");
+                eprintln!("running: {name} ({}, {})", transport.name(), binary.label);
+                let setups = side_by_side(bench, binary, short, &paced).await;
+                compared.push(compare(&paced, &setups));
+                rows.extend(setups);
             }
         }
     }
     (rows, compared)
 }
 
-/// `base` flat out, and in the full run also paced as agents that think between calls;
-/// `short` names it.
-fn variants(base: &Load, short: &str, smoke: bool) -> Vec<Load> {
+/// `base` flat out, and paced as agents that think between calls; `short` names them.
+fn variants(base: &Load, short: &str) -> (Load, Load) {
     let flat = Load {
         name: format!("8 {short}"),
         ..base.clone()
@@ -274,44 +274,73 @@ fn variants(base: &Load, short: &str, smoke: bool) -> Vec<Load> {
         pace: Some(Duration::from_millis(100)),
         ..base.clone()
     };
-    if smoke { vec![flat] } else { vec![flat, paced] }
+    (flat, paced)
 }
 
-/// The rows of `loads` (one after another, on the same sessions) on one fresh setup.
+/// `load` named for `setup`.
+fn on(load: &Load, setup: &str) -> Load {
+    Load {
+        name: format!("{}: {setup}", load.name),
+        ..load.clone()
+    }
+}
+
+/// The row of `load` on one fresh setup.
 async fn on_setup(
     bench: &Bench,
     binary: &Binary,
     name: &str,
     setup: (&str, usize, bool),
-    loads: &[Load],
-) -> Vec<Row> {
-    let first = &loads[0];
-    bench.fake.set_latency(first.github_latency);
-    bench.fake.set_fresh_etags(first.fresh_etags);
+    load: &Load,
+) -> Row {
+    bench.fake.set_latency(load.github_latency);
+    bench.fake.set_fresh_etags(load.fresh_etags);
     bench.fake.reset_records();
-    let target = start(bench, binary, (name, setup.1, setup.2), &first.env).await;
-    let mut sessions = scenarios::open_sessions(
-        bench,
-        &target,
-        first.transport,
-        first.sessions,
-        &first.bearers,
-    )
-    .await;
-    let mut rows = Vec::new();
-    for load in loads {
-        let load = Load {
-            name: format!("{}: {}", load.name, setup.0),
-            ..load.clone()
-        };
-        let row = scenarios::closed_loop(bench, &target, &load, &mut sessions).await;
-        rows.push(Row {
+    let target = start(bench, binary, (name, setup.1, setup.2), &load.env).await;
+    let transport = load.transport;
+    let mut sessions =
+        scenarios::open_sessions(bench, &target, transport, load.sessions, &load.bearers).await;
+    let row = scenarios::closed_loop(bench, &target, &on(load, setup.0), &mut sessions).await;
+    bench.fake.reset_records();
+    Row {
+        server: binary.label,
+        ..row
+    }
+}
+
+/// The rows of the paced `load` on the three [`SETUPS`] at once, each with its own sessions
+/// and processes. Paced, each uses a small part of the server's core, and run together they
+/// live through the same moments of a shared machine: a p99 one minute apart differs by
+/// milliseconds from the minute alone, which hid the path's own cost when the setups ran
+/// one after another. The fake GitHub's request count is the three setups' together.
+async fn side_by_side(bench: &Bench, binary: &Binary, short: &str, load: &Load) -> Vec<Row> {
+    bench.fake.set_latency(load.github_latency);
+    bench.fake.set_fresh_etags(load.fresh_etags);
+    bench.fake.reset_records();
+    let mut targets = Vec::new();
+    let mut sessions = Vec::new();
+    for setup in SETUPS {
+        let name = format!("{NAME} {short}, paced: {}", setup.0);
+        let target = start(bench, binary, (&name, setup.1, setup.2), &load.env).await;
+        let (transport, count) = (load.transport, load.sessions);
+        sessions
+            .push(scenarios::open_sessions(bench, &target, transport, count, &load.bearers).await);
+        targets.push(target);
+    }
+    let loads: Vec<Load> = SETUPS.iter().map(|setup| on(load, setup.0)).collect();
+    let runs = targets
+        .iter()
+        .zip(sessions.iter_mut())
+        .zip(&loads)
+        .map(|((target, sessions), load)| scenarios::closed_loop(bench, target, load, sessions));
+    let rows = futures_util::future::join_all(runs).await;
+    bench.fake.reset_records();
+    rows.into_iter()
+        .map(|row| Row {
             server: binary.label,
             ..row
-        });
-    }
-    bench.fake.reset_records();
-    rows
+        })
+        .collect()
 }
 
 /// One load's rows on the three [`SETUPS`], compared.
